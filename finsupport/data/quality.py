@@ -1,0 +1,117 @@
+"""The data-quality log: every repair, exclusion and warning, row by row.
+
+Nothing is dropped silently. Readers, validation and measures append records here, and
+the report shows them. ``accounting()`` states, per table, rows read = rows used + rows
+excluded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+__all__ = ["QualityLog", "LOG_COLUMNS"]
+
+LOG_COLUMNS = ["stage", "table", "row", "firm_id", "year", "column", "issue", "action", "detail"]
+
+
+class QualityLog:
+    """An append-only list of data-quality records plus per-table row accounting.
+
+    ``action`` is one of ``repaired`` (value changed, row kept), ``excluded`` (row not
+    used), ``flagged`` (kept as is, worth a look) or ``info``.
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[pd.DataFrame] = []
+        self._read: dict[str, int] = {}
+
+    # -- recording ---------------------------------------------------------------
+    def add(
+        self,
+        *,
+        stage: str,
+        table: str,
+        issue: str,
+        action: str,
+        rows: Iterable | None = None,
+        firm_id: Iterable | None = None,
+        year: Iterable | None = None,
+        column: str = "",
+        detail: str | Iterable = "",
+    ) -> None:
+        """Record one issue for one or many rows (vectorised: pass arrays)."""
+        rows = list(rows) if rows is not None else [pd.NA]
+        n = len(rows)
+        if n == 0:
+            return
+
+        def _col(v):
+            if v is None:
+                return [pd.NA] * n
+            if isinstance(v, str):
+                return [v] * n
+            v = list(v)
+            return v if len(v) == n else [v[0] if v else pd.NA] * n
+
+        frame = pd.DataFrame(
+            {
+                "stage": stage,
+                "table": table,
+                "row": rows,
+                "firm_id": _col(firm_id),
+                "year": _col(year),
+                "column": column,
+                "issue": issue,
+                "action": action,
+                "detail": _col(detail) if not isinstance(detail, str) else detail,
+            }
+        )
+        self._frames.append(frame)
+
+    def set_read(self, table: str, n: int) -> None:
+        """Record how many data rows were read for ``table``."""
+        self._read[table] = int(n)
+
+    def extend(self, other: QualityLog) -> None:
+        self._frames.extend(other._frames)
+        for k, v in other._read.items():
+            self._read.setdefault(k, v)
+
+    # -- views -------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """All records as a DataFrame with columns ``LOG_COLUMNS``."""
+        if not self._frames:
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in LOG_COLUMNS})
+        out = pd.concat(self._frames, ignore_index=True)
+        return out[LOG_COLUMNS]
+
+    def excluded_rows(self, table: str) -> int:
+        df = self.to_frame()
+        sel = df[(df["table"] == table) & (df["action"] == "excluded")]
+        return int(sel["row"].nunique()) if len(sel) else 0
+
+    def accounting(self, used: dict[str, int] | None = None) -> pd.DataFrame:
+        """Rows read, used and excluded per table; ``balanced`` checks read = used + excluded."""
+        used = used or {}
+        rows = []
+        for table, n_read in self._read.items():
+            excl = self.excluded_rows(table)
+            n_used = used.get(table, n_read - excl)
+            rows.append(
+                {
+                    "table": table,
+                    "rows_read": n_read,
+                    "rows_used": n_used,
+                    "rows_excluded": excl,
+                    "balanced": n_read == n_used + excl,
+                }
+            )
+        return pd.DataFrame(rows, columns=["table", "rows_read", "rows_used", "rows_excluded", "balanced"])
+
+    def __len__(self) -> int:
+        return sum(len(f) for f in self._frames)
+
+    def __repr__(self) -> str:
+        return f"QualityLog({len(self)} records)"
