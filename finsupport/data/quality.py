@@ -84,8 +84,9 @@ class QualityLog:
         """All records as a DataFrame with columns ``LOG_COLUMNS``."""
         if not self._frames:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in LOG_COLUMNS})
-        out = pd.concat(self._frames, ignore_index=True)
-        return out[LOG_COLUMNS]
+        out = pd.concat(self._frames, ignore_index=True)[LOG_COLUMNS]
+        # a measure run twice on the same data records the same rows twice: keep one
+        return out.astype({"row": "object", "firm_id": "object", "year": "object"}).drop_duplicates(ignore_index=True)
 
     def excluded_rows(self, table: str) -> int:
         df = self.to_frame()
