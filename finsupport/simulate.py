@@ -45,7 +45,8 @@ from .reference.rates import annual_benchmark
 
 __all__ = ["simulate", "true_effects"]
 
-_SECTORS = ("industrial_robots",)
+_OVERRIDES = {"cohort", "log_revenue0", "growth", "noise", "rd", "leverage", "revenue_per_employee",
+              "patent_rate", "subsidy_share", "parent_id", "parent_share"}
 _PROVINCES = ("Guangdong", "Jiangsu", "Zhejiang", "Shanghai", "Beijing", "Shandong", "Anhui", "Hubei", "Liaoning", "Sichuan")
 
 
@@ -77,7 +78,7 @@ def simulate(
     tier: str = "little_giant",
     sector: str = "industrial_robots",
     seed: int = 0,
-    id_offset: int = 0,
+    firm_overrides: pd.DataFrame | None = None,
 ) -> Dataset:
     """Simulate a firm panel with staggered certification and a known effect on support.
 
@@ -101,6 +102,13 @@ def simulate(
         Yearly probability of an equity round.
     seed : int
         Seed of the random generator; the same arguments give identical tables.
+    firm_overrides : DataFrame, optional
+        One row per firm position (index 0 … n_firms−1) replacing drawn firm
+        parameters where a cell is not missing: ``cohort`` (0 = never), ``log_revenue0``
+        (a_i), ``growth`` (g_i), ``noise`` (sd of u_it), ``rd`` (ρ_i), ``leverage``
+        (lev_i), ``revenue_per_employee``, ``patent_rate``, ``subsidy_share`` (s_i),
+        ``parent_id``, ``parent_share``. Every random number is drawn before overrides
+        apply, so overriding one firm leaves the others' draws unchanged.
 
     Returns
     -------
@@ -122,10 +130,26 @@ def simulate(
     T = len(yrs)
     n = int(n_firms)
 
-    # firm characteristics
+    ov = firm_overrides if firm_overrides is not None else pd.DataFrame(index=pd.RangeIndex(n))
+    unknown = set(ov.columns) - _OVERRIDES
+    if unknown:
+        raise ConfigError(f"firm_overrides has unknown column(s) {sorted(unknown)}; use {sorted(_OVERRIDES)}")
+
+    def _ov(name, drawn):
+        if name not in ov:
+            return drawn
+        v = ov[name].reindex(range(n)).to_numpy(dtype=float)
+        return np.where(np.isnan(v), drawn, v)
+
+    # firm characteristics (all draws first, then overrides)
     a = rng.normal(np.log(150e6), 0.6, n)
     g = rng.normal(0.08, 0.05, n)
     rd = rng.uniform(0.02, 0.09, n)
+    noise_sd = np.full(n, 0.05)
+    lev_i = rng.uniform(0.25, 0.6, n)
+    rpe = rng.uniform(0.6e6, 1.0e6, n)
+    pat = rng.uniform(1, 12, n)
+    s_i = rng.gamma(2.0, subsidy_level / 2.0, n)
     z = (a - a.mean()) / a.std() + (rd - rd.mean()) / rd.std()
     z = z / (z.std() or 1.0)
     # cohort assignment: sequential weighted draws without replacement, favouring high z
@@ -138,14 +162,17 @@ def simulate(
     for c, k in counts.items():
         cohort[order[start:start + k]] = c
         start += k
+    a, g, rd, noise_sd = _ov("log_revenue0", a), _ov("growth", g), _ov("rd", rd), _ov("noise", noise_sd)
+    lev_i, rpe, pat, s_i = _ov("leverage", lev_i), _ov("revenue_per_employee", rpe), _ov("patent_rate", pat), _ov("subsidy_share", s_i)
+    cohort = _ov("cohort", cohort.astype(float)).astype(np.int64)
 
-    firm_ids = np.array([f"{id_offset + i + 1:06d}" for i in range(n)], dtype=object)
+    firm_ids = np.char.zfill(np.arange(1, n + 1).astype(str), 6).astype(object)
     fid = np.repeat(firm_ids, T)
     year = np.tile(yrs, n)
     t_rel = year - y0
-    rev = np.exp(np.repeat(a, T) + np.repeat(g, T) * t_rel + rng.normal(0, 0.05, n * T))
+    rev = np.exp(np.repeat(a, T) + np.repeat(g, T) * t_rel + rng.normal(0, 1.0, n * T) * np.repeat(noise_sd, T))
     assets = rev * rng.uniform(1.2, 2.0, n * T)
-    lev = np.repeat(rng.uniform(0.25, 0.6, n), T)
+    lev = np.repeat(lev_i, T)
     debt_ratio = np.repeat(rng.uniform(0.1, 0.6, n), T)
     ibd = debt_ratio * rev * (1 + rng.normal(0, 0.1, n * T)).clip(0.5, None)
     prev = np.r_[np.nan, ibd[:-1]]
@@ -161,14 +188,14 @@ def simulate(
         "interest_bearing_debt": np.round(ibd),
         "interest_expense": np.round(interest),
         "rd_expense": np.round(np.repeat(rd, T) * rev),
-        "employees": np.round(rev / np.repeat(rng.uniform(0.6e6, 1.0e6, n), T)),
+        "employees": np.round(rev / np.repeat(rpe, T)),
         "main_business_revenue": np.round(np.repeat(rng.uniform(0.75, 1.0, n), T) * rev),
-        "invention_patents": rng.poisson(np.repeat(rng.uniform(1, 12, n), T) * (1 + 0.1 * t_rel)).astype(float),
+        "invention_patents": rng.poisson(np.repeat(pat, T) * (1 + 0.1 * t_rel)).astype(float),
         "net_profit": np.round(rev * rng.normal(0.06, 0.04, n * T)),
     })
 
     # baseline grants: one recurring and one non-recurring per firm-year
-    s = np.repeat(rng.gamma(2.0, subsidy_level / 2.0, n), T)
+    s = np.repeat(s_i, T)
     total_grant = s * rev * (1 + rng.normal(0, 0.3, n * T)).clip(0.05, None)
     split = rng.uniform(0.3, 0.7, n * T)
     base_grants = pd.DataFrame({
@@ -183,7 +210,7 @@ def simulate(
     # treatment grants
     coh = np.repeat(cohort, T)
     treated = (coh > 0) & (year >= coh)
-    first_c = min(cohorts) if cohorts else 0
+    first_c = int(cohort[cohort > 0].min()) if (cohort > 0).any() else 0
     e = year - coh
     tau = effect + effect_slope * e + effect_cohort * (coh - first_c)
     tg = pd.DataFrame({
@@ -211,16 +238,19 @@ def simulate(
         "name": np.char.add("Synthetic robotics firm ", firm_ids.astype(str)).astype(object),
         "sector": sector,
         "province": rng.choice(np.array(_PROVINCES, dtype=object), n),
-        "parent_id": pd.Series([pd.NA] * n, dtype="string"),
+        "parent_id": (ov["parent_id"].reindex(range(n)).astype("string").to_numpy() if "parent_id" in ov
+                      else pd.array([pd.NA] * n, dtype="string")),
         "listed_exchange": rng.choice(np.array(["", "SZSE", "SSE", "BSE"], dtype=object), n, p=[0.7, 0.12, 0.12, 0.06]),
     })
+    if "parent_share" in ov:
+        firms.insert(5, "parent_share", ov["parent_share"].reindex(range(n)).to_numpy(dtype=float))
     des_firms = np.flatnonzero(cohort > 0)
     designations = pd.DataFrame({
         "firm_id": firm_ids[des_firms], "tier": tier, "year": cohort[des_firms],
         "batch": cohort[des_firms] - 2018, "valid_until": cohort[des_firms] + 2,
         "revoked_year": pd.array([pd.NA] * len(des_firms), dtype="Int64"),
     })
-    truth = true_effects(sorted(cohorts), yrs, effect=effect, effect_slope=effect_slope, effect_cohort=effect_cohort)
+    truth = true_effects(sorted(set(cohort[cohort > 0].tolist())), yrs, effect=effect, effect_slope=effect_slope, effect_cohort=effect_cohort)
     params = dict(n_firms=n, years=[y0, y1], cohorts={str(k): v for k, v in cohorts.items()}, effect=effect,
                   effect_slope=effect_slope, effect_cohort=effect_cohort, selection=selection,
                   subsidy_level=subsidy_level, equity_rate=equity_rate, tier=tier, sector=sector, seed=seed)

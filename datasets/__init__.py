@@ -1,0 +1,1 @@
+"""Embedded datasets shipped with finsupport (package data)."""
