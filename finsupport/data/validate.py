@@ -219,4 +219,8 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
     if problems:
         raise DataError(problems=problems)
     for name, df in tables.items():
+        # complete year columns become plain int64 (fast keys downstream)
+        for col in TABLES[name].columns_of_kind("year"):
+            if col in df.columns and str(df[col].dtype) == "Int64" and not df[col].isna().any():
+                df[col] = df[col].astype("int64")
         setattr(data, name, df)

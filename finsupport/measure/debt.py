@@ -54,54 +54,59 @@ def debt_flows(
     """
     if first_year not in FIRST_YEAR_RULES:
         raise ConfigError(f"first_year '{first_year}' is not known; use one of {', '.join(FIRST_YEAR_RULES)}")
-    f = financials.sort_values(["firm_id", "year"], kind="stable")
-    firm = f["firm_id"].to_numpy()
-    year = f["year"].to_numpy(dtype=np.int64)
-    closing = f["interest_bearing_debt"].to_numpy(dtype=float)
-    same_firm = np.r_[False, firm[1:] == firm[:-1]]
+    codes, _ = pd.factorize(financials["firm_id"])
+    year = financials["year"].to_numpy(dtype=np.int64)
+    order = np.lexsort((year, codes))
+    f = financials.iloc[order]
+    own = f["benchmark_rate"].to_numpy(dtype=float) if "benchmark_rate" in f else None
+    arr = debt_arrays(codes[order], year[order], f["interest_bearing_debt"].to_numpy(dtype=float),
+                      f["interest_expense"].to_numpy(dtype=float), own, benchmark=benchmark, spread_bp=spread_bp,
+                      first_year=first_year)
+    log_debt(arr, f, log, first_year)
+    out = pd.DataFrame({"firm_id": f["firm_id"].to_numpy(), "year": year[order]})
+    for c in ("debt", "avg_debt", "effective_rate", "benchmark_rate", "rate_gap", "debt_basis"):
+        out[c] = arr[c]
+    return out
+
+
+def debt_arrays(codes, year, closing, interest, own_benchmark, *, benchmark: str, spread_bp: float,
+                first_year: str) -> dict[str, np.ndarray]:
+    """Vectorised core of :func:`debt_flows` on arrays sorted by firm and year."""
+    same_firm = np.r_[False, codes[1:] == codes[:-1]]
     consecutive = same_firm & np.r_[False, year[1:] == year[:-1] + 1]
-    opening = np.r_[np.nan, closing[:-1]]
-    opening = np.where(consecutive, opening, np.nan)
+    opening = np.where(consecutive, np.r_[np.nan, closing[:-1]], np.nan)
     has_open = consecutive & ~np.isnan(opening)
     avg = np.where(has_open, (opening + closing) / 2.0, closing if first_year == "closing" else np.nan)
-    basis = np.where(has_open, "average", np.where(first_year == "closing", "closing_only", "no_opening"))
-    interest = f["interest_expense"].to_numpy(dtype=float)
+    basis = np.where(has_open, "average", "closing_only" if first_year == "closing" else "no_opening")
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = np.where(avg > 0, interest / avg, np.nan)
     national = annual_benchmark(np.unique(year), benchmark=benchmark, spread_bp=spread_bp)
     bench = national.reindex(year).to_numpy()
-    if "benchmark_rate" in f:
-        own = f["benchmark_rate"].to_numpy(dtype=float)
-        bench = np.where(np.isnan(own), bench, own)
+    if own_benchmark is not None:
+        bench = np.where(np.isnan(own_benchmark), bench, own_benchmark)
     gap = bench / 100.0 - eff
-    benefit = np.where(avg <= 0, 0.0, np.maximum(gap, 0.0) * avg)
-    benefit = np.where(np.isnan(avg) | (np.isnan(interest) & (avg != 0)), np.nan, benefit)
-    out = pd.DataFrame(
-        {
-            "firm_id": firm,
-            "year": year,
-            "debt": benefit,
-            "avg_debt": avg,
-            "effective_rate": eff * 100.0,
-            "benchmark_rate": bench,
-            "rate_gap": gap * 100.0,
-            "debt_basis": basis,
-        },
-        index=f.index,
-    )
-    if log is not None:
-        first = ~has_open
-        if first.any():
-            rows = f.index[first]
-            log.add(stage="measure", table="financials", column="interest_bearing_debt", rows=rows,
-                    firm_id=out.loc[rows, "firm_id"], year=out.loc[rows, "year"],
-                    issue="no opening debt (first year or gap)", action="flagged",
-                    detail="average debt = closing debt" if first_year == "closing" else "debt benefit left missing")
-        miss = np.isnan(benefit) & ~(first & (first_year == "exclude"))
-        if miss.any():
-            rows = f.index[miss]
-            log.add(stage="measure", table="financials", column="interest_expense", rows=rows,
-                    firm_id=out.loc[rows, "firm_id"], year=out.loc[rows, "year"],
-                    issue="debt benefit not computable", action="flagged",
-                    detail="interest expense or interest-bearing debt missing; counted as zero in totals")
-    return out.reset_index(drop=True)
+    with np.errstate(invalid="ignore"):
+        benefit = np.where(avg <= 0, 0.0, np.maximum(gap, 0.0) * avg)
+    missing = np.isnan(avg) | (np.isnan(interest) & ~(avg <= 0))
+    benefit = np.where(missing, np.nan, benefit)
+    return {"debt": benefit, "avg_debt": avg, "effective_rate": eff * 100.0, "benchmark_rate": bench,
+            "rate_gap": gap * 100.0, "debt_basis": basis, "first": ~has_open, "missing": missing}
+
+
+def log_debt(arr: dict, f: pd.DataFrame, log, first_year: str) -> None:
+    """Record first years (no opening debt) and firm-years whose benefit cannot be computed."""
+    if log is None:
+        return
+    first = arr["first"]
+    if first.any():
+        sel = f[first]
+        log.add(stage="measure", table="financials", column="interest_bearing_debt", rows=sel.index,
+                firm_id=sel["firm_id"], year=sel["year"], issue="no opening debt (first year or gap)",
+                action="flagged",
+                detail="average debt = closing debt" if first_year == "closing" else "debt benefit left missing")
+    miss = arr["missing"] & ~(first & (first_year == "exclude"))
+    if miss.any():
+        sel = f[miss]
+        log.add(stage="measure", table="financials", column="interest_expense", rows=sel.index,
+                firm_id=sel["firm_id"], year=sel["year"], issue="debt benefit not computable", action="flagged",
+                detail="interest expense or interest-bearing debt missing; counted as zero in totals")

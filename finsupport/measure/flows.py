@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 
 from ..data.spec import STATE_INVESTOR_TYPES
-from .debt import debt_flows
-from .equity import equity_flows
-from .subsidies import subsidy_flows
+from ..errors import ConfigError
+from ..reference.rates import BENCHMARKS
+from .debt import FIRST_YEAR_RULES, debt_arrays, log_debt
+from .equity import EQUITY_BASES, equity_events
+from .panel_index import PanelIndex
+from .subsidies import SUBSIDY_BASES, log_subsidy_events, subsidy_events
 
 __all__ = ["support_flows", "COMPONENTS", "describe_methods"]
 
@@ -96,60 +99,84 @@ def support_flows(
     opts = dict(subsidy_basis=subsidy_basis, equity_basis=equity_basis, benchmark=benchmark, spread_bp=spread_bp,
                 aul_years=aul_years, expense_threshold=expense_threshold,
                 state_investor_types=tuple(state_investor_types), first_year_debt=first_year_debt)
+    _check_options(opts)
     methods = describe_methods(**opts)
     log = data.quality
     fin = data.require("financials", ["firm_id", "year", "revenue", "interest_bearing_debt", "interest_expense"],
                        purpose="support flows")
-    keep = ["firm_id", "year", "revenue", "interest_bearing_debt", "interest_expense"]
-    if "benchmark_rate" in fin:
-        keep.append("benchmark_rate")
-    base = fin[keep]
-    panel_keys = pd.MultiIndex.from_frame(base[["firm_id", "year"]])
-
-    out = debt_flows(base, benchmark=benchmark, spread_bp=spread_bp, first_year=first_year_debt, log=log)
-    out = out.merge(base[["firm_id", "year", "revenue"]], on=["firm_id", "year"], how="left")
-
+    px = PanelIndex(fin["firm_id"], fin["year"])
+    f = fin.iloc[px.order]
+    revenue = f["revenue"].to_numpy(dtype=float)
+    own = f["benchmark_rate"].to_numpy(dtype=float) if "benchmark_rate" in f else None
+    debt = debt_arrays(px.codes, px.year, f["interest_bearing_debt"].to_numpy(dtype=float),
+                       f["interest_expense"].to_numpy(dtype=float), own, benchmark=benchmark, spread_bp=spread_bp,
+                       first_year=first_year_debt)
+    log_debt(debt, f, log, first_year_debt)
+    zeros = np.zeros(px.n)
+    sub = dict(subsidy_received=zeros, n_grants=zeros.astype(np.int64), subsidy_expensed=zeros, subsidy_allocated=zeros)
     if data.grants is not None and len(data.grants):
         grants = data.require("grants", ["firm_id", "year", "amount"], purpose="subsidies")
+        g = grants[grants["amount"].notna()]
+        codes = px.firm_codes(g["firm_id"])
+        pos = px.locate(codes, g["year"])
+        sales = np.where(pos >= 0, revenue[np.maximum(pos, 0)], np.nan)
+        ev = subsidy_events(g, codes, sales, basis=subsidy_basis, aul_years=aul_years,
+                            expense_threshold=expense_threshold, discount_benchmark="lpr_5y")
+        log_subsidy_events(ev, g, log)
+        amount = g["amount"].to_numpy(dtype=float)
         if subsidy_basis == "received":
-            _log_outside(grants, panel_keys, log, "grants")
-        sub = subsidy_flows(grants, base[["firm_id", "year", "revenue"]], basis=subsidy_basis, aul_years=aul_years,
-                            expense_threshold=expense_threshold, log=log)
-        out = out.merge(sub, on=["firm_id", "year"], how="left")
+            _log_outside(g, pos, log, "grants")
+        sub = dict(subsidy_received=px.total(pos, amount), n_grants=px.count(pos),
+                   subsidy_expensed=px.total(pos, np.where(ev.expensed, amount, 0.0)),
+                   subsidy_allocated=px.total(px.locate(codes[ev.alloc_row], ev.alloc_year), ev.alloc_amount))
+    eq = dict(equity=zeros, equity_state_gross=zeros, n_state_investments=zeros.astype(np.int64))
     if data.equity is not None and len(data.equity):
-        eq = data.require("equity", ["firm_id", "year", "amount", "investor_type"], purpose="equity support")
+        e = data.require("equity", ["firm_id", "year", "amount", "investor_type"], purpose="equity support")
+        ev = equity_events(e, basis=equity_basis, state_investor_types=state_investor_types,
+                           unequityworthy=unequityworthy, aul_years=aul_years, discount_benchmark="lpr_5y")
+        codes = px.firm_codes(e["firm_id"])
+        pos = px.locate(codes, e["year"])
+        amount = e["amount"].to_numpy(dtype=float)
+        state_pos = np.where(ev.state, pos, -1)
         if equity_basis == "gross":
-            _log_outside(eq, panel_keys, log, "equity")
-        ef = equity_flows(eq, basis=equity_basis, state_investor_types=state_investor_types,
-                          unequityworthy=unequityworthy, aul_years=aul_years)
-        out = out.merge(ef, on=["firm_id", "year"], how="left")
-    for col in ("subsidy", "subsidy_received", "subsidy_expensed", "subsidy_allocated", "equity", "equity_state_gross"):
-        out[col] = out[col].fillna(0.0) if col in out else 0.0
-    for col in ("n_grants", "n_state_investments"):
-        out[col] = out[col].fillna(0).astype(np.int64) if col in out else 0
-    out["debt_missing"] = out["debt"].isna()
-    out["total"] = out["subsidy"] + out["equity"] + out["debt"].fillna(0.0)
-    rev = out["revenue"].to_numpy(dtype=float)
+            _log_outside(e[ev.state], pos[ev.state], log, "equity")
+        eq = dict(equity=px.total(state_pos, np.where(ev.in_year, amount, 0.0))
+                  + px.total(px.locate(codes[ev.alloc_row], ev.alloc_year), ev.alloc_amount),
+                  equity_state_gross=px.total(state_pos, amount), n_state_investments=px.count(state_pos))
+    subsidy = sub["subsidy_expensed"] + sub["subsidy_allocated"]
+    total = subsidy + eq["equity"] + np.nan_to_num(debt["debt"], nan=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["share"] = np.where(rev > 0, out["total"].to_numpy() / rev, np.nan)
-    cols = ["firm_id", "year", "revenue", "subsidy", "equity", "debt", "total", "share",
-            "subsidy_received", "n_grants", "subsidy_expensed", "subsidy_allocated",
-            "equity_state_gross", "n_state_investments", "avg_debt", "effective_rate", "benchmark_rate",
-            "rate_gap", "debt_basis", "debt_missing"]
-    out = out[cols]
+        share = np.where(revenue > 0, total / revenue, np.nan)
+    out = pd.DataFrame({"firm_id": f["firm_id"].reset_index(drop=True), "year": px.year, "revenue": revenue,
+                        "subsidy": subsidy, "equity": eq["equity"], "debt": debt["debt"], "total": total,
+                        "share": share, **sub, "equity_state_gross": eq["equity_state_gross"],
+                        "n_state_investments": eq["n_state_investments"]})
+    for c in ("avg_debt", "effective_rate", "benchmark_rate", "rate_gap", "debt_basis"):
+        out[c] = debt[c]
+    out["debt_missing"] = np.isnan(debt["debt"])
     if data.firms is not None:
         attrs = [c for c in ("sector", "province") if c in data.firms]
         if attrs:
-            out = out.merge(data.firms[["firm_id", *attrs]], on="firm_id", how="left")
-    out = out.sort_values(["firm_id", "year"], kind="stable").reset_index(drop=True)
+            by_firm = data.firms.drop_duplicates("firm_id").set_index("firm_id")[attrs].reindex(px.firms)
+            for c in attrs:
+                out[c] = by_firm[c].take(px.codes).reset_index(drop=True)
     out.attrs["methods"] = methods
     out.attrs["options"] = opts
     return out
 
 
-def _log_outside(table: pd.DataFrame, panel_keys: pd.MultiIndex, log, name: str) -> None:
-    keys = pd.MultiIndex.from_frame(table[["firm_id", "year"]])
-    outside = ~keys.isin(panel_keys)
+def _check_options(opts: dict) -> None:
+    allowed = {"subsidy_basis": SUBSIDY_BASES, "equity_basis": EQUITY_BASES, "benchmark": tuple(BENCHMARKS),
+               "first_year_debt": FIRST_YEAR_RULES}
+    for key, values in allowed.items():
+        if opts[key] not in values:
+            raise ConfigError(f"{key} '{opts[key]}' is not known; use one of {', '.join(values)}")
+    if not float(opts["aul_years"]).is_integer() or opts["aul_years"] < 1:
+        raise ConfigError(f"aul_years must be a whole number of years ≥ 1, got {opts['aul_years']}")
+
+
+def _log_outside(table: pd.DataFrame, pos: np.ndarray, log, name: str) -> None:
+    outside = pos < 0
     if outside.any():
         sel = table[outside]
         log.add(stage="measure", table=name, rows=sel.index, firm_id=sel["firm_id"], year=sel["year"],

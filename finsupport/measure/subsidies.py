@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -9,9 +11,97 @@ from ..errors import ConfigError
 from ..reference.rates import annual_benchmark
 from .allocation import allocate_declining_balance, allocate_straight_line
 
-__all__ = ["subsidy_flows", "SUBSIDY_BASES"]
+__all__ = ["subsidy_flows", "SUBSIDY_BASES", "SubsidyEvents", "subsidy_events"]
 
 SUBSIDY_BASES = ("received", "cvd", "straight_line")
+_COLUMNS = ["firm_id", "year", "subsidy", "subsidy_received", "n_grants", "subsidy_expensed", "subsidy_allocated"]
+
+
+@dataclass
+class SubsidyEvents:
+    """Where each grant's benefit falls: expensed in the year of receipt, or allocated.
+
+    ``expensed`` is a mask over the grant rows; ``alloc_row``/``alloc_year``/``alloc_amount``
+    give one entry per grant row and allocation year.
+    """
+
+    expensed: np.ndarray
+    alloc_row: np.ndarray
+    alloc_year: np.ndarray
+    alloc_amount: np.ndarray
+    no_sales: np.ndarray  # mask: 0.5 % test not applicable (sales unknown)
+    recurring_missing: np.ndarray
+
+
+def subsidy_events(
+    grants: pd.DataFrame,
+    firm_codes: np.ndarray,
+    sales: np.ndarray,
+    *,
+    basis: str,
+    aul_years: int,
+    expense_threshold: float,
+    discount_benchmark: str,
+) -> SubsidyEvents:
+    """Vectorised core of :func:`subsidy_flows` (rows of ``grants`` with a known amount).
+
+    ``firm_codes`` are integer firm codes aligned with the grant rows and ``sales``
+    the firm's revenue in the year of receipt (NaN when unknown).
+    """
+    n = len(grants)
+    amount = grants["amount"].to_numpy(dtype=float)
+    year = grants["year"].to_numpy(dtype=np.int64)
+    if basis == "received":
+        return SubsidyEvents(np.ones(n, bool), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0),
+                             np.zeros(n, bool), np.zeros(n, bool))
+    rec = grants["recurring"] if "recurring" in grants else pd.Series(pd.NA, index=grants.index, dtype="boolean")
+    rec = rec.astype("boolean")
+    recurring_missing = rec.isna().to_numpy()
+    recurring = rec.fillna(False).to_numpy(dtype=bool)
+    expensed = recurring.copy()
+    no_sales = np.zeros(n, bool)
+    if basis == "cvd":
+        if "programme" in grants:
+            prog = grants["programme"].astype("string").fillna("")
+            pcode, _ = pd.factorize(prog)
+            has_prog = (prog != "").to_numpy()
+        else:
+            pcode, has_prog = np.zeros(n, np.int64), np.zeros(n, bool)
+        # grants under one programme in one year are tested together; without a programme, one by one
+        span = int(year.max() - year.min() + 1) if n else 1
+        gkey = (firm_codes.astype(np.int64) * span + (year - (year.min() if n else 0))) * (int(pcode.max()) + 2 if n else 1) + pcode
+        gkey = np.where(has_prog, gkey, -1 - np.arange(n))
+        gid, _ = pd.factorize(gkey)
+        nonrec_total = np.bincount(gid, weights=np.where(recurring, 0.0, amount))[gid]
+        no_sales = ~recurring & np.isnan(sales)
+        with np.errstate(invalid="ignore"):
+            expensed |= (nonrec_total < expense_threshold * sales) & ~np.isnan(sales)
+    rows = np.flatnonzero(~expensed)
+    if basis == "cvd":
+        d = annual_benchmark(np.unique(year[rows]), benchmark=discount_benchmark) / 100.0 if len(rows) else None
+        rate = d.reindex(year[rows]).to_numpy() if len(rows) else np.empty(0)
+        alloc = allocate_declining_balance(pd.Series(rows), pd.Series(year[rows]), pd.Series(amount[rows]),
+                                           pd.Series(rate), aul_years=aul_years)
+    else:
+        alloc = allocate_straight_line(pd.Series(rows), pd.Series(year[rows]), pd.Series(amount[rows]),
+                                       aul_years=aul_years)
+    return SubsidyEvents(expensed, alloc["firm_id"].to_numpy(dtype=np.int64), alloc["year"].to_numpy(),
+                         alloc["allocated"].to_numpy(), no_sales, recurring_missing)
+
+
+def log_subsidy_events(ev: SubsidyEvents, grants: pd.DataFrame, log) -> None:
+    """Record grants whose treatment rests on an assumption (missing flag, unknown sales)."""
+    if log is None:
+        return
+    for mask, column, issue, detail in (
+        (ev.recurring_missing, "recurring", "recurring flag missing", "treated as non-recurring"),
+        (ev.no_sales, "amount", "0.5% expense test not applicable",
+         "no sales for the year of receipt; grant allocated over the AUL"),
+    ):
+        if mask.any():
+            sel = grants[mask]
+            log.add(stage="measure", table="grants", column=column, rows=sel.index, firm_id=sel["firm_id"],
+                    year=sel["year"], issue=issue, action="flagged", detail=detail)
 
 
 def subsidy_flows(
@@ -40,13 +130,13 @@ def subsidy_flows(
         ``cvd``: 19 CFR 351.524. Recurring grants are expensed in the year of receipt
         (351.524(c)). Non-recurring grants are allocated over the AUL by the
         declining-balance formula of 351.524(d)(1),
-        ``A_k = y/n + [y − (y/n)(k − 1)]·d/(1 + d)``, with ``d`` the day-weighted
-        long-term (five-year-plus) benchmark lending rate of the year of receipt
-        (``discount_benchmark``). The 0.5 % test of 351.524(b)(2): non-recurring grants
-        under one programme (``programme``; each grant on its own when absent) whose
-        total in a year is below ``expense_threshold`` × the firm's sales of that year are
-        expensed in that year. Where sales are unknown the test cannot be applied and
-        the grant is allocated (logged).
+        ``A_k = y/n + [y − (y/n)(k − 1)]·d/(1 + d)``, k = 1 in the year of receipt, with
+        ``d`` the day-weighted long-term (five-year-plus) benchmark lending rate of the
+        year of receipt (``discount_benchmark``). The 0.5 % test of 351.524(b)(2):
+        non-recurring grants under one programme (``programme``; each grant on its own
+        when absent) whose total in a year is below ``expense_threshold`` × the firm's
+        sales of that year are expensed in that year. Where sales are unknown the test
+        cannot be applied and the grant is allocated (logged).
 
         ``straight_line``: recurring grants expensed, non-recurring grants spread
         equally over the AUL (EU practice; OJ C 394, 17.12.1998).
@@ -64,60 +154,22 @@ def subsidy_flows(
         raise ConfigError(f"subsidy_basis '{basis}' is not known; use one of {', '.join(SUBSIDY_BASES)}")
     if int(aul_years) < 1:
         raise ConfigError(f"aul_years must be a whole number of years ≥ 1, got {aul_years}")
-    g = grants[["firm_id", "year", "amount"]].copy()
-    g = g[g["amount"].notna()]
-    received = g.groupby(["firm_id", "year"], sort=False).agg(
-        subsidy_received=("amount", "sum"), n_grants=("amount", "size")
-    )
-    if basis == "received":
-        out = received.assign(
-            subsidy=received["subsidy_received"], subsidy_expensed=received["subsidy_received"], subsidy_allocated=0.0
-        )
-        return out.reset_index()[_COLUMNS]
-
-    rec = grants.loc[g.index, "recurring"] if "recurring" in grants else pd.Series(pd.NA, index=g.index)
-    if log is not None and rec.isna().any():
-        miss = g.index[rec.isna().to_numpy()]
-        log.add(stage="measure", table="grants", column="recurring", rows=miss, firm_id=g.loc[miss, "firm_id"],
-                year=g.loc[miss, "year"], issue="recurring flag missing", action="flagged",
-                detail="treated as non-recurring (allocated over the AUL)")
-    recurring = rec.fillna(False).astype(bool).to_numpy()
-    expensed = recurring.copy()
-    if basis == "cvd":
-        prog = grants.loc[g.index, "programme"].fillna("") if "programme" in grants else pd.Series("", index=g.index)
-        key = g["firm_id"].astype(str) + "\x1f" + g["year"].astype(str) + "\x1f" + prog.astype(str)
-        # grants without a programme are tested one by one
-        key = key.where(prog.astype(str) != "", key + "\x1f" + g.index.astype(str))
-        nonrec_total = g["amount"].where(~recurring, 0.0).groupby(key).transform("sum")
-        sales = g[["firm_id", "year"]].merge(
-            revenue[["firm_id", "year", "revenue"]], on=["firm_id", "year"], how="left"
-        )["revenue"].to_numpy()
-        small = (nonrec_total.to_numpy() < expense_threshold * sales) & ~np.isnan(sales)
-        expensed |= small
-        no_sales = ~recurring & np.isnan(sales)
-        if log is not None and no_sales.any():
-            rows = g.index[no_sales]
-            log.add(stage="measure", table="grants", column="amount", rows=rows, firm_id=g.loc[rows, "firm_id"],
-                    year=g.loc[rows, "year"], issue="0.5% expense test not applicable",
-                    action="flagged", detail="no sales for the year of receipt; grant allocated over the AUL")
-    exp_part = g[expensed].groupby(["firm_id", "year"], sort=False)["amount"].sum().rename("subsidy_expensed")
-    alloc_src = g[~expensed]
-    if basis == "cvd":
-        d = annual_benchmark(alloc_src["year"].unique(), benchmark=discount_benchmark) / 100.0
-        rate = alloc_src["year"].map(d)
-        alloc = allocate_declining_balance(alloc_src["firm_id"], alloc_src["year"], alloc_src["amount"], rate,
-                                           aul_years=aul_years)
-    else:
-        alloc = allocate_straight_line(alloc_src["firm_id"], alloc_src["year"], alloc_src["amount"],
-                                       aul_years=aul_years)
-    alloc_part = alloc.groupby(["firm_id", "year"], sort=False)["allocated"].sum().rename("subsidy_allocated")
-    out = pd.concat([received, exp_part, alloc_part], axis=1)
-    out[["subsidy_received", "subsidy_expensed", "subsidy_allocated"]] = out[
-        ["subsidy_received", "subsidy_expensed", "subsidy_allocated"]].fillna(0.0)
-    out["n_grants"] = out["n_grants"].fillna(0).astype(np.int64)
+    g = grants[grants["amount"].notna()]
+    codes, firms = pd.factorize(g["firm_id"])
+    sales = g[["firm_id", "year"]].merge(revenue[["firm_id", "year", "revenue"]].drop_duplicates(["firm_id", "year"]),
+                                         on=["firm_id", "year"], how="left")["revenue"].to_numpy(dtype=float)
+    ev = subsidy_events(g, codes, sales, basis=basis, aul_years=aul_years, expense_threshold=expense_threshold,
+                        discount_benchmark=discount_benchmark)
+    log_subsidy_events(ev, g, log)
+    amount = g["amount"].to_numpy(dtype=float)
+    parts = [
+        pd.DataFrame({"c": codes, "year": g["year"].to_numpy(), "subsidy_received": amount, "n_grants": 1,
+                      "subsidy_expensed": np.where(ev.expensed, amount, 0.0), "subsidy_allocated": 0.0}),
+        pd.DataFrame({"c": codes[ev.alloc_row], "year": ev.alloc_year, "subsidy_received": 0.0, "n_grants": 0,
+                      "subsidy_expensed": 0.0, "subsidy_allocated": ev.alloc_amount}),
+    ]
+    out = pd.concat(parts, ignore_index=True).groupby(["c", "year"], sort=True).sum().reset_index()
+    out.insert(0, "firm_id", firms.take(out["c"].to_numpy()))
     out["subsidy"] = out["subsidy_expensed"] + out["subsidy_allocated"]
-    out.index.names = ["firm_id", "year"]
-    return out.reset_index()[_COLUMNS]
-
-
-_COLUMNS = ["firm_id", "year", "subsidy", "subsidy_received", "n_grants", "subsidy_expensed", "subsidy_allocated"]
+    out["n_grants"] = out["n_grants"].astype(np.int64)
+    return out[_COLUMNS]

@@ -48,8 +48,10 @@ def _annual(series: str) -> pd.Series:
     first = tab["effective_date"].iloc[0].year + 1  # first full year covered
     days = pd.date_range(f"{first}-01-01", f"{LAST_KNOWN_YEAR}-12-31", freq="D")
     idx = np.searchsorted(tab["effective_date"].to_numpy(), days.to_numpy(), side="right") - 1
-    daily = tab[col].to_numpy()[idx]
-    return pd.Series(daily, index=days).groupby(days.year).mean()
+    # rates are whole hundredths of a percent: sum them as integers so a flat year is exact
+    daily = np.rint(tab[col].to_numpy() * 100).astype(np.int64)[idx]
+    g = pd.Series(daily, index=days).groupby(days.year)
+    return g.sum() / g.size() / 100.0
 
 
 def annual_benchmark(years, *, benchmark: str = "lpr_1y", spread_bp: float = 0.0) -> pd.Series:

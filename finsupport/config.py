@@ -1,0 +1,284 @@
+"""Run configuration: a TOML file that fully describes a run.
+
+Every key is checked: an unknown key or a bad value raises :class:`ConfigError`
+naming the key (``measure.subsidy_basis``) and what is allowed. Paths are relative to
+the config file. ``DEFAULT_CONFIG_TOML`` is the commented config that runs the
+embedded default dataset.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data.spec import STATE_INVESTOR_TYPES, TIERS
+from .errors import ConfigError
+
+__all__ = ["Config", "load_config", "DEFAULT_CONFIG_TOML", "SCHEMA"]
+
+
+def _choice(*allowed):
+    def check(key, v):
+        if v not in allowed:
+            raise ConfigError(f"{key} = {v!r} is not allowed; use one of {', '.join(map(repr, allowed))}")
+        return v
+    check.doc = " | ".join(map(repr, allowed))
+    return check
+
+
+def _typed(t, *, min_value=None, max_value=None):
+    def check(key, v):
+        if t is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, t) or isinstance(v, bool) and t is not bool:
+            raise ConfigError(f"{key} = {v!r} must be of type {t.__name__}")
+        if min_value is not None and v < min_value:
+            raise ConfigError(f"{key} = {v!r} must be at least {min_value}")
+        if max_value is not None and v > max_value:
+            raise ConfigError(f"{key} = {v!r} must be at most {max_value}")
+        return v
+    return check
+
+
+def _list_of(t, allowed=None):
+    def check(key, v):
+        if not isinstance(v, list) or not all(isinstance(x, t) and not isinstance(x, bool) for x in v):
+            raise ConfigError(f"{key} must be a list of {t.__name__}, got {v!r}")
+        if allowed is not None:
+            bad = [x for x in v if x not in allowed]
+            if bad:
+                raise ConfigError(f"{key}: {bad} not allowed; use any of {', '.join(map(repr, allowed))}")
+        return v
+    return check
+
+
+def _year_range(key, v):
+    if v == [] or v is None:
+        return []
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v) and v[0] <= v[1]):
+        raise ConfigError(f"{key} must be [first, last] with first ≤ last (inclusive years), got {v!r}")
+    return v
+
+
+def _window(key, v):
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v) and v[0] < 0 <= v[1]):
+        raise ConfigError(f"{key} must be [lower, upper] with lower < 0 ≤ upper, got {v!r}")
+    return v
+
+
+def _mapping(key, v):
+    if not isinstance(v, dict):
+        raise ConfigError(f"{key} must be a table of source header = contract column")
+    return v
+
+
+def _units(key, v):
+    if not isinstance(v, dict):
+        raise ConfigError(f"{key} must be a table such as {{ financials = \"wan\" }}")
+    return v
+
+
+OUTCOMES = ("share", "subsidy_share", "equity_share", "debt_share", "log_revenue", "rd_intensity", "leverage",
+            "effective_rate")
+
+#: section -> key -> (validator, default)
+SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
+    "run": {
+        "name": (_typed(str), "report"),
+        "seed": (_typed(int, min_value=0), 20240101),
+        "output_dir": (_typed(str), "reports"),
+        "title": (_typed(str), "State financial support and certification"),
+    },
+    "data": {
+        "path": (_typed(str), None),
+        "preset": (_choice("", "csmar", "wind"), ""),
+        "units": (_units, {}),
+        "mapping": (_mapping, {}),
+        "synthetic": (_typed(bool), False),
+        "description": (_typed(str), ""),
+    },
+    "sample": {
+        "years": (_year_range, []),
+        "sectors": (_list_of(str), []),
+        "firms": (_list_of(str), []),
+        "tier": (_choice(*TIERS), "little_giant"),
+    },
+    "measure": {
+        "subsidy_basis": (_choice("received", "cvd", "straight_line"), "received"),
+        "equity_basis": (_choice("gross", "grant_equivalent"), "gross"),
+        "benchmark": (_choice("lpr_1y", "lpr_5y"), "lpr_1y"),
+        "spread_bp": (_typed(float, min_value=-1000, max_value=10000), 0.0),
+        "aul_years": (_typed(int, min_value=1, max_value=50), 10),
+        "expense_threshold": (_typed(float, min_value=0, max_value=1), 0.005),
+        "state_investor_types": (_list_of(str), list(STATE_INVESTOR_TYPES)),
+        "first_year_debt": (_choice("closing", "exclude"), "closing"),
+    },
+    "shares": {
+        "years": (_year_range, []),
+        "headline_cohorts": (_list_of(int), []),
+    },
+    "analysis": {
+        "enabled": (_typed(bool), True),
+        "outcomes": (_list_of(str, OUTCOMES), ["share"]),
+        "estimators": (_list_of(str, ("twfe", "event_study", "att_gt", "bacon")), ["twfe", "event_study", "att_gt"]),
+        "control_group": (_choice("never_treated", "not_yet_treated"), "not_yet_treated"),
+        "method": (_choice("dr", "ipw", "reg"), "dr"),
+        "covariates": (_list_of(str), []),
+        "bootstrap": (_typed(int, min_value=0, max_value=100000), 999),
+        "event_window": (_window, [-4, 4]),
+        "cluster": (_choice("unit", "none"), "unit"),
+        "alpha": (_typed(float, min_value=0.001, max_value=0.5), 0.05),
+        "base_period": (_choice("varying", "universal"), "varying"),
+        "anticipation": (_typed(int, min_value=0, max_value=5), 0),
+    },
+    "output": {
+        "figures": (_list_of(str, ("png", "pdf")), ["png", "pdf"]),
+        "tables": (_list_of(str, ("md", "tex", "csv")), ["md", "tex"]),
+        "progress": (_typed(bool), True),
+    },
+}
+
+
+@dataclass
+class Config:
+    """A validated run configuration (``values``: section → key → value) and where it came from."""
+
+    values: dict[str, dict[str, Any]]
+    base_dir: Path = field(default_factory=Path.cwd)
+    source: str = "<dict>"
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    @property
+    def data_path(self) -> Path | None:
+        p = self.values["data"]["path"]
+        return None if p is None else (self.base_dir / p).resolve()
+
+    def resolved(self) -> dict[str, Any]:
+        """The full configuration with defaults filled in (what the manifest records)."""
+        out = copy.deepcopy(self.values)
+        if out["data"]["path"] is not None:
+            out["data"]["path"] = str(Path(out["data"]["path"]))
+        return out
+
+    def hash(self) -> str:
+        """sha256 of the resolved configuration as canonical JSON."""
+        return hashlib.sha256(json.dumps(self.resolved(), sort_keys=True).encode()).hexdigest()
+
+
+def load_config(source: str | Path | dict | Config | None = None, *, base_dir: str | Path | None = None) -> Config:
+    """Read and validate a run configuration.
+
+    Parameters
+    ----------
+    source : path to a TOML file, a dict of the same shape, a Config, or None
+        ``None`` gives the configuration of the embedded default run.
+    base_dir : path, optional
+        What relative paths are relative to (default: the TOML file's folder, or the
+        working directory for a dict).
+    """
+    if isinstance(source, Config):
+        return source
+    if source is None:
+        raw, base, name = tomllib.loads(DEFAULT_CONFIG_TOML), Path.cwd(), "<embedded default>"
+        raw["data"].pop("path", None)
+    elif isinstance(source, dict):
+        raw, base, name = copy.deepcopy(source), Path(base_dir or Path.cwd()), "<dict>"
+    else:
+        path = Path(source)
+        if path.is_dir():
+            path = path / "config.toml"
+        if not path.is_file():
+            raise ConfigError(f"config file '{source}' not found; create one with `finsupport example DIR`")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file '{path.name}' is not valid TOML: {e}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file '{path.name}' is not UTF-8 text") from None
+        base, name = Path(base_dir or path.parent), str(path.name)
+    values: dict[str, dict[str, Any]] = {}
+    unknown_sections = set(raw) - set(SCHEMA)
+    if unknown_sections:
+        raise ConfigError(f"unknown section(s) [{'], ['.join(sorted(unknown_sections))}] in {name}; "
+                          f"known sections: {', '.join(SCHEMA)}")
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{section}] must be a table")
+        unknown = set(given) - set(keys)
+        if unknown:
+            raise ConfigError(f"unknown key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))} in {name}; "
+                              f"known keys of [{section}]: {', '.join(keys)}")
+        values[section] = {}
+        for key, (check, default) in keys.items():
+            if key in given:
+                values[section][key] = check(f"{section}.{key}", given[key])
+            else:
+                values[section][key] = copy.deepcopy(default)
+    return Config(values=values, base_dir=base, source=name)
+
+
+DEFAULT_CONFIG_TOML = '''\
+# finsupport run configuration. Run it with:  finsupport run config.toml
+# Paths are relative to this file. Unknown keys are errors.
+
+[run]
+name = "robotics44"                 # the report is written to <output_dir>/<name>.xlsx
+seed = 20240101                     # seeds the multiplier bootstrap; same seed, same numbers
+output_dir = "reports"
+title = "State support to Little Giant robotics firms (synthetic example)"
+
+[data]
+path = "."                          # a folder of CSV/Parquet files named after the tables, or one .xlsx workbook
+preset = ""                         # "" | "csmar" | "wind": header presets for common exports
+units = {}                          # e.g. { financials = "wan" } when amounts are in 10,000 yuan
+mapping = {}                        # e.g. { financials = { "营业收入" = "revenue" } }
+synthetic = true                    # the embedded example is synthetic: the report says so
+description = "robotics44: synthetic panel calibrated to a published study of 44 Little Giant robotics firms"
+
+[sample]
+years = [2014, 2022]                # inclusive; [] = all years in the data
+sectors = []                        # [] = all sectors
+firms = []                          # [] = all firms
+tier = "little_giant"               # the certification studied
+
+[measure]
+subsidy_basis = "received"          # "received" | "cvd" (19 CFR 351.524) | "straight_line"
+equity_basis = "gross"              # "gross" | "grant_equivalent" (19 CFR 351.507)
+benchmark = "lpr_1y"                # "lpr_1y" | "lpr_5y": PBOC benchmark, then LPR from 2019-08-20
+spread_bp = 0.0                     # basis points added to the benchmark
+aul_years = 10                      # average useful life for allocated grants
+expense_threshold = 0.005           # 0.5 % of sales expense test (351.524(b)(2))
+state_investor_types = ["guidance_fund", "state_vc", "soe", "government"]
+first_year_debt = "closing"         # "closing" | "exclude": a firm's first year has no opening debt
+
+[shares]
+years = [2016, 2021]                # the headline period
+headline_cohorts = [2019, 2020]     # headline firms: first designated in these years ([] = all certified)
+
+[analysis]
+enabled = true
+outcomes = ["share", "subsidy_share"]
+estimators = ["twfe", "event_study", "att_gt"]
+control_group = "not_yet_treated"   # "never_treated" | "not_yet_treated"
+method = "dr"                       # "dr" | "ipw" | "reg"
+covariates = []                     # time-invariant pre-designation covariates, e.g. ["log_revenue_pre"]
+bootstrap = 999                     # multiplier bootstrap draws for att_gt (0 = analytic standard errors)
+event_window = [-4, 4]
+cluster = "unit"                    # "unit" | "none"
+alpha = 0.05
+base_period = "varying"             # "varying" | "universal"
+anticipation = 0
+
+[output]
+figures = ["png", "pdf"]
+tables = ["md", "tex"]
+progress = true
+'''
