@@ -258,3 +258,24 @@ def simulate(
             "truth": truth.to_dict("records"), "truth_outcome": "share"}
     return Dataset(firms=firms, financials=fin, grants=grants, equity=equity, designations=designations,
                    provenance=prov)
+
+
+def true_aggregates(truth: pd.DataFrame, cohort_sizes: Mapping[int, int], years) -> dict[str, pd.DataFrame | float]:
+    """True values of the Callaway–Sant'Anna aggregations implied by a truth table.
+
+    Uses the aggregation weights of R ``did::aggte`` applied to the true ATT(g,t) of the
+    post-treatment cells inside ``years``: ``group`` = mean over a cohort's post years;
+    ``dynamic`` and ``calendar`` = cohort-size-weighted means at each event time or
+    year; ``simple`` = cohort-size-weighted mean over all post cells.
+    """
+    t = truth[(truth["event_time"] >= 0) & truth["year"].isin(list(years))].copy()
+    t["n"] = t["cohort"].map(dict(cohort_sizes)).fillna(0)
+    t = t[t["n"] > 0]
+
+    def wmean(d):
+        return float(np.average(d["att_true"], weights=d["n"]))
+
+    group = t.groupby("cohort")["att_true"].mean().rename("att_true").reset_index()
+    dynamic = t.groupby("event_time")[["att_true", "n"]].apply(wmean).rename("att_true").reset_index()
+    calendar = t.groupby("year")[["att_true", "n"]].apply(wmean).rename("att_true").reset_index()
+    return {"simple": wmean(t) if len(t) else float("nan"), "group": group, "dynamic": dynamic, "calendar": calendar}

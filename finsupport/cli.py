@@ -1,0 +1,134 @@
+"""The ``finsupport`` command.
+
+Exit codes: 0 success; 1 unexpected error; 2 data error (DataError); 3 configuration
+error (ConfigError); 4 estimation error (EstimationError); 64 wrong command-line usage.
+No traceback is shown unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import FinsupportError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 64
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits with 2, which we reserve for data errors
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="finsupport", description="Measure state financial support to firms and test whether a "
+                "government certification changes it.")
+    p.add_argument("--version", action="version", version=f"finsupport {__version__}")
+    p.add_argument("--debug", action="store_true", help="show a full traceback on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    r = sub.add_parser("run", help="run an analysis and write the Excel report (no CONFIG: the embedded example)")
+    r.add_argument("config", nargs="?", help="a TOML run configuration (see `finsupport example`)")
+    r.add_argument("--out", help="the workbook path (.xlsx) or a folder for it")
+    r.add_argument("--quiet", action="store_true", help="no progress display")
+    v = sub.add_parser("validate", help="check that a config, a data folder or a workbook is usable")
+    v.add_argument("path")
+    v.add_argument("--preset", choices=["csmar", "wind"], help="header preset of the export")
+    e = sub.add_parser("example", help="write the embedded example data and a config that runs it into DIR")
+    e.add_argument("dir")
+    e.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    return p
+
+
+def _cmd_run(args) -> int:
+    from .run import run
+
+    res = run(args.config, out=args.out, progress=False if args.quiet else None)
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(res.summary())
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from .config import load_config
+    from .data.readers import read_dataset
+
+    path = Path(args.path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    if path.suffix.lower() == ".toml" or (path.is_dir() and (path / "config.toml").is_file()
+                                           and not any((path / f"{t}.csv").exists() for t in ("financials",))):
+        cfg = load_config(path)
+        print(f"config {cfg.source}: OK ({len(cfg.values)} sections, hash {cfg.hash()[:12]})")
+        if cfg.data_path is None:
+            return 0
+        path = cfg.data_path
+        data = read_dataset(path, mapping=cfg["data"]["mapping"] or None, preset=cfg["data"]["preset"] or None,
+                            units=cfg["data"]["units"] or None)
+    else:
+        data = read_dataset(path, preset=args.preset)
+    print(f"data {path.name}: usable — {data!r}")
+    log = data.quality.to_frame()
+    acct = data.quality.accounting()
+    if len(acct):
+        for _, a in acct.iterrows():
+            print(f"  {a['table']}: {a['rows_read']} rows read, {a['rows_used']} used, {a['rows_excluded']} excluded")
+    warn = log[log["action"].isin(["excluded", "repaired", "flagged"])]
+    if len(warn):
+        print(f"warnings: {len(warn)} data-quality records")
+        summary = warn.groupby(["table", "column", "issue", "action"], dropna=False).size().reset_index(name="rows")
+        for _, w in summary.head(30).iterrows():
+            col = f".{w['column']}" if isinstance(w["column"], str) and w["column"] else ""
+            print(f"  warning: {w['table']}{col}: {w['issue']} ({w['action']}, {w['rows']} rows)")
+    return 0
+
+
+def _cmd_example(args) -> int:
+    from .example import write_example
+
+    out = write_example(args.dir, overwrite=args.force)
+    print(f"wrote the robotics44 example (synthetic) to {out}")
+    print(f"run it with:  finsupport run {out / 'config.toml'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``finsupport`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handler = {"run": _cmd_run, "validate": _cmd_validate, "example": _cmd_example}[args.command]
+    try:
+        return handler(args)
+    except FinsupportError as e:
+        if args.debug:
+            raise
+        kind = type(e).__name__.replace("Error", " error").lower()
+        print(f"finsupport: {kind}: {e}", file=sys.stderr)
+        return e.exit_code
+    except FileNotFoundError as e:
+        if args.debug:
+            raise
+        print(f"finsupport: file not found: {e.filename or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("finsupport: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # never a traceback for users; --debug shows it
+        if args.debug:
+            raise
+        print(f"finsupport: unexpected error ({type(e).__name__}: {e}). Rerun with --debug for the traceback "
+              "and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
