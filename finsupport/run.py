@@ -239,7 +239,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     cfg = load_config(config)
     workbook, folder = output_paths(cfg, out)
     prog = _Progress(cfg["output"]["progress"] if progress is None else progress)
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
         prog.step("reading data")
         data = _restrict_sample(cfg, _load_data(cfg))
