@@ -60,8 +60,6 @@ def _cmd_validate(args) -> int:
     from .data.readers import read_dataset
 
     path = Path(args.path)
-    if not path.exists():
-        raise FileNotFoundError(path)
     if path.suffix.lower() == ".toml" or (path.is_dir() and (path / "config.toml").is_file()
                                            and not any((path / f"{t}.csv").exists() for t in ("financials",))):
         cfg = load_config(path)

@@ -109,7 +109,7 @@ class Dataset:
                 m &= df["firm_id"].isin(pd.Index(firms).astype(str))
             if years is not None and "year" in df and n != "designations":
                 m &= df["year"].isin(list(years))
-            out[n] = df[m].reset_index(drop=True)
+            out[n] = df[m]  # keep the source row labels for the quality log
         return self.replace(**out)
 
     def __repr__(self) -> str:

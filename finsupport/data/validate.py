@@ -17,13 +17,20 @@ Rules (each logged):
   different values are an error;
 * rows whose firm is not in ``firms`` (orphans) are *excluded* when ``firms`` is given;
 * zero or negative revenue is *flagged*: the share of revenue is undefined there;
-* negative values in columns that cannot be negative are an error.
+* negative values in columns that cannot be negative are an error;
+* infinite values (``inf``, ``1e999``) in numeric columns are an error;
+* tiers named in Chinese (``专精特新“小巨人”企业``, ``创新型中小企业`` …) become the tier
+  codes (*repaired*); other unknown tiers are an error;
+* a designation year after the current calendar year is *flagged*.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
+import unicodedata
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError
@@ -52,7 +59,9 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
     if pd.api.types.is_bool_dtype(s):
         return s.astype(float)
     if pd.api.types.is_numeric_dtype(s):
-        return s.astype(float)
+        out = s.astype(float)
+        _not_finite(out, table, column, problems)
+        return out
     txt = s.astype("string").str.strip()
     # thousands separators and full-width minus are common in exports
     cleaned = txt.str.replace(",", "", regex=False).str.replace("，", "", regex=False).str.replace("−", "-", regex=False)
@@ -70,7 +79,18 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
         problems.append({"table": table, "column": column, "rows": rows,
                          "message": f"text in a numeric column ({examples})",
                          "hint": "correct the cells, or use an empty cell or '--' for missing"})
-    return num.astype(float)
+    num = num.astype(float)
+    _not_finite(num, table, column, problems)
+    return num
+
+
+def _not_finite(num: pd.Series, table: str, column: str, problems: list) -> None:
+    """Infinite values (``inf``, ``1e999``) are an error, not a number."""
+    inf = np.isinf(num.to_numpy(dtype=float, na_value=np.nan))
+    if inf.any():
+        problems.append({"table": table, "column": column, "rows": list(num.index[inf]),
+                         "message": "infinite or overflowing value",
+                         "hint": "correct the cells (a number out of range or an 'inf' written by a program)"})
 
 
 def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: str) -> pd.Series:
@@ -120,6 +140,26 @@ def _bools(s: pd.Series, table: str, column: str, problems: list) -> pd.Series:
         problems.append({"table": table, "column": column, "rows": list(s.index[bad]),
                          "message": "not a yes/no value", "hint": "use true/false, yes/no or 1/0"})
     return out
+
+
+#: Chinese names of the certification tiers (quotes, spaces and a trailing 企业 are ignored).
+TIER_NAMES_ZH = {
+    "创新型中小": "innovative_sme",
+    "专精特新中小": "specialized_sme",
+    "专精特新": "specialized_sme",
+    "专精特新小巨人": "little_giant",
+    "小巨人": "little_giant",
+    "国家级专精特新小巨人": "little_giant",
+    "制造业单项冠军": "manufacturing_champion",
+    "单项冠军": "manufacturing_champion",
+}
+
+
+def _tier_from_chinese(v) -> str | None:
+    t = unicodedata.normalize("NFKC", str(v))
+    t = re.sub(r"[\s\"'“”‘’「」《》]", "", t)
+    t = re.sub(r"(企业|示范企业)$", "", t)
+    return TIER_NAMES_ZH.get(t)
 
 
 def normalise_table(df: pd.DataFrame, table: str, log, problems: list, *, stage: str = "validate") -> pd.DataFrame:
@@ -209,13 +249,32 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
     if des is not None and "tier" in des.columns:
         from .spec import TIERS
 
-        t = des["tier"].astype("string").str.strip().str.lower().str.replace(" ", "_").str.replace("-", "_")
+        raw = des["tier"].astype("string")
+        t = raw.str.strip().str.lower().str.replace(" ", "_").str.replace("-", "_")
+        zh = raw.map(_tier_from_chinese, na_action="ignore").astype("string")
+        named = zh.notna() & ~t.isin(TIERS)
+        if named.any():
+            log.add(stage=stage, table="designations", column="tier", rows=des.index[named],
+                    firm_id=des.loc[named, "firm_id"] if "firm_id" in des else None, issue="tier named in Chinese",
+                    action="repaired", detail=[f"'{a}' read as {b}" for a, b in zip(raw[named], zh[named], strict=True)])
+            t = t.mask(named, zh)
         bad = t.notna() & ~t.isin(TIERS)
         if bad.any():
             problems.append({"table": "designations", "column": "tier", "rows": list(des.index[bad]),
                              "message": f"unknown tier ({', '.join(repr(v) for v in des['tier'][bad].unique()[:3])})",
                              "hint": f"use one of {', '.join(TIERS)}"})
         tables["designations"] = des.assign(tier=t)
+    if (des is not None and "year" in des.columns and not des.columns.duplicated().any()
+            and pd.api.types.is_numeric_dtype(des["year"])):
+        # a designation dated after the current calendar year is kept but flagged (a typo or a planned award)
+        this_year = _dt.date.today().year
+        future = (des["year"] > this_year).fillna(False).astype(bool)
+        if future.any():
+            sel = des[future]
+            log.add(stage=stage, table="designations", column="year", rows=sel.index,
+                    firm_id=sel["firm_id"] if "firm_id" in sel else None, year=sel["year"],
+                    issue="designation year in the future", action="flagged",
+                    detail=f"award year after {this_year}; check the date")
     if problems:
         raise DataError(problems=problems)
     for name, df in tables.items():

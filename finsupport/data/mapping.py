@@ -1,0 +1,451 @@
+"""Header presets and unit handling: from source headers to the data contract.
+
+A source header is matched to a contract column in this order (first hit wins):
+
+1. the user's ``mapping`` (``{"financials": {"营业收入": "revenue"}}`` or a flat
+   ``{"营业收入": "revenue"}`` that applies to every table having that column);
+2. the ``preset`` (``"csmar"`` or ``"wind"``, see :data:`PRESETS`);
+3. the contract names themselves and the built-in English and Chinese synonyms
+   (:data:`SYNONYMS`, :data:`TABLE_SYNONYMS`);
+4. for exports with several header rows, the same rules applied to the label rows
+   under the first header row (CSMAR's second row holds the Chinese field name).
+
+Matching ignores case, surrounding space, full-width forms and the separators
+``space _ - .``, and a unit written in the header is parsed off first:
+``"营业收入(万元)"``, ``"revenue (10,000 yuan)"``, ``"营业收入\\n[单位]万元"`` all match
+``revenue`` with the unit 万元.
+
+Units (:func:`parse_unit`): yuan / 元 (1), thousand / 千元 (10³), wan / 万元 / 10k (10⁴),
+million / 百万元 (10⁶), yi / 亿元 / 100m (10⁸). Amount columns are converted to yuan.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from .spec import TABLE_NAMES, TABLES
+
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "SYNONYMS",
+    "TABLE_SYNONYMS",
+    "TABLE_ALIASES",
+    "HELPER_COLUMNS",
+    "DERIVED_COLUMNS",
+    "UNITS",
+    "header_key",
+    "split_header",
+    "parse_unit",
+    "table_for_name",
+    "normalise_mapping",
+    "normalise_units",
+    "resolve_header",
+    "column_kind",
+]
+
+
+def nfkc(s: str) -> str:
+    """Unicode NFKC: full-width letters, digits and punctuation become their ASCII forms."""
+    return unicodedata.normalize("NFKC", s)
+
+
+def header_key(s: object) -> str:
+    """The form headers are compared in: NFKC, lower case, separators collapsed to ``_``."""
+    t = nfkc(str(s)).strip().lower()
+    t = re.sub(r"[\s_\-.]+", "_", t)
+    return t.strip("_")
+
+
+# -- units ----------------------------------------------------------------------
+#: canonical unit name -> (factor to yuan, accepted spellings after normalisation)
+UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "yuan": (1, ("yuan", "元", "rmb", "cny", "rmbyuan")),
+    "thousand": (1_000, ("thousand", "thousandyuan", "千元", "千", "k", "kyuan", "1000", "1000yuan")),
+    "wan": (10_000, ("wan", "wanyuan", "万元", "万", "10k", "10000", "10000yuan", "tenthousand",
+                     "tenthousandyuan")),
+    "million": (1_000_000, ("million", "millionyuan", "百万元", "百万", "mn", "mio", "1000000",
+                            "1000000yuan")),
+    "yi": (100_000_000, ("yi", "yiyuan", "亿元", "亿", "100m", "100million", "100millionyuan",
+                         "hundredmillion", "hundredmillionyuan", "100000000", "100000000yuan")),
+}
+_UNIT_LOOKUP = {alias: name for name, (_, aliases) in UNITS.items() for alias in aliases}
+_FOREIGN = re.compile(r"美元|港元|港币|欧元|日元|英镑|usd|us\$|hkd|eur|jpy|gbp")
+
+
+def _unit_token(text: str) -> str:
+    t = nfkc(str(text)).strip().lower()
+    t = re.sub(r"^单位\s*[:：]?", "", t)
+    t = re.sub(r"^(?:unit|in)\s*[:：]?\s*", "", t)
+    return re.sub(r"[\s,，'’_]", "", t).replace("人民币", "")
+
+
+def _lookup_unit(text: str) -> str | None:
+    t = _unit_token(text)
+    for cand in (t, t.removeprefix("rmb").removeprefix("cny"), t.removesuffix("yuan"), t.removesuffix("元")):
+        if cand == "" and t:
+            return "yuan"
+        if cand in _UNIT_LOOKUP:
+            return _UNIT_LOOKUP[cand]
+    return None
+
+
+def parse_unit(text: object, *, strict: bool = True) -> tuple[str, int] | None:
+    """``(canonical name, factor to yuan)`` for a unit spelling such as ``"万元"`` or ``"wan"``.
+
+    With ``strict`` an unknown spelling is a :class:`ConfigError`; otherwise ``None``.
+    """
+    if text is None or str(text).strip() == "":
+        if strict:
+            raise ConfigError(f"empty unit; use one of {_unit_help()}")
+        return None
+    name = _lookup_unit(str(text))
+    if name is None:
+        if strict:
+            raise ConfigError(f"unknown unit {text!r}; use one of {_unit_help()}")
+        return None
+    return name, UNITS[name][0]
+
+
+def is_foreign_currency(text: object) -> bool:
+    return bool(_FOREIGN.search(nfkc(str(text)).lower()))
+
+
+def _unit_help() -> str:
+    return "yuan/元, thousand/千元, wan/万元/10k, million/百万元, yi/亿元/100m"
+
+
+@dataclass(frozen=True)
+class HeaderParts:
+    raw: str
+    base: str  # the name without unit brackets and Wind annotation lines
+    unit_text: str | None  # text found in unit position (may not be a currency unit)
+
+
+_BRACKET = re.compile(r"^(?P<base>.*?)\s*[(\[（【]\s*(?P<inner>[^()\[\]（）【】]*?)\s*[)\]）】]\s*$", re.S)
+_UNIT_LINE = re.compile(r"^\s*[\[【]?\s*单位\s*[\]】]?\s*[:：]?\s*(?P<u>.+?)\s*$")
+_UNIT_SUFFIX = re.compile(r"^(?P<base>.*?)\s*[,，;；/]\s*(?:单位\s*[:：]?\s*)?(?P<u>[^,，;；/]+)$")
+
+
+def split_header(raw: object) -> HeaderParts:
+    """Split a source header into its name and the unit written in it, if any.
+
+    ``"营业收入(万元)"`` → (``营业收入``, ``万元``); ``"营业收入\\n[单位]万元\\n[报告期]2019年报"``
+    (a Wind Excel export) → (``营业收入``, ``万元``); ``"revenue, 10k yuan"`` → (``revenue``,
+    ``10k yuan``).
+    """
+    text = "" if raw is None else str(raw)
+    lines = [ln.strip() for ln in re.split(r"[\r\n]+", text) if ln.strip()]
+    if not lines:
+        return HeaderParts(text, "", None)
+    name, unit = lines[0], None
+    for ln in lines[1:]:
+        m = _UNIT_LINE.match(ln)
+        if m:
+            unit = m.group("u")
+    # "[单位]万元" on the same line as the name
+    m = re.match(r"^(?P<base>.*?)\s*[\[【]\s*单位\s*[\]】]\s*[:：]?\s*(?P<u>.+)$", name)
+    if m and m.group("base"):
+        name, unit = m.group("base"), unit or m.group("u")
+    m = _BRACKET.match(name)
+    if m and m.group("base").strip():
+        inner = m.group("inner")
+        name = m.group("base")
+        unit = unit or inner
+    elif unit is None:
+        m = _UNIT_SUFFIX.match(name)
+        if m and m.group("base").strip() and parse_unit(m.group("u"), strict=False):
+            name, unit = m.group("base"), m.group("u")
+    return HeaderParts(text, name.strip(), unit.strip() if unit else None)
+
+
+# -- synonyms -------------------------------------------------------------------
+#: Built-in header synonyms, by contract column (apply to every table having the column).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "firm_id": ("firm", "firm_code", "firmid", "firm id", "company_id", "company_code", "stock_code",
+                "stkcd", "code", "ticker", "证券代码", "股票代码", "企业代码", "公司代码", "代码"),
+    "year": ("fiscal_year", "fyear", "fy", "yr", "会计年度", "年度", "年份", "年", "统计年度", "会计期间",
+             "截止日期", "统计截止日期", "报告期"),
+    "name": ("firm_name", "company_name", "company", "公司名称", "企业名称", "证券简称", "股票简称",
+             "公司简称", "名称"),
+    "sector": ("industry", "industry_code", "行业", "所属行业", "行业名称", "行业代码"),
+    "province": ("region", "省份", "所属省份", "省", "地区"),
+    "parent_id": ("parent", "parent_code", "group_id", "母公司代码", "集团代码", "上级公司代码"),
+    "parent_share": ("parent_ownership", "母公司持股比例"),
+    "listed_exchange": ("exchange", "交易所", "上市交易所", "上市地点"),
+    "revenue": ("operating_revenue", "sales", "营业收入"),
+    "total_assets": ("assets", "资产总计", "资产总额", "总资产", "资产合计"),
+    "total_liabilities": ("liabilities", "total_debt_liabilities", "负债合计", "负债总额", "总负债"),
+    "interest_bearing_debt": ("interest_bearing_liabilities", "有息负债", "带息债务", "有息债务"),
+    "interest_expense": ("interest", "利息支出", "利息费用"),
+    "rd_expense": ("rd", "r&d", "r&d_expense", "r&d_expenses", "rd_expenses", "research_and_development",
+                   "研发投入", "研发费用", "研发支出", "研发投入金额"),
+    "employees": ("employee", "staff", "headcount", "number_of_employees", "员工人数", "职工人数",
+                  "员工总数", "从业人数", "从业人员"),
+    "main_business_revenue": ("main_revenue", "core_business_revenue", "主营业务收入"),
+    "invention_patents": ("invention_patent", "发明专利数", "发明专利数量", "发明专利"),
+    "net_profit": ("net_income", "净利润"),
+    "benchmark_rate": ("基准利率",),
+    "recurring": ("是否经常性", "经常性"),
+    "asset_related": ("与资产相关", "是否与资产相关"),
+    "level": ("补助级别", "级别", "层级"),
+    "programme": ("program", "项目", "项目名称", "补助项目"),
+    "investor": ("investor_name", "投资方", "投资者", "投资机构", "股东名称"),
+    "investor_type": ("投资方类型", "投资者类型", "投资机构类型", "股东性质"),
+    "tier": ("designation", "称号", "认定类型", "认定称号", "资质"),
+    "batch": ("批次",),
+    "valid_until": ("有效期至", "有效期截止年份", "有效期截止"),
+    "revoked_year": ("revoked", "撤销年份", "撤销年度"),
+    "short_term_borrowings": ("短期借款",),
+    "long_term_borrowings": ("长期借款",),
+    "bonds_payable": ("应付债券",),
+}
+
+#: Synonyms that only make sense in one table.
+TABLE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "grants": {"amount": ("grant", "grant_amount", "subsidy", "政府补助金额", "补助金额", "政府补助", "金额",
+                          "本期金额"),
+               "year": ("补助年度", "获得年份")},
+    "equity": {"amount": ("investment", "investment_amount", "投资金额", "出资额", "认缴出资额", "金额")},
+    "designations": {"year": ("认定年份", "认定年度", "获评年份")},
+}
+
+#: Source-only columns a table may carry to derive a contract column (kind ``amount``).
+HELPER_COLUMNS: dict[str, dict[str, str]] = {
+    "financials": {"short_term_borrowings": "amount", "long_term_borrowings": "amount", "bonds_payable": "amount"},
+}
+
+#: Contract columns derived from helper columns when the source lacks them (sum, logged).
+DERIVED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "financials": {"interest_bearing_debt": ("short_term_borrowings", "long_term_borrowings", "bonds_payable")},
+}
+
+#: Sheet or file names accepted for each table (compared with :func:`header_key`).
+TABLE_ALIASES: dict[str, tuple[str, ...]] = {
+    "firms": ("firms", "firm", "企业", "企业信息", "公司", "公司信息"),
+    "financials": ("financials", "financial", "财务", "财务数据"),
+    "grants": ("grants", "grant", "subsidies", "补助", "政府补助"),
+    "equity": ("equity", "股权", "股权投资"),
+    "designations": ("designations", "designation", "认定", "认定名单"),
+}
+_TABLE_LOOKUP = {header_key(a): t for t, aliases in TABLE_ALIASES.items() for a in aliases}
+
+
+def table_for_name(name: str) -> str | None:
+    """The table a sheet or file stem names (``"Financials"``, ``"财务"``), or None."""
+    return _TABLE_LOOKUP.get(header_key(name))
+
+
+# -- presets --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Preset:
+    """A named set of source headers (any table that has the target column) plus reading rules."""
+
+    name: str
+    headers: dict[str, str]
+    doc: str = ""
+    code_width: int | None = None  # firm codes stored as numbers are zero-padded to this width
+    rules: tuple[str, ...] = field(default=())
+
+
+PRESETS: dict[str, Preset] = {
+    "csmar": Preset(
+        "csmar",
+        {
+            # identifiers and dates (all CSMAR tables)
+            "Stkcd": "firm_id", "Accper": "year", "Reptdt": "year", "Sgnyea": "year",
+            "Stknme": "name", "ShortName": "name", "Conme": "name",
+            "Nnindcd": "sector", "Indcd": "sector", "Nindcd": "sector",
+            "PROVINCE": "province", "Prvcnm": "province",
+            # FS_Combas (balance sheet)
+            "A001000000": "total_assets", "A002000000": "total_liabilities",
+            "A002101000": "short_term_borrowings", "A002201000": "long_term_borrowings",
+            "A002203000": "bonds_payable",
+            # FS_Comins (income statement)
+            "B001101000": "revenue", "B001216000": "rd_expense", "B001211101": "interest_expense",
+            "B002000000": "net_profit",
+            # CG_Ybasic (governance basics)
+            "Y0601b": "employees",
+        },
+        doc="CSMAR (国泰安) exports: three header rows (field code, Chinese name, unit); "
+            "Stkcd is the six-digit code; Accper the report date; Typrep A = consolidated, "
+            "B = parent-company statement.",
+        code_width=6,
+        rules=("typrep_consolidated", "annual_reports_only"),
+    ),
+    "wind": Preset(
+        "wind",
+        {
+            "证券代码": "firm_id", "证券简称": "name", "报告期": "year", "年度": "year", "会计年度": "year",
+            "所属Wind行业": "sector", "所属Wind行业名称": "sector", "所属申万行业": "sector",
+            "省份": "province", "所属省份": "province", "上市板": "listed_exchange", "交易所": "listed_exchange",
+            "营业收入": "revenue", "资产总计": "total_assets", "负债合计": "total_liabilities",
+            "带息债务": "interest_bearing_debt", "利息费用": "interest_expense", "利息支出": "interest_expense",
+            "研发费用": "rd_expense", "研发支出总额": "rd_expense", "员工总数": "employees",
+            "主营业务收入": "main_business_revenue", "净利润": "net_profit",
+            "短期借款": "short_term_borrowings", "长期借款": "long_term_borrowings", "应付债券": "bonds_payable",
+            "政府补助": "amount", "计入当期损益的政府补助": "amount",
+        },
+        doc="Wind (万得) Excel/CSV exports: Chinese headers with the unit in the header "
+            "(营业收入(万元) or 营业收入\\n[单位]万元\\n[报告期]…); codes such as 000001.SZ lose "
+            "their exchange suffix; a trailing 数据来源：Wind line is skipped.",
+        code_width=6,
+        rules=("strip_exchange_suffix",),
+    ),
+}
+_PRESET_KEYS = {name: {header_key(k): v for k, v in p.headers.items()} for name, p in PRESETS.items()}
+
+
+def _table_targets(table: str) -> set[str]:
+    return set(TABLES[table].column_names) | set(HELPER_COLUMNS.get(table, {}))
+
+
+_ALL_TARGETS = set().union(*(_table_targets(t) for t in TABLE_NAMES))
+
+
+def column_kind(table: str, column: str) -> str | None:
+    """The kind of a contract or helper column of ``table`` (None for an extra column)."""
+    return TABLES[table].kind(column) or HELPER_COLUMNS.get(table, {}).get(column)
+
+
+def _synonym_index(table: str) -> dict[str, str]:
+    idx: dict[str, str] = {}
+    targets = _table_targets(table)
+    for col, aliases in SYNONYMS.items():
+        if col in targets:
+            for a in aliases:
+                idx.setdefault(header_key(a), col)
+    for col, aliases in TABLE_SYNONYMS.get(table, {}).items():
+        for a in aliases:
+            idx[header_key(a)] = col
+    for col in targets:  # the contract names themselves win
+        idx[header_key(col)] = col
+    return idx
+
+
+_SYNONYM_INDEX = {t: _synonym_index(t) for t in TABLE_NAMES}
+
+
+# -- options ----------------------------------------------------------------------
+def normalise_mapping(mapping: Mapping | None) -> dict[str | None, dict[str, str]]:
+    """``{table or None (flat): {header_key(source): target}}``; a malformed mapping is a ConfigError."""
+    out: dict[str | None, dict[str, str]] = {None: {}}
+    if mapping is None:
+        return out
+    if not isinstance(mapping, Mapping):
+        raise ConfigError("mapping must be a dict such as {'financials': {'营业收入': 'revenue'}} "
+                          f"or {{'营业收入': 'revenue'}}, got {type(mapping).__name__}")
+    for k, v in mapping.items():
+        if isinstance(v, Mapping):
+            table = str(k).strip().lower()
+            if table not in TABLES:
+                raise ConfigError(f"mapping names an unknown table {k!r}; tables are {', '.join(TABLE_NAMES)}")
+            sub = out.setdefault(table, {})
+            for src, tgt in v.items():
+                sub[header_key(src)] = _target(src, tgt, table)
+        else:
+            out[None][header_key(k)] = _target(k, v, None)
+    return out
+
+
+def _target(src, tgt, table) -> str:
+    if not isinstance(tgt, str) or not tgt.strip():
+        raise ConfigError(f"mapping entry {src!r} must map to a column name (text), got {tgt!r}")
+    tgt = tgt.strip()
+    if table is not None and tgt in _ALL_TARGETS and tgt not in _table_targets(table):
+        raise ConfigError(f"mapping for table '{table}' maps {src!r} to '{tgt}', which is not a column of "
+                          f"'{table}'; its columns are {', '.join(TABLES[table].column_names)}")
+    return tgt
+
+
+UnitSpec = dict[str, dict[str | None, tuple[str, int, str]]]
+
+
+def normalise_units(units) -> UnitSpec:
+    """``{table: {column or None (whole table): (unit, factor, spelling)}}``; errors are ConfigErrors."""
+    out: UnitSpec = {}
+    if units is None or units == {}:
+        return out
+    if isinstance(units, str):
+        name, f = parse_unit(units)
+        return {t: {None: (name, f, units)} for t in TABLE_NAMES if TABLES[t].columns_of_kind("amount")}
+    if not isinstance(units, Mapping):
+        raise ConfigError("units must be a unit such as 'wan', or a dict such as {'financials': 'wan'} "
+                          "or {'financials': {'revenue': 'yi'}}")
+    for table, spec in units.items():
+        t = str(table).strip().lower()
+        if t not in TABLES:
+            raise ConfigError(f"units names an unknown table {table!r}; tables are {', '.join(TABLE_NAMES)}")
+        amount_cols = set(TABLES[t].columns_of_kind("amount")) | set(HELPER_COLUMNS.get(t, {}))
+        if isinstance(spec, Mapping):
+            for col, u in spec.items():
+                if col not in amount_cols:
+                    raise ConfigError(f"units for '{t}.{col}': only amount columns take a unit "
+                                      f"({', '.join(sorted(amount_cols)) or 'none in this table'})")
+                name, f = parse_unit(u)
+                out.setdefault(t, {})[col] = (name, f, str(u))
+        else:
+            if not amount_cols:
+                raise ConfigError(f"units for '{t}': the table has no amount columns")
+            name, f = parse_unit(spec)
+            out.setdefault(t, {})[None] = (name, f, str(spec))
+    return out
+
+
+# -- resolution -------------------------------------------------------------------
+@dataclass
+class Resolved:
+    """How one source header was matched."""
+
+    source: str
+    target: str | None  # None: an extra column (kept under its own name)
+    how: str  # mapping | preset | contract | synonym | label | extra
+    unit_texts: list[str] = field(default_factory=list)  # units written in the header (and label rows)
+
+
+def resolve_header(raw: str, table: str, *, user: dict[str | None, dict[str, str]],
+                   preset: str | None = None, labels: tuple[str, ...] = ()) -> Resolved:
+    """Match one source header (and its label-row cells) to a column of ``table``."""
+    parts = split_header(raw)
+    keys = [header_key(raw)]
+    if header_key(parts.base) not in keys:
+        keys.append(header_key(parts.base))
+    units = [parts.unit_text] if parts.unit_text else []
+    label_keys: list[str] = []
+    for lab in labels:
+        lp = split_header(lab)
+        if lp.unit_text:
+            units.append(lp.unit_text)
+        elif lab and parse_unit(lab, strict=False):  # a label row that holds only the unit (CSMAR row 3)
+            units.append(lab)
+            continue
+        for k in (header_key(lab), header_key(lp.base)):
+            if k and k not in label_keys:
+                label_keys.append(k)
+    targets = _table_targets(table)
+    table_user = user.get(table, {})
+    flat = user.get(None, {})
+
+    def _flat_ok(t: str) -> bool:
+        return t in targets or t not in _ALL_TARGETS
+
+    for group, how in ((keys, ""), (label_keys, "label")):
+        for k in group:
+            if k in table_user:
+                return Resolved(raw, table_user[k], "mapping", units)
+            if k in flat and _flat_ok(flat[k]):
+                return Resolved(raw, flat[k], "mapping", units)
+        if preset:
+            for k in group:
+                t = _PRESET_KEYS[preset].get(k)
+                if t in targets:
+                    return Resolved(raw, t, how or "preset", units)
+        for k in group:
+            t = _SYNONYM_INDEX[table].get(k)
+            if t is not None:
+                return Resolved(raw, t, how or ("contract" if k == header_key(t) else "synonym"), units)
+    return Resolved(raw, None, "extra", units)

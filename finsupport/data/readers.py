@@ -1,0 +1,1080 @@
+"""Read a dataset from a folder of CSV/Parquet files or from one Excel workbook.
+
+``read_dataset(path)`` returns a validated :class:`~finsupport.data.dataset.Dataset`.
+Everything it repairs, skips or converts is recorded in ``data.quality`` (stage
+``read``) and ``data.provenance``; every problem it cannot repair is a
+:class:`~finsupport.errors.DataError` naming the table, file, column and source rows
+with a fix. See ``docs/bad_inputs.md`` for the catalogue of malformed inputs.
+
+Row labels: each table's index holds the source row number — the line of a CSV file
+on which the record starts, or the spreadsheet row — with the header on row 1; for
+Parquet files the record number (first record = 1). Validation messages and the
+quality log name rows by these labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import difflib
+import hashlib
+import io
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ConfigError, DataError
+from .dataset import Dataset
+from .mapping import (
+    DERIVED_COLUMNS,
+    HELPER_COLUMNS,
+    PRESETS,
+    SYNONYMS,
+    TABLE_ALIASES,
+    TABLE_SYNONYMS,
+    Resolved,
+    column_kind,
+    header_key,
+    is_foreign_currency,
+    nfkc,
+    normalise_mapping,
+    normalise_units,
+    parse_unit,
+    resolve_header,
+    split_header,
+    table_for_name,
+)
+from .quality import QualityLog
+from .safety import Limits, open_workbook, sniff, workbook_error
+from .spec import TABLE_NAMES, TABLES
+from .validate import MISSING_MARKERS, _numeric
+
+__all__ = ["read_dataset", "REQUIRED_COLUMNS", "TABLE_FILE_SUFFIXES"]
+
+STAGE = "read"
+#: Columns without which a table cannot be used at all.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "firms": ("firm_id",),
+    "financials": ("firm_id", "year"),
+    "grants": ("firm_id", "year", "amount"),
+    "equity": ("firm_id", "year", "amount"),
+    "designations": ("firm_id", "tier", "year"),
+}
+#: File suffixes read in a folder of tables.
+TABLE_FILE_SUFFIXES = (".csv", ".parquet", ".pq")
+_NUMERIC_KINDS = ("amount", "number", "count", "year")
+_NUMBER_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_YEARLIKE_RE = re.compile(r"^\s*\d{4}(?:\s*年)?(?:[-/.年]\s*\d{1,2}(?:[-/.月]\s*\d{1,2}\s*日?)?)?\s*$")
+_FOOTER_RE = re.compile(r"^\s*(数据来源|资料来源|来源[:：]|source\s*:|data\s+source)", re.I)
+_EXCHANGE_RE = re.compile(r"^([0-9A-Za-z]+)\.(SZ|SH|BJ|HK|SS|NQ|OC|SZE|SHE)$", re.I)
+_ANNUAL_RE = re.compile(r"^\s*\d{4}[-/.](\d{1,2})[-/.](\d{1,2})")
+_MAX_HEADER_ROWS = 10
+
+
+# -- options ----------------------------------------------------------------------
+@dataclass
+class _Options:
+    mapping: dict
+    preset: str | None
+    units: dict
+    sheets: dict[str, str]
+    header_rows: dict[str | None, int]
+    limits: Limits
+
+
+def _options(mapping, preset, units, sheets, header_rows, limits) -> _Options:
+    if preset in (None, ""):
+        preset = None
+    elif not isinstance(preset, str) or preset.strip().lower() not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; presets are {', '.join(PRESETS)}")
+    else:
+        preset = preset.strip().lower()
+    sh: dict[str, str] = {}
+    if sheets is not None:
+        if not isinstance(sheets, Mapping):
+            raise ConfigError("sheets must be a dict such as {'financials': 'Sheet1'} (table → sheet or file name)")
+        for t, name in sheets.items():
+            tt = str(t).strip().lower()
+            if tt not in TABLES:
+                raise ConfigError(f"sheets names an unknown table {t!r}; tables are {', '.join(TABLE_NAMES)}")
+            if not isinstance(name, str) or not name.strip():
+                raise ConfigError(f"sheets['{tt}'] must be a sheet or file name, got {name!r}")
+            sh[tt] = name
+    hr: dict[str | None, int] = {}
+    if header_rows is not None:
+        items = header_rows.items() if isinstance(header_rows, Mapping) else [(None, header_rows)]
+        for t, n in items:
+            tt = None if t is None else str(t).strip().lower()
+            if tt is not None and tt not in TABLES:
+                raise ConfigError(f"header_rows names an unknown table {t!r}; tables are {', '.join(TABLE_NAMES)}")
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_HEADER_ROWS:
+                raise ConfigError(f"header_rows must be a whole number from 1 to {_MAX_HEADER_ROWS}, got {n!r}")
+            hr[tt] = n
+    if limits is not None and not isinstance(limits, Limits):
+        raise ConfigError("limits must be a finsupport.data.safety.Limits")
+    return _Options(normalise_mapping(mapping), preset, normalise_units(units), sh, hr, limits or Limits())
+
+
+# -- sources ------------------------------------------------------------------------
+@dataclass
+class _Source:
+    """One table's raw content: a grid of cells (CSV, Excel) or a typed frame (Parquet)."""
+
+    table: str
+    file: str
+    fmt: str  # csv | xlsx | parquet
+    sheet: str | None = None
+    rows: list[tuple[int, list]] | None = None  # (source row number, cells)
+    frame: pd.DataFrame | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}, sheet '{self.sheet}'" if self.sheet else self.file
+
+
+def _problem(table: str, message: str, hint: str, *, column: str = "", rows=None) -> dict:
+    p = {"table": table, "message": message, "hint": hint}
+    if column:
+        p["column"] = column
+    if rows:
+        p["rows"] = list(rows)
+    return p
+
+
+def _file_info(path: Path) -> dict:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return {"sha256": h.hexdigest(), "size": size}
+
+
+def _expected_files() -> str:
+    return ", ".join(f"{t}.csv" for t in TABLE_NAMES)
+
+
+def _folder_sources(folder: Path, opts: _Options, prov: dict) -> tuple[list[_Source], list[dict]]:
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    wanted = {t: name for t, name in opts.sheets.items()}
+    found: dict[str, list[Path]] = {}
+    ignored = []
+    for p in files:
+        if p.suffix.lower() not in TABLE_FILE_SUFFIXES:
+            continue
+        table = None
+        for t, name in wanted.items():
+            if p.name == name or p.stem == name:
+                table = t
+        if table is None:
+            table = table_for_name(p.stem)
+            if table in wanted:  # the user chose another file for this table
+                table = None
+        if table is None:
+            ignored.append(p.name)
+            continue
+        found.setdefault(table, []).append(p)
+    prov["ignored_files"] = ignored
+    problems = []
+    for t, name in wanted.items():
+        if t not in found:
+            problems.append(_problem(t, f"file '{name}' given in sheets= is not in the folder",
+                                     f"files present: {', '.join(p.name for p in files) or 'none'}"))
+    for t, ps in found.items():
+        if len(ps) > 1:
+            problems.append(_problem(t, f"more than one file for the table ({', '.join(p.name for p in ps)})",
+                                     "keep one file per table"))
+    if problems:
+        raise DataError(problems=problems)
+    if not found:
+        books = [p.name for p in files if p.suffix.lower() in (".xlsx", ".xlsm")]
+        hint = (f"name the files after the tables ({_expected_files()}; .parquet also accepted)"
+                + (f"; to read the workbook {books[0]!r} pass its path instead of the folder" if books else ""))
+        raise DataError(problems=[_problem(folder.name or str(folder), "no table files in the folder (found: "
+                                           + (", ".join(p.name for p in files[:12]) or "nothing") + ")", hint)])
+    out = []
+    for t in TABLE_NAMES:
+        if t not in found:
+            continue
+        p = found[t][0]
+        try:  # collect the problems of every file before raising
+            info = _file_info(p)
+            out.append(_read_csv(p, t, info) if p.suffix.lower() == ".csv" else _read_parquet(p, t, info))
+        except DataError as e:
+            problems.extend(e.problems)
+    return out, problems
+
+
+# -- CSV ---------------------------------------------------------------------------
+def _decode(data: bytes, table: str, name: str) -> tuple[str, str]:
+    kind = sniff(data[:8192])
+    if kind in ("zip", "ole2", "parquet", "binary"):
+        what = {"zip": "a zip archive (an Excel .xlsx workbook?)", "ole2": "an old Excel .xls file",
+                "parquet": "a Parquet file", "binary": "a binary file"}[kind]
+        hint = {"zip": "give the workbook its .xlsx name and pass its path to read_dataset",
+                "ole2": "open it in Excel and save as .xlsx or CSV (UTF-8)",
+                "parquet": f"rename it to {table}.parquet"}.get(kind, "export the table again as CSV (UTF-8)")
+        raise DataError(problems=[_problem(table, f"{name} is not a CSV file: it is {what}", hint)])
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise DataError(problems=[_problem(table, f"{name}: damaged UTF-16 text",
+                                               "save the file again as CSV UTF-8")]) from None
+    try:
+        return data.decode("utf-8-sig"), ("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
+    except UnicodeDecodeError as e:
+        first = e
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        line = data[: first.start].count(b"\n") + 1
+        raise DataError(problems=[_problem(
+            table, f"{name}: the text encoding is neither UTF-8 nor GB18030 (first undecodable byte on line {line})",
+            "save the file as 'CSV UTF-8' (Excel: Save As → CSV UTF-8)", rows=[line])]) from None
+
+
+def _delimiter(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            counts = {d: line.count(d) for d in (",", "\t", ";", "|")}
+            if counts[","]:
+                return ","
+            best = max(counts, key=counts.get)
+            return best if counts[best] else ","
+    return ","
+
+
+def _read_csv(path: Path, table: str, info: dict) -> _Source:
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(problems=[_problem(table, f"cannot read {name} ({e.strerror or e})",
+                                           "check the file's permissions")]) from None
+    src = _Source(table, name, "csv", meta=dict(info))
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise DataError(problems=[_problem(table, f"{name} is empty (no header, no rows)",
+                                           f"export the table again, or remove {name} if there is no {table} data")])
+    text, enc = _decode(data, table, name)
+    src.meta["encoding"] = enc
+    delim = _delimiter(text)
+    src.meta["delimiter"] = delim
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    rows: list[tuple[int, list]] = []
+    start = 1
+    try:
+        for rec in reader:
+            rows.append((start, rec))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise DataError(problems=[_problem(
+            table, f"{name}: broken CSV quoting in the record starting on line {start} ({e})",
+            "a field that contains the delimiter, a quote or a line break must be enclosed in double quotes, "
+            "and a quote inside it doubled (\"\"); check that line in a text editor", rows=[start])]) from None
+    src.rows = rows
+    return src
+
+
+# -- Parquet -----------------------------------------------------------------------
+def _read_parquet(path: Path, table: str, info: dict) -> _Source:
+    try:
+        df = pd.read_parquet(path)
+    except ImportError as e:
+        raise DataError(problems=[_problem(table, f"cannot read {path.name}: {e}",
+                                           "install pyarrow (pip install 'finsupport[parquet]') or use CSV")]) from None
+    except Exception as e:  # any failure of an untrusted file is a data problem
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DataError(problems=[_problem(table, f"cannot open {path.name} as Parquet ({type(e).__name__}: {msg})",
+                                           "export the table again (or as CSV)")]) from None
+    df = df.reset_index(drop=True) if not isinstance(df.index, pd.RangeIndex) else df
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    return _Source(table, path.name, "parquet", frame=df, meta=dict(info))
+
+
+# -- Excel -------------------------------------------------------------------------
+def _workbook_sources(path: Path, opts: _Options, log: QualityLog, prov: dict) -> list[_Source]:
+    info = _file_info(path)
+    wb, check = open_workbook(path, opts.limits)
+    for n in check.notes:
+        log.add(stage=STAGE, table="", issue=n["issue"], action=n["action"], detail=n["detail"])
+    import openpyxl.xml
+
+    prov["workbook"] = {"macros": check.macros, "external_links": check.external_links,
+                        "defusedxml": bool(openpyxl.xml.DEFUSEDXML)}
+    try:
+        names = list(wb.sheetnames)
+        chosen: dict[str, str] = {}
+        problems = []
+        for t, sheet in opts.sheets.items():
+            match = [n for n in names if n == sheet] or [n for n in names if n.strip().lower() == sheet.strip().lower()]
+            if not match:
+                problems.append(_problem(t, f"sheet '{sheet}' given in sheets= is not in {path.name}",
+                                         f"sheets present: {', '.join(names)}"))
+            else:
+                chosen[t] = match[0]
+        by_table: dict[str, list[str]] = {}
+        for n in names:
+            t = table_for_name(n)
+            if t is not None and t not in chosen:
+                by_table.setdefault(t, []).append(n)
+        for t, ns in by_table.items():
+            if len(ns) > 1:
+                problems.append(_problem(t, f"more than one sheet for the table ({', '.join(ns)})",
+                                         "keep one sheet per table, or choose one with sheets={'" + t + "': '…'}"))
+            else:
+                chosen[t] = ns[0]
+        if problems:
+            raise DataError(problems=problems)
+        if not chosen:
+            expected = "; ".join(f"{t} ({'/'.join(a for a in TABLE_ALIASES[t] if not a.isascii())})"
+                                 for t in TABLE_NAMES)
+            raise DataError(problems=[_problem(
+                path.name, f"no sheet named after a table (sheets found: {', '.join(names) or 'none'}; "
+                           f"expected, in any letter case: {expected})",
+                "rename the sheets after the tables, or pass sheets={'financials': 'Sheet1', …}")])
+        prov["ignored_sheets"] = [n for n in names if n not in chosen.values()]
+        out = []
+        cells = 0
+        for t in TABLE_NAMES:
+            if t not in chosen:
+                continue
+            sheet = chosen[t]
+            ws = wb[sheet]
+            if not hasattr(ws, "iter_rows"):
+                raise DataError(problems=[_problem(t, f"sheet '{sheet}' of {path.name} is a chart, not a table",
+                                                   "put the table on a worksheet")])
+            rows: list[tuple[int, list]] = []
+            try:
+                if hasattr(ws, "reset_dimensions"):
+                    ws.reset_dimensions()  # do not trust the stored sheet size
+                for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
+                    cells += len(row)
+                    if cells > opts.limits.max_cells:
+                        raise DataError(problems=[_problem(
+                            t, f"{path.name}: more than {opts.limits.max_cells:,} cells",
+                            "use CSV/Parquet for very large data, or raise safety.Limits(max_cells=...)")])
+                    rows.append((i, list(row)))
+            except DataError:
+                raise
+            except Exception as e:
+                raise workbook_error(path, e) from None
+            out.append(_Source(t, path.name, "xlsx", sheet=sheet, rows=rows, meta=dict(info)))
+        return out
+    finally:
+        wb.close()
+
+
+# -- cells -------------------------------------------------------------------------
+def _row_blank(r) -> bool:
+    for v in r:
+        if v is None:
+            continue
+        if isinstance(v, str):
+            if v.strip():
+                return False
+        elif not _blank(v):
+            return False
+    return True
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Number) and not isinstance(v, bool)
+
+
+def _cell_text(v) -> str:
+    """A cell as text (Excel values: numbers without a spurious .0, dates as ISO dates)."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, _dt.datetime):
+        return v.date().isoformat() if v.time() == _dt.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, _dt.date | _dt.time):
+        return v.isoformat()
+    if isinstance(v, float):
+        if math.isfinite(v) and v.is_integer() and abs(v) < 1e16:
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, Decimal):
+        return format(v, "f") if v.is_finite() and abs(v.adjusted()) < 30 else str(v)
+    return str(v)
+
+
+def _blank(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return isinstance(v, str) and not v.strip()
+
+
+def _looks_numeric(v) -> bool:
+    if _is_number(v):
+        return True
+    if isinstance(v, _dt.date | _dt.datetime):
+        return True
+    t = nfkc(str(v)).strip().replace(",", "")
+    return bool(_NUMBER_RE.match(t)) or bool(_YEARLIKE_RE.match(t))
+
+
+def _is_marker(v) -> bool:
+    return isinstance(v, str) and v.strip().lower() in MISSING_MARKERS
+
+
+def _to_decimal(v) -> Decimal | None:
+    """A cell as an exact decimal number, or None if it is not a plain number."""
+    if _is_number(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        try:
+            d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+        except (InvalidOperation, ValueError, TypeError):
+            return None
+    elif isinstance(v, str):
+        t = nfkc(v).strip().replace(",", "").replace("−", "-")
+        if not _NUMBER_RE.match(t):
+            return None
+        d = Decimal(t)
+    else:
+        return None
+    if not d.is_finite() or abs(d.adjusted()) > 300:
+        return None
+    return d
+
+
+# -- building a table --------------------------------------------------------------
+class _Builder:
+    def __init__(self, opts: _Options, log: QualityLog, prov: dict) -> None:
+        self.opts = opts
+        self.log = log
+        self.prov = prov
+        self.numeric_ids: list[tuple[str, str, pd.Index]] = []
+        self.used_mapping: set[tuple[str | None, str]] = set()
+
+    # ---- helpers ----
+    def note(self, table: str, issue: str, action: str, *, rows=None, column: str = "", detail="") -> None:
+        self.log.add(stage=STAGE, table=table, rows=rows, column=column, issue=issue, action=action, detail=detail)
+
+    def build(self, src: _Source, problems: list) -> pd.DataFrame | None:
+        if src.rows is not None:
+            parsed = self._grid(src, problems)
+        else:
+            parsed = self._frame(src)
+        if parsed is None:
+            return None
+        headers, labels, body, index = parsed
+        n_before = len(problems)
+        resolved = self._resolve(src, headers, labels, problems)
+        if len(problems) > n_before:
+            return None
+        df = self._columns(src, resolved, body, index, problems)
+        if df is None:
+            return None
+        n_read = len(df)
+        self.log.set_read(src.table, n_read)
+        df = self._preset_rules(src, df)
+        df = self._derive(src, df, problems)
+        if n_read == 0:
+            self.note(src.table, "table is empty", "flagged", detail=f"{src.where} has a header but no data rows")
+        tinfo = self.prov["tables"].setdefault(src.table, {})
+        tinfo.update({"file": src.file, "format": src.fmt, "rows_read": n_read,
+                      "columns": {r.source: (r.target or r.source) for r in resolved}})
+        if src.sheet:
+            tinfo["sheet"] = src.sheet
+        tinfo.update(src.meta)
+        return df
+
+    # ---- grid (CSV, Excel) ----
+    def _grid(self, src: _Source, problems: list):
+        t = src.table
+        rows, blank = [], []
+        for i, r in src.rows:
+            (blank if _row_blank(r) else rows).append((i, r))
+        blank = [i for i, _ in blank]
+        if not rows:
+            what = "sheet" if src.sheet else "file"
+            problems.append(_problem(t, f"{src.where}: the {what} is empty (no header, no rows)",
+                                     f"fill it in, or remove the {what} if there is no {t} data"))
+            return None
+        if src.meta.get("encoding") not in (None, "utf-8"):
+            enc = src.meta["encoding"]
+            self.note(t, "text encoding", "info",
+                      detail={"utf-8-sig": f"{src.file}: UTF-8 with a byte-order mark (BOM); BOM removed",
+                              "gb18030": f"{src.file}: not UTF-8; decoded as GB18030 (Chinese Windows)",
+                              "utf-16": f"{src.file}: decoded as UTF-16"}.get(enc, enc))
+        if src.meta.get("delimiter", ",") != ",":
+            self.note(t, "delimiter", "info", detail=f"{src.file}: fields separated by {src.meta['delimiter']!r}")
+        # a title line above the header: one filled cell, followed by a wider row
+        first_filled = sum(not _blank(v) for v in rows[0][1])
+        if len(rows) > 1 and first_filled == 1 and sum(not _blank(v) for v in rows[1][1]) > 1:
+            self.note(t, "title row skipped", "info", rows=[rows[0][0]],
+                      detail=f"'{_cell_text(next(v for v in rows[0][1] if not _blank(v)))[:60]}' above the header")
+            rows = rows[1:]
+        # trailing footers such as 数据来源：Wind
+        footer = []
+        while len(rows) > 1:
+            cells = [v for v in rows[-1][1] if not _blank(v)]
+            if len(cells) == 1 and isinstance(cells[0], str) and _FOOTER_RE.match(cells[0]):
+                footer.append(rows[-1][0])
+                rows = rows[:-1]
+            else:
+                break
+        if footer:
+            self.note(t, "footer line skipped", "info", rows=sorted(footer), detail="source note below the table")
+        header_line, header_cells = rows[0]
+        body_rows = rows[1:]
+        header = [_cell_text(v).strip() for v in header_cells]
+        while header and not header[-1]:
+            header.pop()
+        ncol = len(header)
+        if ncol == 0:
+            problems.append(_problem(t, f"{src.where}: the header row {header_line} is empty",
+                                     "put the column names in the first row"))
+            return None
+        ragged = [i for i, r in body_rows if len(r) > ncol and not _row_blank(r[ncol:])]
+        if ragged:
+            width = max(len(r) - next(k for k, v in enumerate(reversed(r)) if not _blank(v))
+                        for _, r in body_rows if len(r) > ncol and any(not _blank(v) for v in r[ncol:]))
+            problems.append(_problem(
+                t, f"{src.where}: rows with more fields than the {ncol} header columns (up to {width})",
+                "quote fields that contain the delimiter — a thousands separator such as 1,234 must be written "
+                "\"1,234\" or 1234 — or add the missing header names", rows=ragged))
+            return None
+        if blank:
+            inner = [b for b in blank if header_line < b < (body_rows[-1][0] if body_rows else 0)]
+            if inner:
+                self.note(t, "blank row skipped", "info", rows=inner, detail="empty line inside the table")
+        grid = [list(r[:ncol]) + [None] * (ncol - len(r)) for _, r in body_rows]
+        index = [i for i, _ in body_rows]
+        # empty header cells: name the column if it holds data, drop it otherwise
+        keep = []
+        for j, h in enumerate(header):
+            if h:
+                keep.append(j)
+            elif any(not _blank(r[j]) for r in grid):
+                header[j] = f"unnamed_{j + 1}"
+                keep.append(j)
+                self.note(t, "column without a header", "info", column=header[j],
+                          detail=f"column {j + 1} of {src.where} has data but no header; kept as '{header[j]}'")
+        header = [header[j] for j in keep]
+        grid = [[r[j] for j in keep] for r in grid]
+        # extra header rows (CSMAR: field code, Chinese name, unit)
+        n_extra = self.opts.header_rows.get(t, self.opts.header_rows.get(None))
+        detected = n_extra is None
+        if detected:
+            kinds = [self._kind_of(t, h) for h in header]
+            n_extra = 1 + _detect_label_rows(grid, kinds)
+        n_extra -= 1
+        if n_extra > len(grid):
+            problems.append(_problem(t, f"{src.where}: header_rows={n_extra + 1} but the file has only "
+                                        f"{len(grid) + 1} non-empty rows", "check header_rows"))
+            return None
+        labels = [[_cell_text(r[j]).strip() for r in grid[:n_extra]] for j in range(len(header))]
+        if n_extra:
+            skipped = index[:n_extra]
+            self.note(t, "extra header rows", "info", rows=skipped,
+                      detail=f"{n_extra} row(s) under the header read as labels/units ("
+                             + ("detected" if detected else "header_rows") + ")")
+        grid, index = grid[n_extra:], index[n_extra:]
+        src.meta["header_rows"] = 1 + n_extra
+        return header, labels, grid, index
+
+    def _kind_of(self, table: str, header: str) -> str | None:
+        r = resolve_header(header, table, user=self.opts.mapping, preset=self.opts.preset)
+        return column_kind(table, r.target) if r.target else None
+
+    # ---- typed frame (Parquet) ----
+    def _frame(self, src: _Source):
+        df = src.frame
+        header = [str(c) for c in df.columns]
+        src.meta["header_rows"] = 1
+        return header, [[] for _ in header], df, list(df.index)
+
+    # ---- header resolution ----
+    def _resolve(self, src: _Source, headers: list[str], labels: list[list[str]], problems: list) -> list[Resolved]:
+        t = src.table
+        seen: dict[str, int] = {}
+        for h in headers:
+            seen[h] = seen.get(h, 0) + 1
+        dup_src = [h for h, n in seen.items() if n > 1]
+        if dup_src:
+            problems.append(_problem(t, f"{src.where}: the header repeats {', '.join(repr(h) for h in dup_src)}",
+                                     "give every column a distinct name", column=", ".join(dup_src)))
+            return []
+        res = [resolve_header(h, t, user=self.opts.mapping, preset=self.opts.preset, labels=tuple(lab))
+               for h, lab in zip(headers, labels, strict=True)]
+        for r in res:
+            if r.how == "mapping":
+                self.used_mapping.add((t, r.target))
+        by_target: dict[str, list[Resolved]] = {}
+        for r in res:
+            if r.target:
+                by_target.setdefault(r.target, []).append(r)
+        for target, rs in by_target.items():
+            if len(rs) < 2:
+                continue
+            user = [r for r in rs if r.how == "mapping"]
+            if len(user) == 1:  # the user's choice wins; the others stay as extra columns
+                for r in rs:
+                    if r is not user[0]:
+                        self.note(t, "header not mapped", "info", column=r.source,
+                                  detail=f"'{r.source}' would match '{target}', but mapping= assigns "
+                                         f"'{user[0].source}' to it; kept as an extra column")
+                        r.target, r.how = None, "extra"
+                continue
+            srcs = ", ".join(repr(r.source) for r in rs)
+            problems.append(_problem(
+                t, f"{src.where}: the contract column is mapped twice (from {srcs})",
+                f"keep one of these columns, or map the others to different names, e.g. "
+                f"mapping={{'{t}': {{{rs[-1].source!r}: '{target}_2'}}}}", column=target))
+        targets = {r.target for r in res if r.target}
+        for r in res:  # an extra column named like a mapped column is renamed, not lost
+            if r.target is None and r.source in targets:
+                new = f"{r.source}_unmapped"
+                self.note(t, "extra column renamed", "info", column=new,
+                          detail=f"'{r.source}' is not used (another header is mapped to '{r.source}'); kept as '{new}'")
+                r.target, r.how = new, "renamed"
+        names = [r.target or r.source for r in res]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash and not any(p.get("table") == t for p in problems):
+            problems.append(_problem(t, f"{src.where}: after mapping, column names repeat ({', '.join(clash)})",
+                                     "map the columns to distinct names", column=", ".join(clash)))
+        present = {r.target for r in res if r.target}
+        derivable = {c for c, parts in DERIVED_COLUMNS.get(t, {}).items() if present & set(parts)}
+        for col in REQUIRED_COLUMNS[t]:
+            if col in present or col in derivable:
+                continue
+            guess = _suggest(t, col, [r.source for r in res if not r.target])
+            problems.append(_problem(
+                t, f"{src.where}: required column is missing (headers found: "
+                   f"{', '.join(repr(h) for h in headers[:15])}{' …' if len(headers) > 15 else ''})",
+                f"add a '{col}' column or map your header to it: mapping={{'{t}': {{{guess!r}: '{col}'}}}}",
+                column=col))
+        for r in res:
+            if r.target is None and r.how == "extra":
+                self.note(t, "extra column kept", "info", column=r.source,
+                          detail=f"'{r.source}' is not a column of the data contract; kept unchanged")
+        return res
+
+    # ---- columns ----
+    def _columns(self, src: _Source, resolved: list[Resolved], body, index, problems: list):
+        t = src.table
+        idx = pd.Index(index, dtype="int64") if len(index) else pd.Index([], dtype="int64")
+        out: dict[str, pd.Series] = {}
+        n_before = len(problems)
+        typed = isinstance(body, pd.DataFrame)
+        for j, r in enumerate(resolved):
+            name = r.target or r.source
+            kind = column_kind(t, r.target) if r.target else None
+            if typed:
+                raw = body.iloc[:, j]
+            else:
+                raw = pd.Series([row[j] for row in body], index=idx, dtype=object)
+            unit = self._unit(t, r, kind, problems)
+            out[name] = self._convert(t, name, kind, raw, unit, idx)
+        if len(problems) > n_before:
+            return None
+        return pd.DataFrame(out, index=idx)
+
+    def _unit(self, t: str, r: Resolved, kind: str | None, problems: list):
+        if kind != "amount":
+            return None
+        col = r.target
+        header_units = {}
+        for u in r.unit_texts:
+            if is_foreign_currency(u):
+                problems.append(_problem(t, f"amounts in a foreign currency ('{r.source}')",
+                                         "convert the amounts to yuan (CNY) before reading", column=col))
+                return None
+            pu = parse_unit(u, strict=False)
+            if pu:
+                header_units[pu[0]] = (pu, u)
+        if len(header_units) > 1:
+            problems.append(_problem(t, f"the header rows give different units ({', '.join(v[1] for v in header_units.values())})",
+                                     "correct the header", column=col))
+            return None
+        spec = self.opts.units.get(t, {})
+        user = spec.get(col) or spec.get(None)
+        head = next(iter(header_units.values())) if header_units else None
+        if head and user and head[0][0] != user[0]:
+            problems.append(_problem(
+                t, f"unit conflict: the header '{r.source}' says {head[1]} but units= says {user[2]}",
+                f"remove '{col}' from units= (the header's unit is used) or correct the header", column=col))
+            return None
+        if head:
+            (name, factor), text = head
+            origin = "header"
+        elif user:
+            name, factor, text = user
+            origin = "units option"
+        else:
+            return None
+        rec = {"table": t, "column": col, "source": r.source, "unit": name, "factor": factor, "origin": origin}
+        self.prov["units"].append(rec)
+        if factor != 1:
+            self.note(t, "unit converted", "info", column=col,
+                      detail=f"'{r.source}': values in {name} ({text}, from the {origin}) multiplied by {factor:,} to yuan")
+        return factor
+
+    def _convert(self, t: str, name: str, kind: str | None, raw: pd.Series, factor, idx) -> pd.Series:
+        raw = raw.copy()
+        raw.index = idx
+        if isinstance(raw.dtype, pd.CategoricalDtype):
+            raw = raw.astype(object)
+        if kind is None and raw.dtype != object:  # a typed extra column (Parquet) stays as it is
+            return raw
+        is_num_dtype = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+        if kind in ("amount", "number", "count") and is_num_dtype:
+            s = raw.astype(float)
+            if factor and factor != 1:
+                s = s.map(lambda v: v if math.isnan(v) else _scale(v, factor)).astype(float)
+            return s
+        if kind == "year" and (is_num_dtype or pd.api.types.is_datetime64_any_dtype(raw)):
+            return raw
+        if kind == "bool" and pd.api.types.is_bool_dtype(raw):
+            return raw
+        vals = raw.astype(object).tolist()
+        if kind not in (None, "text") and all(v is None or type(v) is str for v in vals):
+            return self._convert_strings(t, name, kind, vals, factor, idx)
+        n = len(vals)
+        out: list = [None] * n
+        changed, spaced, numeric_origin = [], [], []
+        for i, v in enumerate(vals):
+            if _blank(v) or v is pd.NA or v is pd.NaT:
+                continue
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", errors="replace")
+            if kind in (None, "text"):
+                out[i] = _cell_text(v) if not isinstance(v, str) else v
+                continue
+            if isinstance(v, str):
+                w = nfkc(v)
+                if w != v:
+                    changed.append(i)
+                s = w.strip()
+                if kind == "id" and s != w and s:
+                    spaced.append(i)
+                out[i] = s if s else None
+            elif kind == "id" and _is_number(v):
+                out[i] = _cell_text(v)
+                numeric_origin.append(i)
+            elif kind in ("amount", "number", "count") and _is_number(v):
+                out[i] = float(v)
+            else:
+                out[i] = _cell_text(v)
+        if changed:
+            self.note(t, "full-width characters", "repaired", rows=idx[changed], column=name,
+                      detail=[f"'{vals[i]}' read as '{nfkc(vals[i]).strip()}'" for i in changed])
+        if spaced:
+            self.note(t, "spaces around a code", "repaired", rows=idx[spaced], column=name,
+                      detail="leading/trailing spaces removed")
+        if numeric_origin:
+            self.numeric_ids.append((t, name, idx[numeric_origin]))
+        if kind in ("amount", "number", "count"):
+            if factor and factor != 1:
+                for i, v in enumerate(out):
+                    if v is None:
+                        continue
+                    d = _to_decimal(v)
+                    if d is not None:
+                        out[i] = float(d * factor)
+            if all(v is None or isinstance(v, float) for v in out):
+                return pd.Series([math.nan if v is None else v for v in out], index=idx, dtype=float)
+        return pd.Series(out, index=idx, dtype=object)
+
+    def _convert_strings(self, t: str, name: str, kind: str, vals: list, factor, idx) -> pd.Series:
+        """Vectorised :meth:`_convert` for a column of text cells (every CSV column)."""
+        st = pd.Series(vals, index=idx, dtype="string")
+        nonascii = st.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+        w = st
+        if nonascii.any():
+            w = st.copy()
+            w[nonascii] = st[nonascii].map(nfkc)
+            changed = nonascii & (w != st).fillna(False).astype(bool)
+            if changed.any():
+                self.note(t, "full-width characters", "repaired", rows=idx[changed.to_numpy()], column=name,
+                          detail=[f"'{a}' read as '{b.strip()}'" for a, b in zip(st[changed], w[changed], strict=True)])
+        stripped = w.str.strip()
+        if kind == "id":
+            spaced = ((stripped != w) & (stripped != "")).fillna(False).astype(bool)
+            if spaced.any():
+                self.note(t, "spaces around a code", "repaired", rows=idx[spaced.to_numpy()], column=name,
+                          detail="leading/trailing spaces removed")
+        stripped = stripped.mask(stripped == "")
+        out = stripped.astype(object).where(stripped.notna(), None)
+        if kind in ("amount", "number", "count") and factor and factor != 1:
+            cleaned = stripped.str.replace(",", "", regex=False).str.replace("−", "-", regex=False)
+            ok = cleaned.str.fullmatch(_NUMBER_RE.pattern).fillna(False).astype(bool)
+            exp = int(round(math.log10(factor)))
+            simple = ok & ~cleaned.str.contains("[eE]", regex=True).fillna(False).astype(bool)
+            if 10**exp != factor:
+                simple[:] = False
+            # shifting the decimal exponent is exact: float("0.07e4") == 700.0
+            out[simple] = [float(f"{x}e{exp}") for x in cleaned[simple].tolist()]
+            rest = ok & ~simple
+            for i in rest[rest].index:
+                d = _to_decimal(cleaned[i])
+                if d is not None:
+                    out[i] = float(d * factor)
+            if out.map(lambda v: v is None or isinstance(v, float)).all():
+                return out.astype(float)
+        return out
+
+    # ---- preset rules ----
+    def _preset_rules(self, src: _Source, df: pd.DataFrame) -> pd.DataFrame:
+        p = PRESETS.get(self.opts.preset) if self.opts.preset else None
+        if p is None:
+            return df
+        t = src.table
+        if "typrep_consolidated" in p.rules:
+            col = next((c for c in df.columns if str(c).strip().lower() == "typrep"), None)
+            if col is not None:
+                parent = df[col].astype("string").str.strip().str.upper().eq("B").fillna(False)
+                if parent.any():
+                    df = self._exclude(t, df, parent, "parent-company statement",
+                                       "Typrep = B (parent only); the consolidated statement (A) is used", col)
+        if "annual_reports_only" in p.rules and "year" in df.columns:
+            txt = df["year"].astype("string")
+            m = txt.str.extract(_ANNUAL_RE)
+            not_annual = m[0].notna() & ~((m[0].astype(float) == 12) & (m[1].astype(float) == 31))
+            not_annual = not_annual.fillna(False).astype(bool)
+            if not_annual.any():
+                df = self._exclude(t, df, not_annual, "not an annual report",
+                                   "report date is not 12-31 (opening balance or interim report)", "year")
+        if "strip_exchange_suffix" in p.rules:
+            for col in TABLES[t].columns_of_kind("id"):
+                if col in df.columns:
+                    s = df[col].astype("string")
+                    m = s.str.match(_EXCHANGE_RE).fillna(False).astype(bool)
+                    if m.any():
+                        new = s.str.replace(_EXCHANGE_RE, r"\1", regex=True)
+                        self.note(t, "exchange suffix removed", "repaired", rows=df.index[m], column=col,
+                                  detail=[f"'{a}' read as '{b}'" for a, b in zip(s[m], new[m], strict=True)])
+                        df[col] = df[col].where(~m, new.astype(object))
+        return df
+
+    def _exclude(self, t, df, mask, issue, detail, column) -> pd.DataFrame:
+        sel = df[mask]
+        self.log.add(stage=STAGE, table=t, rows=sel.index, column=column, issue=issue, action="excluded",
+                     firm_id=sel["firm_id"] if "firm_id" in sel else None, detail=detail)
+        return df[~mask]
+
+    # ---- derived columns ----
+    def _derive(self, src: _Source, df: pd.DataFrame, problems: list) -> pd.DataFrame:
+        t = src.table
+        helpers = [c for c in HELPER_COLUMNS.get(t, {}) if c in df.columns]
+        for c in helpers:
+            df[c] = _numeric(df[c], t, c, self.log, problems, STAGE)
+        for target, parts in DERIVED_COLUMNS.get(t, {}).items():
+            have = [c for c in parts if c in df.columns]
+            if target in df.columns or not have:
+                continue
+            df[target] = df[have].sum(axis=1, min_count=1)
+            self.note(t, "column derived", "info", column=target,
+                      detail=f"{target} = {' + '.join(have)} (missing parts count as 0)")
+        return df
+
+    # ---- firm codes stored as numbers ----
+    def harmonise_codes(self, tables: dict[str, pd.DataFrame]) -> None:
+        if not self.numeric_ids:
+            return
+        preset = PRESETS.get(self.opts.preset) if self.opts.preset else None
+        width = preset.code_width if preset else None
+        origin = "preset"
+        if width is None:
+            numeric = {(t, c): set(ix) for t, c, ix in self.numeric_ids}
+            text_codes = []
+            for t, df in tables.items():
+                for c in TABLES[t].columns_of_kind("id"):
+                    if c in df.columns:
+                        s = df[c]
+                        rows = numeric.get((t, c), set())
+                        vals = s[[i not in rows for i in s.index]].dropna().astype(str)
+                        text_codes.extend(v for v in vals if v.strip().lower() not in MISSING_MARKERS)
+            lengths = {len(v) for v in text_codes}
+            if text_codes and all(v.isdigit() for v in text_codes) and len(lengths) == 1:
+                width = lengths.pop()
+                origin = "the other codes"
+        for t, c, ix in self.numeric_ids:
+            df = tables.get(t)
+            if df is None:
+                continue
+            ix = ix.intersection(df.index)
+            s = df.loc[ix, c].astype(str)
+            if width:
+                short = s[s.str.isdigit() & (s.str.len() < width)]
+                if len(short):
+                    padded = short.str.zfill(width)
+                    df.loc[short.index, c] = padded.to_numpy(dtype=object)
+                    self.note(t, "firm code stored as a number", "repaired", rows=short.index, column=c,
+                              detail=[f"{a} read as '{b}' (leading zeros restored to {width} digits, as in {origin})"
+                                      for a, b in zip(short, padded, strict=True)])
+            else:
+                self.note(t, "firm code stored as a number", "info", rows=ix, column=c,
+                          detail="stored as a number in the source: leading zeros, if any, are lost; "
+                                 "store codes as text or use preset='csmar'/'wind'")
+
+    def unused_mapping(self, tables_read: set[str]) -> None:
+        for table, entries in self.opts.mapping.items():
+            for key, target in entries.items():
+                if table is not None and table not in tables_read:
+                    continue
+                tabs = [table] if table else sorted(tables_read)
+                if not any((tt, target) in self.used_mapping for tt in tabs):
+                    self.note(table or "", "mapping entry not used", "info", column=target,
+                              detail=f"no header matching {key!r} in {table or 'any table'}")
+
+
+def _suggest(table: str, col: str, extras: list[str]) -> str:
+    """The extra header most likely meant as ``col`` (for the hint of a missing-column error)."""
+    names = [col, *SYNONYMS.get(col, ()), *TABLE_SYNONYMS.get(table, {}).get(col, ())]
+    keys = [header_key(n) for n in names]
+    best, score = "<your header>", 0.6
+    for h in extras:
+        k = header_key(split_header(h).base)
+        if not k:
+            continue
+        s = max(difflib.SequenceMatcher(None, k, n).ratio() for n in keys)
+        if any(len(n) >= 2 and re.search(rf"(^|_){re.escape(n)}($|_)", k) for n in keys):
+            s = max(s, 0.9)
+        if s > score:
+            best, score = h, s
+    return best
+
+
+def _scale(v: float, factor: int) -> float:
+    d = _to_decimal(v)
+    return v * factor if d is None else float(d * factor)
+
+
+def _detect_label_rows(grid: list[list], kinds: list[str | None], max_extra: int = 2) -> int:
+    """How many rows under the header are label rows (non-numeric text in every numeric column)."""
+    if len(grid) < 1:
+        return 0
+    data = grid[max_extra:][:500]
+    numeric_cols = set()
+    for j, k in enumerate(kinds):
+        vals = [r[j] for r in data if not _blank(r[j]) and not _is_marker(r[j])]
+        if vals:
+            if sum(_looks_numeric(v) for v in vals) >= 0.9 * len(vals):
+                numeric_cols.add(j)
+        elif k in _NUMERIC_KINDS:
+            numeric_cols.add(j)
+    if not numeric_cols:
+        return 0
+    n = 0
+    for r in grid[:max_extra]:
+        # a label row fills every column, with text (not a number, not a missing marker) in the numeric ones
+        if all(not _blank(v) for v in r) and all(not _is_marker(r[j]) and not _looks_numeric(r[j])
+                                                 for j in numeric_cols):
+            n += 1
+        else:
+            break
+    return n
+
+
+# -- entry point ----------------------------------------------------------------------
+def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, header_rows=None,
+                 validate: bool = True, limits: Limits | None = None) -> Dataset:
+    """Read the data contract's tables from a folder of CSV/Parquet files or one ``.xlsx`` workbook.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder holding ``firms.csv``, ``financials.csv`` (or ``.parquet``), ``grants``,
+        ``equity``, ``designations`` — tables that are not available may be left out —
+        or one ``.xlsx`` workbook with a sheet per table (sheet names in any letter case,
+        or 企业 / 财务 / 补助 / 股权 / 认定).
+    mapping : dict, optional
+        Source header → contract column, per table (``{"financials": {"营业收入": "revenue"}}``)
+        or flat (``{"营业收入": "revenue"}``, applied to every table having that column).
+        English contract names, common Chinese headers and units in headers are
+        recognised without a mapping.
+    preset : {"csmar", "wind"}, optional
+        Header codes and rules of a database export (see ``finsupport.data.mapping.PRESETS``).
+    units : str or dict, optional
+        Unit of the amounts where the header does not say: ``"wan"`` (every table),
+        ``{"financials": "wan"}`` or ``{"financials": {"revenue": "yi"}}``. Spellings:
+        yuan/元, wan/万元/10k, yi/亿元/100m (also thousand/千元, million/百万元). Amounts
+        are converted to yuan; each conversion is recorded in ``provenance["units"]``.
+    sheets : dict, optional
+        Table → sheet name (workbooks) or file name (folders) where names differ.
+    header_rows : int or dict, optional
+        Number of header rows (CSMAR exports have 3: code, Chinese name, unit); detected
+        when not given. Per table: ``{"financials": 3}``.
+    validate : bool
+        Normalise and check the tables (default). ``False`` returns them as read.
+    limits : finsupport.data.safety.Limits, optional
+        Limits for untrusted workbooks (file size, zip members, ratio, cells, macros).
+
+    Raises
+    ------
+    DataError
+        A file or table that cannot be used; the message names table, file, column
+        and source rows and says how to fix it.
+    ConfigError
+        An option that is malformed or unknown (a preset, a unit spelling, …).
+    """
+    opts = _options(mapping, preset, units, sheets, header_rows, limits)
+    p = Path(path)
+    log = QualityLog()
+    prov: dict = {"path": str(path), "name": p.name, "preset": opts.preset, "tables": {}, "units": []}
+    if not p.exists():
+        raise DataError(problems=[_problem(p.name or str(path), f"no such file or folder: '{path}'",
+                                           "check the path (a folder of CSV/Parquet tables or an .xlsx workbook)")])
+    file_problems: list[dict] = []
+    if p.is_dir():
+        sources, file_problems = _folder_sources(p, opts, prov)
+        prov["format"] = "+".join(sorted({s.fmt for s in sources})) or "csv"
+    else:
+        suffix = p.suffix.lower()
+        if suffix in (".xlsx", ".xlsm"):
+            prov["format"] = "xlsx"
+            sources = _workbook_sources(p, opts, log, prov)
+        elif suffix in (".csv", ".parquet", ".pq", ".txt", ".tsv"):
+            t = table_for_name(p.stem)
+            which = f"'{t}' " if t else ""
+            raise DataError(problems=[_problem(
+                t or p.name, f"'{p.name}' is a single {suffix[1:].upper()} file; read_dataset reads a folder of "
+                             "tables or a workbook",
+                f"pass the folder that contains it ({p.parent.name or '.'}), with the {which}file named after its "
+                f"table ({_expected_files()})")])
+        elif suffix == ".xls":
+            raise DataError(problems=[_problem(p.name, "old Excel format (.xls) is not supported",
+                                               "open it in Excel and save it as .xlsx")])
+        else:
+            with open(p, "rb") as fh:
+                kind = sniff(fh.read(8192))
+            if kind == "zip":
+                prov["format"] = "xlsx"
+                sources = _workbook_sources(p, opts, log, prov)
+            else:
+                raise DataError(problems=[_problem(p.name, f"unsupported file type '{suffix or '(none)'}'",
+                                                   "pass a folder of CSV/Parquet tables or an .xlsx workbook")])
+    builder = _Builder(opts, log, prov)
+    problems: list[dict] = list(file_problems)
+    tables: dict[str, pd.DataFrame] = {}
+    for src in sources:
+        df = builder.build(src, problems)
+        if df is not None:
+            tables[src.table] = df
+    if problems:
+        raise DataError(problems=problems)
+    builder.harmonise_codes(tables)
+    builder.unused_mapping(set(tables))
+    for t in opts.units:
+        if t not in tables and not isinstance(units, str):
+            log.add(stage=STAGE, table=t, issue="units option not used", action="info",
+                    detail=f"units= names '{t}', but no {t} table was read")
+    return Dataset(**tables, provenance=prov, quality=log, validate=validate)

@@ -1,0 +1,505 @@
+"""Two-way fixed effects difference-in-differences (unit and time effects).
+
+The estimator is linearmodels' ``PanelOLS`` with entity and time effects, which absorbs
+both sets of effects by demeaning instead of building dummy matrices, so it runs on
+millions of firm-years. The helpers here (column checks, the accounting of dropped
+rows, the clustering options and the fit) are shared with :mod:`.event_study`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, EstimationError
+
+__all__ = ["twfe_did", "TwfeResult", "DroppedRows"]
+
+TABLE = "panel"
+
+
+# ---------------------------------------------------------------------------
+# shared data preparation
+
+
+@dataclass(frozen=True)
+class DroppedRows:
+    """Rows left out of an estimation because a variable it needs is missing.
+
+    Attributes
+    ----------
+    count : int
+        Number of rows dropped.
+    units : list
+        Unit ids that lost at least one row (sorted, unique).
+    rows : list
+        Index labels of the dropped rows in the input DataFrame.
+    by_column : dict
+        For each column used, how many rows were missing in it (a row missing in two
+        columns counts in both).
+    """
+
+    count: int = 0
+    units: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    by_column: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __str__(self) -> str:
+        if not self.count:
+            return "no rows dropped"
+        cols = ", ".join(f"{c}: {n}" for c, n in self.by_column.items() if n)
+        shown = ", ".join(map(str, self.units[:8])) + (f" … (+{len(self.units) - 8} more)"
+                                                        if len(self.units) > 8 else "")
+        return (f"{self.count} row(s) of {len(self.units)} unit(s) dropped for missing values "
+                f"(missing per column: {cols}); units {shown}")
+
+
+def _problem(column: str, message: str, hint: str, rows=None) -> dict:
+    p = {"table": TABLE, "column": column, "message": message, "hint": hint}
+    if rows is not None:
+        p["rows"] = list(rows)
+    return p
+
+
+def _require_columns(df: pd.DataFrame, columns: dict[str, str]) -> None:
+    """Raise :class:`DataError` listing every role → column that ``df`` lacks."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(problems=[_problem("", f"expected a pandas DataFrame, got {type(df).__name__}",
+                                           "pass the firm-year panel as a DataFrame")])
+    problems = []
+    seen = set()
+    for role, col in columns.items():
+        if col is None or col in seen:
+            continue
+        seen.add(col)
+        if col not in df.columns:
+            problems.append(_problem(
+                str(col), f"column {col!r} (the {role}) is not in the panel",
+                f"add the column or pass the right name as {role}= (columns present: "
+                f"{', '.join(map(str, list(df.columns)[:12]))}{' …' if df.shape[1] > 12 else ''})"))
+    if problems:
+        raise DataError(problems=problems)
+
+
+def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence[str],
+                  numeric: Sequence[str] = (), keep: Sequence[str] = ()) -> tuple[pd.DataFrame, DroppedRows]:
+    """Select columns, check keys, drop (and account for) rows missing a required value.
+
+    ``required`` columns must be present in a row for it to be used; ``numeric`` ones
+    must also be numeric (bool is converted to float); ``keep`` columns are carried
+    along (missing allowed). Unit and time must be present in every row and the pair
+    unique.
+    """
+    cols = list(dict.fromkeys([unit, time, *required, *keep]))
+    data = df[cols].copy()
+    problems = []
+    for key in (unit, time):
+        miss = data[key].isna()
+        if miss.any():
+            problems.append(_problem(key, f"{int(miss.sum())} row(s) have no {key}",
+                                     f"fill {key} or drop those rows", rows=data.index[miss][:50]))
+    for c in numeric:
+        s = data[c]
+        if s.dtype == bool or str(s.dtype) == "boolean":
+            data[c] = s.astype("float64")
+        elif not pd.api.types.is_numeric_dtype(s):
+            conv = pd.to_numeric(s, errors="coerce")
+            bad = conv.isna() & s.notna()
+            if bad.any():
+                problems.append(_problem(c, f"{int(bad.sum())} value(s) are not numbers",
+                                         f"convert {c} to numbers (missing values may stay empty)",
+                                         rows=data.index[bad][:50]))
+            else:
+                data[c] = conv.astype("float64")
+        else:
+            data[c] = s.astype("float64")
+    if problems:
+        raise DataError(problems=problems)
+    for c in numeric:
+        inf = np.isinf(data[c].to_numpy())
+        if inf.any():
+            raise DataError(problems=[_problem(c, f"{int(inf.sum())} value(s) are infinite",
+                                               f"recode or drop the infinite values of {c}",
+                                               rows=data.index[inf][:50])])
+    miss = data[list(dict.fromkeys(required))].isna()
+    any_miss = miss.any(axis=1).to_numpy()
+    dropped = DroppedRows()
+    if any_miss.any():
+        dropped = DroppedRows(
+            count=int(any_miss.sum()),
+            units=sorted(pd.unique(data.loc[any_miss, unit]).tolist(), key=_sort_key),
+            rows=data.index[any_miss].tolist(),
+            by_column={c: int(miss[c].sum()) for c in miss.columns},
+        )
+        data = data.loc[~any_miss]
+    dup = data.duplicated([unit, time], keep=False).to_numpy()
+    if dup.any():
+        raise DataError(problems=[_problem(
+            f"{unit}, {time}", f"{int(dup.sum())} row(s) repeat a ({unit}, {time}) pair",
+            "keep one row per unit and period (aggregate or deduplicate first)",
+            rows=data.index[dup][:50])])
+    return data, dropped
+
+
+def _sort_key(v):
+    return (0, v, "") if isinstance(v, (int, float, np.integer, np.floating)) else (1, 0, str(v))
+
+
+def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: int = 200,
+                     tol: float = 1e-11) -> np.ndarray:
+    """Residual of the columns of X after projecting off unit and time effects.
+
+    Alternating projections (exact after one sweep on a balanced panel); used only to
+    detect regressors that the effects absorb or that are collinear.
+    """
+    X = np.array(X, dtype=float, copy=True)
+    n1, n2 = int(g1.max()) + 1, int(g2.max()) + 1
+    c1 = np.bincount(g1, minlength=n1).astype(float)
+    c2 = np.bincount(g2, minlength=n2).astype(float)
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        scale = max(np.abs(x).max(), 1e-300)
+        for _ in range(maxiter):
+            m1 = np.bincount(g1, weights=x, minlength=n1) / c1
+            x -= m1[g1]
+            m2 = np.bincount(g2, weights=x, minlength=n2) / c2
+            x -= m2[g2]
+            if max(np.abs(m1).max(), np.abs(m2).max()) < tol * scale:
+                break
+        X[:, j] = x
+    return X
+
+
+def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
+                     *, hint: str) -> None:
+    """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear."""
+    R = _twoway_residual(X, g1, g2)
+    orig = np.sqrt((X ** 2).sum(axis=0))
+    res = np.sqrt((R ** 2).sum(axis=0))
+    absorbed = [n for n, o, r in zip(names, orig, res, strict=True) if o == 0 or r <= 1e-8 * o]
+    if absorbed:
+        raise EstimationError(
+            f"no variation left in {', '.join(absorbed)} once unit and time effects are removed "
+            f"(constant within units or within periods), so the coefficient is not identified. "
+            f"Fix: {hint}")
+    if X.shape[1] > 1:
+        Z = R / res
+        lam, vec = np.linalg.eigh(Z.T @ Z)  # Gram matrix: k × k, cheap for millions of rows
+        if lam[0] <= 1e-13 * lam[-1]:
+            involved = [n for n, v in zip(names, np.abs(vec[:, 0]), strict=True) if v > 1e-6]
+            raise EstimationError(
+                f"the regressors {', '.join(involved)} are collinear once unit and time effects "
+                f"are removed, so their coefficients are not identified. Fix: {hint}")
+
+
+def _cluster_option(cluster, unit: str) -> str | None:
+    """Normalise the ``cluster`` option: ``None``, the unit column, or another column."""
+    if cluster is None:
+        return None
+    if cluster == "unit" or cluster == unit:
+        return unit
+    return str(cluster)
+
+
+def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
+              cluster: str | None, weights: str | None, hint: str):
+    """Fit y on regressors with unit and time effects by PanelOLS.
+
+    Returns ``(linearmodels result, n_units, n_periods, n_clusters)``. Unit and time are
+    replaced by integer codes (time codes follow the sort order of ``time``), which
+    PanelOLS handles fastest and which work for any id type.
+    """
+    from linearmodels.panel import PanelOLS
+    from linearmodels.panel.utility import AbsorbingEffectError
+
+    ucode, uniq_u = pd.factorize(data[unit], sort=False)
+    tcode, uniq_t = pd.factorize(data[time], sort=True)
+    order = np.lexsort((tcode, ucode))
+    idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
+    X = data[list(regressors)].to_numpy(dtype=float)[order]
+    _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
+    y = pd.Series(data[outcome].to_numpy(dtype=float)[order], index=idx, name=outcome)
+    exog = pd.DataFrame(X, index=idx, columns=list(regressors))
+    w = None
+    if weights is not None:
+        w = pd.Series(data[weights].to_numpy(dtype=float)[order], index=idx, name=weights)
+    mod = PanelOLS(y, exog, weights=w, entity_effects=True, time_effects=True)
+    n_clusters = None
+    if cluster is None:
+        cov = dict(cov_type="unadjusted")
+    elif cluster == unit:
+        cov = dict(cov_type="clustered", cluster_entity=True)
+        n_clusters = len(uniq_u)
+    else:
+        ccode, uniq_c = pd.factorize(data[cluster])
+        cov = dict(cov_type="clustered", clusters=pd.DataFrame({"cluster": ccode[order]}, index=idx))
+        n_clusters = len(uniq_c)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            res = mod.fit(debiased=True, auto_df=False, count_effects=True, **cov)
+    except AbsorbingEffectError as exc:  # pragma: no cover - caught by _check_identified first
+        raise EstimationError(f"{exc}. Fix: {hint}") from exc
+    return res, len(uniq_u), len(uniq_t), n_clusters
+
+
+SE_NOTE = (
+    "linearmodels PanelOLS covariance with debiased=True and the absorbed effects counted "
+    "(auto_df=False, count_effects=True): clustered V = (X̃'X̃)⁻¹ [Σ_g s_g s_g'] (X̃'X̃)⁻¹ · n/(n − k − d), "
+    "where X̃ is the two-way demeaned design, s_g the score sum of cluster g, k the number of "
+    "regressors and d = N_units + N_periods − 1 the number of absorbed effects; no G/(G − 1) "
+    "factor. This is statsmodels' default cluster covariance on the dummy-variable regression "
+    "divided by G/(G − 1) · (n − 1)/n. Classical: s² (X̃'X̃)⁻¹ with s² = e'e/(n − k − d). "
+    "t and p-values use the t distribution with n − k − d degrees of freedom."
+)
+
+
+def _se_label(cluster: str | None, n_clusters: int | None) -> str:
+    if cluster is None:
+        return "classical (homoskedastic, unadjusted)"
+    return f"clustered by {cluster} ({n_clusters} clusters)"
+
+
+# ---------------------------------------------------------------------------
+# TWFE DiD
+
+
+class TwfeResult:
+    """A fitted two-way fixed effects DiD (:func:`twfe_did`).
+
+    Attributes
+    ----------
+    params, std_errors, tstats, pvalues : Series
+        Coefficients (treatment first, then covariates), their standard errors,
+        t-statistics and two-sided p-values (t distribution with ``df_resid`` degrees
+        of freedom, as linearmodels reports them).
+    coef, se : float
+        The treatment coefficient and its standard error.
+    nobs, n_units, n_periods : int
+        Observations, units and periods in the estimation sample.
+    n_clusters : int or None
+        Number of clusters (``None`` for classical standard errors).
+    df_resid : int
+        n − k − d (k regressors, d absorbed effects).
+    table : DataFrame
+        Tidy coefficients: ``term, coef, se, t, p, ci_lower, ci_upper`` (95 %).
+    dropped : DroppedRows
+        Rows left out for missing values (count, unit ids, row labels).
+    model_result : linearmodels PanelEffectsResults
+        The underlying fit.
+    fixed_effects : dict
+        ``{"Unit FE": True, "Time FE": True}`` (for :func:`regression_table`).
+    se_type : str
+        Description of the standard errors.
+    """
+
+    def __init__(self, model_result, *, outcome: str, treatment: str, unit: str, time: str,
+                 covariates: Sequence[str], cluster: str | None, weights: str | None,
+                 n_units: int, n_periods: int, n_clusters: int | None, dropped: DroppedRows):
+        self.model_result = model_result
+        self.outcome = outcome
+        self.treatment = treatment
+        self.unit = unit
+        self.time = time
+        self.covariates = tuple(covariates)
+        self.cluster = cluster
+        self.weights = weights
+        self.n_units = n_units
+        self.n_periods = n_periods
+        self.n_clusters = n_clusters
+        self.dropped = dropped
+        self.fixed_effects = {"Unit FE": True, "Time FE": True}
+        self.se_type = _se_label(cluster, n_clusters)
+        self.se_note = SE_NOTE
+
+    # linearmodels passthroughs -------------------------------------------------
+    @property
+    def params(self) -> pd.Series:
+        return self.model_result.params
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self.model_result.std_errors
+
+    @property
+    def tstats(self) -> pd.Series:
+        return self.model_result.tstats
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return self.model_result.pvalues
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        """Covariance matrix of the coefficients."""
+        return self.model_result.cov
+
+    @property
+    def nobs(self) -> int:
+        return int(self.model_result.nobs)
+
+    @property
+    def df_resid(self) -> int:
+        return int(self.model_result.df_resid)
+
+    @property
+    def coef(self) -> float:
+        return float(self.params[self.treatment])
+
+    @property
+    def se(self) -> float:
+        return float(self.std_errors[self.treatment])
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals (columns ``lower``, ``upper``), t(df_resid) critical values."""
+        return self.model_result.conf_int(level=level)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        ci = self.conf_int()
+        return pd.DataFrame({
+            "term": self.params.index,
+            "coef": self.params.to_numpy(),
+            "se": self.std_errors.to_numpy(),
+            "t": self.tstats.to_numpy(),
+            "p": self.pvalues.to_numpy(),
+            "ci_lower": ci.iloc[:, 0].to_numpy(),
+            "ci_upper": ci.iloc[:, 1].to_numpy(),
+        })
+
+    def summary(self) -> str:
+        """Plain-text summary: the model, sample, standard errors and coefficient table."""
+        cov = f" + X'γ ({', '.join(self.covariates)})" if self.covariates else ""
+        lines = [
+            "Two-way fixed effects DiD (PanelOLS, unit and time effects absorbed)",
+            f"Model: {self.outcome}_it = α_i + λ_t + β {self.treatment}_it{cov} + ε_it",
+            f"Observations: {self.nobs:,}   units ({self.unit}): {self.n_units:,}   "
+            f"periods ({self.time}): {self.n_periods}",
+            f"Standard errors: {self.se_type}; small-sample factor n/(n − k − d), "
+            f"df_resid = {self.df_resid:,}",
+        ]
+        if self.weights:
+            lines.append(f"Weights: {self.weights}")
+        lines.append(f"Dropped: {self.dropped}")
+        lines.append("")
+        tab = self.table.set_index("term")
+        lines.append(tab.to_string(float_format=lambda v: f"{v:.4f}"))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<TwfeResult {self.outcome} on {self.treatment}: β = {self.coef:.4g} "
+                f"(se {self.se:.3g}), n = {self.nobs:,}>")
+
+
+def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time: str,
+             covariates: Sequence[str] = (), cluster: str | None = "unit",
+             weights: str | None = None) -> TwfeResult:
+    """Two-way fixed effects difference-in-differences.
+
+    Estimates, by OLS with unit and time effects absorbed (linearmodels ``PanelOLS`` with
+    ``entity_effects=True, time_effects=True``),
+
+    .. math:: y_{it} = \\alpha_i + \\lambda_t + \\beta D_{it} + X_{it}'\\gamma + \\varepsilon_{it}
+
+    where :math:`D_{it}` is the 0/1 treatment indicator (Angrist & Pischke 2009, *Mostly
+    Harmless Econometrics*, ch. 5). With staggered adoption and effects that vary over
+    time, β is a weighted average of all 2×2 DiD comparisons, some with negative weights
+    on treatment effects (Goodman-Bacon 2021, J. Econometrics 225(2); see
+    :func:`~finsupport.estimate.bacon.bacon_decomposition`) — compare it with
+    group-time ATTs before reading it as an average effect.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Long panel, one row per unit and period.
+    outcome : str
+        Outcome column y.
+    treatment : str
+        Treatment column D: bool or 0/1.
+    unit, time : str
+        Unit id and period columns (any sortable period type; ids of any type).
+    covariates : sequence of str
+        Time-varying controls X (time-invariant ones are absorbed by α_i and raise
+        :class:`~finsupport.errors.EstimationError`).
+    cluster : str or None
+        ``"unit"`` (default) clusters by the unit column; another column name clusters
+        by that column; ``None`` gives classical (homoskedastic) standard errors.
+    weights : str, optional
+        Column of positive regression weights (weighted least squares).
+
+    Returns
+    -------
+    TwfeResult
+
+    Notes
+    -----
+    Standard errors are linearmodels' with its default small-sample correction
+    (``debiased=True``; the absorbed effects are counted): the clustered covariance is
+    :math:`(\\tilde X'\\tilde X)^{-1} \\sum_g \\tilde X_g' e_g e_g' \\tilde X_g
+    (\\tilde X'\\tilde X)^{-1} \\cdot n/(n-k-d)` with d = N + T − 1 absorbed effects and no
+    G/(G − 1) factor; statsmodels' cluster covariance of the same regression with
+    explicit dummies equals it times G/(G − 1)·(n − 1)/n. Classical:
+    :math:`s^2 (\\tilde X'\\tilde X)^{-1}`, :math:`s^2 = e'e/(n-k-d)`, identical to OLS
+    with dummies. p-values and intervals use t(n − k − d).
+
+    Rows with a missing outcome, treatment, covariate, weight or cluster id are dropped
+    and listed in ``result.dropped``.
+
+    Raises
+    ------
+    DataError
+        Missing columns, missing unit/period ids, duplicate unit-period rows, a
+        treatment that is not 0/1, non-numeric values, non-positive weights.
+    EstimationError
+        No treated observations, a treatment that never varies, or regressors absorbed
+        by the effects or collinear.
+    """
+    covariates = list(covariates)
+    cl = _cluster_option(cluster, unit)
+    _require_columns(df, {"outcome": outcome, "treatment": treatment, "unit": unit, "time": time,
+                         **{f"covariate {c}": c for c in covariates},
+                         "cluster": cl, "weights": weights})
+    required = [outcome, treatment, *covariates]
+    if weights is not None:
+        required.append(weights)
+    if cl is not None and cl != unit:
+        required.append(cl)
+    data, dropped = _prepare_panel(df, unit=unit, time=time, required=required,
+                                  numeric=[outcome, treatment, *covariates] + ([weights] if weights else []))
+    _check_binary(data, treatment)
+    if weights is not None and (data[weights] <= 0).any():
+        bad = data.index[(data[weights] <= 0).to_numpy()]
+        raise DataError(problems=[_problem(weights, f"{len(bad)} weight(s) are zero or negative",
+                                           "use strictly positive weights or drop those rows", rows=bad[:50])])
+    d = data[treatment]
+    if len(data) == 0 or d.sum() == 0:
+        raise EstimationError(f"no treated observations: {treatment} is 0 in every row used. "
+                              f"Fix: check the treatment coding (1 = treated) and the sample.")
+    if (d == 1).all():
+        raise EstimationError(f"{treatment} is 1 in every row used, so there is no untreated "
+                              f"comparison. Fix: include untreated units or pre-treatment periods.")
+    res, n_u, n_t, n_c = _fit_panel(
+        data, outcome=outcome, regressors=[treatment, *covariates], unit=unit, time=time,
+        cluster=cl, weights=weights,
+        hint=f"the treatment must switch on within units at different times (or for some units "
+             f"only); drop covariates that are constant within {unit} or within {time}")
+    return TwfeResult(res, outcome=outcome, treatment=treatment, unit=unit, time=time,
+                      covariates=covariates, cluster=cl, weights=weights, n_units=n_u,
+                      n_periods=n_t, n_clusters=n_c, dropped=dropped)
+
+
+def _check_binary(data: pd.DataFrame, col: str) -> None:
+    vals = data[col].to_numpy()
+    bad = ~np.isin(vals, (0.0, 1.0))
+    if bad.any():
+        raise DataError(problems=[_problem(
+            col, f"{int(bad.sum())} value(s) are not 0/1 (e.g. {vals[bad][0]!r})",
+            f"code {col} as 0/1 or True/False (1 = treated in that period)",
+            rows=data.index[bad][:50])])

@@ -1,0 +1,198 @@
+"""Cell formats of the report: number formats by kind, a format cache, column widths."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["NUMBER_FORMATS", "KINDS", "check_kind", "display_width", "value_width", "FormatCache"]
+
+#: Excel number format of each column kind. ``None``: no number format.
+NUMBER_FORMATS: dict[str, str | None] = {
+    "yuan": "#,##0",
+    "pct": "0.00%",          # value is a fraction: 0.137 shows as 13.70%
+    "rate_pct": '0.00"%"',   # value is already in percent: 4.35 shows as 4.35%
+    "coef": "0.0000",
+    "int": "#,##0",
+    "year": "0",
+    "text": "@",
+    # Excel shows booleans as TRUE/FALSE whatever the format; LibreOffice needs this format to
+    # show them so (with General it shows some as 1/0).
+    "bool": '"TRUE";"TRUE";"FALSE"',
+}
+KINDS = tuple(NUMBER_FORMATS)
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+HIGHLIGHT_FALSE = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}   # Excel's "Bad" style
+HIGHLIGHT_NA = {"bg_color": "#D9D9D9"}
+
+MIN_WIDTH = 6
+MAX_WIDTH = 60
+
+
+def check_kind(kind: str, *, where: str) -> str:
+    """Validate a column kind.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    where : str
+        Sheet and column, for the error message.
+
+    Returns
+    -------
+    str
+        The kind.
+
+    Raises
+    ------
+    finsupport.errors.ConfigError
+        If the kind is unknown.
+    """
+    if kind not in NUMBER_FORMATS:
+        raise ConfigError(f"unknown column format {kind!r} for {where}; use one of {', '.join(KINDS)}")
+    return kind
+
+
+def display_width(text: str) -> int:
+    """Width of text in Excel character units: East Asian wide characters count twice.
+
+    Parameters
+    ----------
+    text : str
+        The text (the longest line counts if it has several).
+
+    Returns
+    -------
+    int
+        Approximate width in characters.
+    """
+    best = 0
+    for line in text.split("\n"):
+        if line.isascii():
+            w = len(line)
+        else:
+            w = sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in line)
+        best = max(best, w)
+    return best
+
+
+def value_width(value: Any, kind: str | None) -> int:
+    """Width of a value as Excel shows it with the number format of ``kind``.
+
+    Parameters
+    ----------
+    value : object
+        A cell value (None for empty).
+    kind : str or None
+        The column kind, or None for Excel's General format.
+
+    Returns
+    -------
+    int
+        Approximate width in characters.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return display_width(value)
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int | float):
+        v = float(value)
+        if math.isnan(v) or math.isinf(v):
+            return 4
+        if kind in ("yuan", "int"):
+            return len(f"{v:,.0f}")
+        if kind == "pct":
+            return len(f"{v * 100:.2f}%")
+        if kind == "rate_pct":
+            return len(f"{v:.2f}%")
+        if kind == "coef":
+            return len(f"{v:.4f}")
+        if kind == "year":
+            return len(f"{v:.0f}")
+        if isinstance(value, int):
+            return len(str(value))
+        return min(len(f"{v:.10g}"), 11)   # General shows at most ~11 characters
+    if hasattr(value, "hour"):
+        return 19 if (value.hour or value.minute or value.second) else 10
+    if hasattr(value, "year"):
+        return 10
+    return display_width(str(value))
+
+
+class FormatCache:
+    """Create each distinct XlsxWriter format once and reuse it.
+
+    Parameters
+    ----------
+    workbook : xlsxwriter.Workbook
+        The workbook the formats belong to.
+    base : dict, optional
+        Properties every format gets (font and size).
+    """
+
+    def __init__(self, workbook, base: dict | None = None):
+        self._wb = workbook
+        self._base = dict(base or {})
+        self._cache: dict[tuple, Any] = {}
+
+    def get(self, **props: Any):
+        """Return the format with ``props`` on top of the base properties.
+
+        Parameters
+        ----------
+        **props
+            XlsxWriter format properties; ``None`` values are left out.
+
+        Returns
+        -------
+        xlsxwriter.format.Format
+            A shared format object.
+        """
+        merged = {**self._base, **{k: v for k, v in props.items() if v is not None}}
+        key = tuple(sorted(merged.items()))
+        fmt = self._cache.get(key)
+        if fmt is None:
+            fmt = self._cache[key] = self._wb.add_format(merged)
+        return fmt
+
+    def kind(self, kind: str | None, *, highlight: str | None = None, date: str | None = None, **extra: Any):
+        """The cell format of a column kind, optionally with a highlight fill.
+
+        Parameters
+        ----------
+        kind : str or None
+            Column kind from :data:`KINDS`, or None for General.
+        highlight : {"false", "na"}, optional
+            Red fill for a failed check, grey for one that cannot be judged.
+        date : str, optional
+            Number format for date cells (overrides the kind's format).
+        **extra
+            Further format properties.
+
+        Returns
+        -------
+        xlsxwriter.format.Format or None
+            None when no property is needed (General, no fill).
+        """
+        props: dict[str, Any] = dict(extra)
+        num = date or (NUMBER_FORMATS.get(kind) if kind else None)
+        if num:
+            props["num_format"] = num
+        if highlight == "false":
+            props.update(HIGHLIGHT_FALSE)
+        elif highlight == "na":
+            props.update(HIGHLIGHT_NA)
+        if kind == "bool":
+            props.setdefault("align", "center")
+        if not props:
+            return None
+        return self.get(**props)
