@@ -37,6 +37,9 @@ def build_manifest(*, config, data, outputs: dict[str, Path], run_time: str, ext
     Same inputs and configuration give an identical manifest apart from ``run_time``.
     """
     prov = data.provenance
+    inputs = {t: {k: v for k, v in info.items() if k in ("file", "format", "sha256", "size", "rows_read", "encoding",
+                                                          "header_rows", "sheet")}
+              for t, info in prov.get("tables", {}).items()}
     return {
         "finsupport": _version("finsupport"),
         "python": sys.version.split()[0],
@@ -46,9 +49,9 @@ def build_manifest(*, config, data, outputs: dict[str, Path], run_time: str, ext
         "config_sha256": config.hash(),
         "seed": config["run"]["seed"],
         "data": {
-            "source": prov.get("source", ""),
+            "source": data_location(prov, config),
             "synthetic": bool(prov.get("synthetic", False)),
-            "inputs": prov.get("files", {}),
+            "inputs": inputs,
             "units_converted": prov.get("units", {}),
             "rows": {n: len(df) for n, df in data.tables().items()},
         },
@@ -57,6 +60,19 @@ def build_manifest(*, config, data, outputs: dict[str, Path], run_time: str, ext
         **(extra or {}),
         "run_time": run_time,
     }
+
+
+def data_location(prov: dict, config) -> str:
+    """Where the data came from, without this machine's folders: relative to the config file when below it."""
+    if prov.get("name") and config.data_path is None:
+        return f"embedded example '{prov['name']}'"
+    path = prov.get("path")
+    if not path:
+        return str(prov.get("source", ""))
+    try:
+        return Path(path).resolve().relative_to(config.base_dir.resolve()).as_posix() or "."
+    except ValueError:
+        return Path(path).name
 
 
 def write_manifest(manifest: dict, path: Path) -> Path:

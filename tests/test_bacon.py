@@ -10,6 +10,8 @@ from finsupport.errors import DataError, EstimationError
 from finsupport.estimate.bacon import COMPARISON_TYPES, BaconDecomposition, bacon_decomposition
 from finsupport.estimate.twfe import twfe_did
 
+# mpdta: teen employment in 500 US counties, 2003-2007, from the R package `did`
+# (Callaway & Sant'Anna 2021); columns year, countyreal, lpop, lemp, first.treat, treat.
 MPDTA = Path(__file__).parent / "fixtures" / "did_r" / "mpdta.csv"
 
 

@@ -20,6 +20,8 @@ from finsupport.estimate.results import (
 )
 from finsupport.estimate.twfe import TwfeResult, twfe_did
 
+# mpdta: teen employment in 500 US counties, 2003-2007, from the R package `did`
+# (Callaway & Sant'Anna 2021); columns year, countyreal, lpop, lemp, first.treat, treat.
 MPDTA = Path(__file__).parent / "fixtures" / "did_r" / "mpdta.csv"
 
 

@@ -1,0 +1,128 @@
+"""Certification status per firm-year: which tiers are in force, since when."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..data.spec import TIERS
+from ..errors import ConfigError, DataError
+
+__all__ = ["designation_status", "award_years", "DEFAULT_VALIDITY_YEARS"]
+
+#: An award is in force in the year of the award and the two years after it.
+DEFAULT_VALIDITY_YEARS = 3
+
+
+def award_years(designations: pd.DataFrame) -> pd.DataFrame:
+    """Expand awards into the firm-years in which they are in force.
+
+    Rules: an award of year ``y`` is in force from ``y`` to ``valid_until`` inclusive
+    (default ``y + 2``: three years). A revocation (``revoked_year`` r on any award of a
+    tier) ends every award of that tier of that firm made in or before r, from r on; an
+    award made after r starts afresh. A renewal is simply a later award: its years join
+    the earlier ones.
+
+    Returns ``firm_id, tier, year, award_year, batch`` (one row per award and year in
+    force; a firm-year can appear under several awards).
+    """
+    d = designations
+    start = d["year"].to_numpy(dtype=np.int64)
+    vu = d["valid_until"] if "valid_until" in d else pd.Series(pd.NA, index=d.index)
+    end = pd.to_numeric(vu, errors="coerce").fillna(pd.Series(start + DEFAULT_VALIDITY_YEARS - 1, index=d.index))
+    end = end.to_numpy(dtype=np.int64)
+    n_years = np.maximum(end - start + 1, 0)
+    idx = np.repeat(np.arange(len(d)), n_years)
+    offset = np.arange(len(idx)) - np.repeat(np.cumsum(n_years) - n_years, n_years)
+    batch = d["batch"] if "batch" in d else pd.Series(np.nan, index=d.index)
+    out = pd.DataFrame({
+        "firm_id": d["firm_id"].to_numpy()[idx], "tier": d["tier"].to_numpy()[idx],
+        "year": start[idx] + offset, "award_year": start[idx],
+        "batch": pd.to_numeric(batch, errors="coerce").to_numpy()[idx],
+    })
+    if "revoked_year" in d and d["revoked_year"].notna().any():
+        rev = d.loc[d["revoked_year"].notna(), ["firm_id", "tier", "revoked_year"]].astype({"revoked_year": "int64"})
+        m = out.reset_index().merge(rev, on=["firm_id", "tier"], how="inner")
+        hit = (m["award_year"] <= m["revoked_year"]) & (m["year"] >= m["revoked_year"])
+        out = out.drop(index=m.loc[hit, "index"].unique())
+    return out.reset_index(drop=True)
+
+
+def designation_status(data, *, tier: str = "little_giant", years: Iterable[int] | None = None) -> pd.DataFrame:
+    """Certification status for every firm-year.
+
+    Parameters
+    ----------
+    data : Dataset
+        Needs ``designations`` (firm_id, tier, year; optional valid_until,
+        revoked_year, batch). Firms come from ``firms`` when present, else from
+        ``financials`` and ``designations``.
+    tier : str
+        The tier whose status, cohort and batch are reported (default
+        ``little_giant``).
+    years : iterable of int, optional
+        Years of the panel; default the range of ``financials.year`` (or of the
+        designations when there are no financials).
+
+    Returns
+    -------
+    DataFrame, one row per firm and year, sorted, with
+
+    * ``active``: ``tier`` in force that year (see :func:`award_years` for validity,
+      renewal and revocation);
+    * ``cohort``: the first year the firm obtained ``tier`` (0 = never) — the
+      treatment cohort of the difference-in-differences estimators;
+    * ``years_since``: year − cohort (negative before designation; missing for firms
+      never designated);
+    * ``ever``: the firm obtained ``tier`` at some time;
+    * ``highest_tier``: the highest tier in force that year (order innovative_sme <
+      specialized_sme < little_giant < manufacturing_champion; empty when none);
+    * ``batch``: the batch of the firm's first award of ``tier``.
+
+    Source of the three-year validity: MIIT, 《优质中小企业梯度培育管理暂行办法》
+    (工信部企业〔2022〕63号) — Little Giant status is reviewed every three years.
+    """
+    if tier not in TIERS:
+        raise ConfigError(f"tier '{tier}' is not known; use one of {', '.join(TIERS)}")
+    des = data.require("designations", ["firm_id", "tier", "year"], purpose="certification status")
+    if years is None:
+        src = data.financials if data.financials is not None and "year" in data.financials else des
+        if not len(src):
+            raise DataError(problems=[{"table": "financials", "column": "year", "message": "no years to build a panel",
+                                       "hint": "pass years=range(first, last + 1)"}])
+        years = range(int(src["year"].min()), int(src["year"].max()) + 1)
+    years = np.array(sorted({int(y) for y in years}), dtype=np.int64)
+    if data.firms is not None:
+        firms = pd.Index(data.firms["firm_id"].dropna().unique())
+    else:
+        parts = [des["firm_id"]] + ([data.financials["firm_id"]] if data.financials is not None else [])
+        firms = pd.Index(pd.concat(parts).dropna().unique())
+    firms = firms.sort_values()
+    nf, ny = len(firms), len(years)
+    out = pd.DataFrame({"firm_id": np.repeat(firms.to_numpy(), ny), "year": np.tile(years, nf)})
+    ay = award_years(des)
+    fcode = firms.get_indexer(ay["firm_id"])
+    ypos = np.searchsorted(years, ay["year"].to_numpy())
+    inside = (fcode >= 0) & (ypos < ny) & (years[np.minimum(ypos, ny - 1)] == ay["year"].to_numpy())
+    pos = fcode[inside].astype(np.int64) * ny + ypos[inside]
+    rank = pd.Categorical(ay["tier"][inside], categories=TIERS, ordered=True).codes.astype(np.int64)
+    best = np.full(nf * ny, -1, dtype=np.int64)
+    np.maximum.at(best, pos, rank)
+    out["highest_tier"] = pd.array(np.where(best >= 0, np.array(TIERS, dtype=object)[np.maximum(best, 0)], ""),
+                                   dtype="string")
+    is_tier = (ay["tier"].to_numpy()[inside] == tier)
+    active = np.zeros(nf * ny, dtype=bool)
+    active[pos[is_tier]] = True
+    out["active"] = active
+    first = des[des["tier"] == tier].sort_values(["firm_id", "year"]).drop_duplicates("firm_id")
+    cohort = first.set_index("firm_id")["year"].reindex(firms).fillna(0).astype(np.int64).to_numpy()
+    batch = (first.set_index("firm_id")["batch"].reindex(firms) if "batch" in first
+             else pd.Series(np.nan, index=firms))
+    out["cohort"] = np.repeat(cohort, ny)
+    out["ever"] = out["cohort"] > 0
+    out["years_since"] = (out["year"] - out["cohort"]).where(out["ever"]).astype("Int64")
+    out["batch"] = np.repeat(pd.to_numeric(batch, errors="coerce").to_numpy(), ny)
+    out["batch"] = out["batch"].astype("Int64")
+    return out[["firm_id", "year", "active", "cohort", "years_since", "ever", "highest_tier", "batch"]]
