@@ -3,13 +3,20 @@
 The public API is re-exported here; everything else is internal.
 """
 
+from .certify import AuditResult, audit_criteria, designation_status
 from .config import Config, load_config
 from .data import Dataset, QualityLog
+from .data.readers import read_dataset
 from .errors import ConfigError, DataError, EstimationError, FinsupportError
+from .estimate.bacon import BaconDecomposition, bacon_decomposition
+from .estimate.event_study import EventStudyResult, PretrendTest, event_study
 from .estimate.panel import analysis_panel
+from .estimate.results import regression_table
+from .estimate.twfe import TwfeResult, twfe_did
 from .example import load_example, write_example
 from .measure.flows import support_flows
 from .measure.shares import support_share
+from .reference.programme import little_giant_batches, selection_criteria
 from .reference.rates import annual_benchmark, benchmark_rates
 from .run import RunResult, run
 from .simulate import simulate, true_effects
@@ -17,6 +24,20 @@ from .simulate import simulate, true_effects
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditResult",
+    "BaconDecomposition",
+    "EventStudyResult",
+    "PretrendTest",
+    "TwfeResult",
+    "audit_criteria",
+    "bacon_decomposition",
+    "designation_status",
+    "event_study",
+    "little_giant_batches",
+    "read_dataset",
+    "regression_table",
+    "selection_criteria",
+    "twfe_did",
     "Config",
     "ConfigError",
     "DataError",

@@ -174,7 +174,6 @@ def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str
 
 
 def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[str, dict[str, Any]]:
-    from .estimate.att_gt import att_gt
     from .estimate.event_study import event_study
     from .estimate.twfe import twfe_did
 
@@ -194,6 +193,8 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
                                                window=tuple(a["event_window"]), covariates=tuple(a["covariates"]),
                                                cluster=cluster)
             if "att_gt" in a["estimators"]:
+                from .estimate.att_gt import att_gt
+
                 cs = att_gt(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
                             control_group=a["control_group"], method=a["method"], anticipation=a["anticipation"],
                             base_period=a["base_period"], bootstrap=a["bootstrap"] or None, seed=cfg["run"]["seed"],
