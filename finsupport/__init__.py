@@ -9,6 +9,8 @@ from .data import Dataset, QualityLog
 from .data.readers import read_dataset
 from .errors import ConfigError, DataError, EstimationError, FinsupportError
 from .estimate.bacon import BaconDecomposition, bacon_decomposition
+from .estimate.cs_aggregate import AggregateResult
+from .estimate.cs_core import AttGtResult, att_gt
 from .estimate.event_study import EventStudyResult, PretrendTest, event_study
 from .estimate.panel import analysis_panel
 from .estimate.results import regression_table
@@ -24,6 +26,9 @@ from .simulate import simulate, true_effects
 __version__ = "0.1.0"
 
 __all__ = [
+    "AggregateResult",
+    "AttGtResult",
+    "att_gt",
     "AuditResult",
     "BaconDecomposition",
     "EventStudyResult",

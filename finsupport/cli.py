@@ -99,7 +99,10 @@ def _cmd_example(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``finsupport`` command; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version and usage errors
+        return e.code if isinstance(e.code, int) else 0
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

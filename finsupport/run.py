@@ -193,7 +193,7 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
                                                window=tuple(a["event_window"]), covariates=tuple(a["covariates"]),
                                                cluster=cluster)
             if "att_gt" in a["estimators"]:
-                from .estimate.att_gt import att_gt
+                from .estimate.cs_core import att_gt
 
                 cs = att_gt(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
                             control_group=a["control_group"], method=a["method"], anticipation=a["anticipation"],

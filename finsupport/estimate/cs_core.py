@@ -1,0 +1,435 @@
+"""Callaway & Sant'Anna (2021) group-time average treatment effects, ATT(g,t).
+
+Panel data. For each cohort g (year of first treatment) and period t, with base period
+b (the last period before g − anticipation for post-treatment cells, or t − 1 for
+pre-treatment cells under a varying base),
+
+    ATT(g,t) = E[Y_t − Y_b | G = g] − E[Y_t − Y_b | C]
+
+where C is the never-treated group or the not-yet-treated group (never treated, or first
+treated after max(t, b) + anticipation). The comparison is the doubly robust estimator
+of Sant'Anna & Zhao (2020) (``dr``: logit propensity score and OLS outcome regression of
+ΔY on covariates among controls), standardised inverse probability weighting (``ipw``)
+or outcome regression (``reg``). Each cell's influence function is that of R package
+DRDID, scaled by n/n_gt, so that standard errors equal R ``did`` 2.5.1:
+se = sqrt(Σ_i ψ_i²) / n.
+
+Sources: Callaway, B. & Sant'Anna, P. H. C. (2021), "Difference-in-Differences with
+multiple time periods", Journal of Econometrics 225(2), 200–230; Sant'Anna, P. H. C. &
+Zhao, J. (2020), "Doubly robust difference-in-differences estimators", Journal of
+Econometrics 219(1), 101–122; R packages ``did`` 2.5.1 and ``DRDID``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import DataError, EstimationError
+
+__all__ = ["att_gt", "AttGtResult"]
+
+CONTROL_GROUPS = ("never_treated", "not_yet_treated")
+METHODS = ("dr", "ipw", "reg")
+_PS_MAX = 1 - 1e-6  # DRDID trims fitted propensity scores at this value
+
+
+# ---------------------------------------------------------------------------
+# the three 2x2 estimators with their influence functions (DRDID panel versions)
+
+
+def _logit(X: np.ndarray, D: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted logistic regression by Newton–Raphson; returns fitted p and (X'WX)⁻¹ (= vcov of glm)."""
+    beta = np.zeros(X.shape[1])
+    p0 = np.clip(np.average(D, weights=w), 1e-10, 1 - 1e-10)
+    beta[0] = np.log(p0 / (1 - p0)) if np.allclose(X[:, 0], 1) else 0.0
+    for _ in range(100):
+        eta = X @ beta
+        p = 1.0 / (1.0 + np.exp(-eta))
+        W = w * p * (1 - p)
+        H = (X * W[:, None]).T @ X
+        step = np.linalg.solve(H, X.T @ (w * (D - p)))
+        beta += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+    W = w * p * (1 - p)
+    return p, np.linalg.inv((X * W[:, None]).T @ X)
+
+
+def _ols_controls(dY, X, D, w):
+    """OLS of ΔY on X among controls (weights w); fitted values for everyone and the OLS influence part."""
+    n = len(dY)
+    wc = w * (1 - D)
+    XtWX = (X * wc[:, None]).T @ X
+    try:
+        coef = np.linalg.solve(XtWX, (X * wc[:, None]).T @ dY)
+    except np.linalg.LinAlgError:
+        raise EstimationError("the outcome regression among controls is singular: a covariate has no variation "
+                              "among the control units; drop it or use method='ipw'") from None
+    fit = X @ coef
+    asy = (wc * (dY - fit))[:, None] * X @ np.linalg.inv(XtWX / n)
+    return fit, asy
+
+
+def _dr(dY, D, X, w):
+    n = len(dY)
+    ps, vcov = _logit(X, D, w)
+    ps = np.minimum(ps, _PS_MAX)
+    out_delta, asy_ols = _ols_controls(dY, X, D, w)
+    w_t = w * D
+    w_c = w * ps * (1 - D) / (1 - ps)
+    att_t, att_c = w_t * (dY - out_delta), w_c * (dY - out_delta)
+    eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_c.mean()
+    asy_ps = (w * (D - ps))[:, None] * X @ (vcov * n)
+    inf_t = (att_t - w_t * eta_t - asy_ols @ (w_t[:, None] * X).mean(0)) / w_t.mean()
+    m2 = (w_c * (dY - out_delta - eta_c))[:, None] * X
+    inf_c = (att_c - w_c * eta_c + asy_ps @ m2.mean(0) - asy_ols @ (w_c[:, None] * X).mean(0)) / w_c.mean()
+    return eta_t - eta_c, inf_t - inf_c
+
+
+def _ipw(dY, D, X, w):
+    n = len(dY)
+    ps, vcov = _logit(X, D, w)
+    ps = np.minimum(ps, _PS_MAX)
+    w_t = w * D
+    w_c = w * ps * (1 - D) / (1 - ps)
+    att_t, att_c = w_t * dY, w_c * dY
+    eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_c.mean()
+    asy_ps = (w * (D - ps))[:, None] * X @ (vcov * n)
+    inf_t = (att_t - w_t * eta_t) / w_t.mean()
+    m2 = ((w_c * (dY - eta_c))[:, None] * X).mean(0)
+    inf_c = (att_c - w_c * eta_c + asy_ps @ m2) / w_c.mean()
+    return eta_t - eta_c, inf_t - inf_c
+
+
+def _reg(dY, D, X, w):
+    out_delta, asy_ols = _ols_controls(dY, X, D, w)
+    w_t = w * D
+    att_t, att_c = w_t * dY, w_t * out_delta
+    eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_t.mean()
+    inf_t = (att_t - w_t * eta_t) / w_t.mean()
+    inf_c = (att_c - w_t * eta_c + asy_ols @ (w_t[:, None] * X).mean(0)) / w_t.mean()
+    return eta_t - eta_c, inf_t - inf_c
+
+
+_ESTIMATORS = {"dr": _dr, "ipw": _ipw, "reg": _reg}
+
+
+# ---------------------------------------------------------------------------
+# result
+
+
+@dataclass
+class AttGtResult:
+    """Group-time average treatment effects and what is needed to aggregate them.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``cohort, time, att, se, ci_lower, ci_upper, post, n_treated, n_control``;
+        bands are pointwise (analytic) or uniform (multiplier bootstrap).
+    influence : ndarray (n_units × n_cells)
+        Influence functions ψ of every ATT(g,t) (rows = units in ``units``).
+    units : Index
+        Unit ids of the rows of ``influence``.
+    cohorts : ndarray
+        Cohort of each unit (0 = never treated).
+    dropped : DataFrame
+        Units left out (``unit, reason``): unbalanced, missing values, treated before
+        the first period.
+    notes : list of str
+    """
+
+    table: pd.DataFrame
+    influence: np.ndarray
+    units: pd.Index
+    cohorts: np.ndarray
+    weights: np.ndarray
+    periods: np.ndarray
+    options: dict
+    dropped: pd.DataFrame
+    clusters: np.ndarray | None = None
+    crit_value: float = float("nan")
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+    def _se_from_if(self, psi: np.ndarray) -> np.ndarray:
+        """Analytic standard error(s) of estimates with influence function(s) ``psi``."""
+        from .cs_aggregate import se_from_influence
+
+        return se_from_influence(psi, self.clusters)
+
+    def aggregate(self, kind: str = "simple", *, min_e: float = -np.inf, max_e: float = np.inf,
+                  balance_e: int | None = None, bootstrap: int | None = None, seed: int | None = None,
+                  alpha: float | None = None):
+        """Aggregate ATT(g,t) as R ``did::aggte``; see :func:`finsupport.estimate.cs_aggregate.aggregate`."""
+        from .cs_aggregate import aggregate
+
+        return aggregate(self, kind, min_e=min_e, max_e=max_e, balance_e=balance_e,
+                         bootstrap=self.options["bootstrap"] if bootstrap is None else bootstrap,
+                         seed=self.options["seed"] if seed is None else seed,
+                         alpha=self.options["alpha"] if alpha is None else alpha)
+
+    def pretest(self) -> dict:
+        """Wald test that every pre-treatment ATT(g,t) is zero (R ``did``'s parallel-trends pre-test).
+
+        ``W = n · a' V⁻¹ a`` with a the pre-treatment ATTs and V = Ψ'Ψ / n their
+        influence-function covariance, referred to χ²(q). Returns ``statistic, df,
+        pvalue`` (NaN when there is no pre-treatment cell or V is singular).
+        """
+        pre = ~self.table["post"].to_numpy() & self.table["se"].notna().to_numpy()
+        q = int(pre.sum())
+        if q == 0:
+            return {"statistic": float("nan"), "df": 0, "pvalue": float("nan")}
+        a = self.table["att"].to_numpy()[pre]
+        psi = self.influence[:, pre]
+        if self.clusters is not None:
+            psi = pd.DataFrame(psi).groupby(self.clusters).sum().to_numpy()
+        n = self.n_units
+        V = psi.T @ psi / n
+        if np.linalg.cond(V) > 1 / np.finfo(float).eps:
+            return {"statistic": float("nan"), "df": q, "pvalue": float("nan")}
+        W = float(n * a @ np.linalg.solve(V, a))
+        return {"statistic": W, "df": q, "pvalue": float(stats.chi2.sf(W, q))}
+
+    def summary(self) -> str:
+        o = self.options
+        lines = [f"Group-time ATT (Callaway & Sant'Anna), outcome {o['outcome']}, {o['control_group'].replace('_', '-')}"
+                 f" controls, method {o['method']}, {self.n_units} units",
+                 self.table[["cohort", "time", "att", "se", "ci_lower", "ci_upper"]].to_string(index=False)]
+        pt = self.pretest()
+        if pt["df"]:
+            lines.append(f"Pre-test of parallel trends: W = {pt['statistic']:.4f}, df = {pt['df']}, "
+                         f"p = {pt['pvalue']:.4f}")
+        band = "uniform (bootstrap)" if o["bootstrap"] else "pointwise"
+        lines.append(f"{int((1 - o['alpha']) * 100)}% confidence bands: {band}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def plot(self):
+        """ATT(g,t) by cohort with confidence bands (a matplotlib Figure)."""
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        t = self.table
+        groups = sorted(t["cohort"].unique())
+        fig, axes = plt.subplots(len(groups), 1, figsize=(7, 2.2 * len(groups)), sharex=True, squeeze=False)
+        for ax, g in zip(axes[:, 0], groups, strict=True):
+            d = t[t["cohort"] == g]
+            colors = np.where(d["post"], "#b2182b", "#2166ac")
+            ax.errorbar(d["time"], d["att"], yerr=[d["att"] - d["ci_lower"], d["ci_upper"] - d["att"]],
+                        fmt="none", ecolor="grey", elinewidth=1, capsize=2)
+            ax.scatter(d["time"], d["att"], c=colors, s=18, zorder=3)
+            ax.axhline(0, color="black", lw=0.8)
+            ax.set_title(f"cohort {g}", fontsize=9, loc="left")
+        axes[-1, 0].set_xlabel("year")
+        fig.suptitle(f"ATT(g,t): {self.options['outcome']} (blue: pre, red: post)", fontsize=10)
+        fig.tight_layout()
+        return fig
+
+
+# ---------------------------------------------------------------------------
+# estimation
+
+
+def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel):
+    cols = [outcome, unit, time, cohort, *(covariates or []), *([weights] if weights else []),
+            *([cluster] if cluster else [])]
+    missing = [c for c in dict.fromkeys(cols) if c not in df.columns]
+    if missing:
+        raise DataError(problems=[{"table": "panel", "column": c, "message": "column not found",
+                                   "hint": "pass the name of a column of the panel"} for c in missing])
+    for c in [outcome, time, *(covariates or [])]:
+        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]) and c == outcome:
+            if not pd.api.types.is_numeric_dtype(df[c]):
+                raise DataError(problems=[{"table": "panel", "column": c, "message": "must be numeric",
+                                           "hint": "convert the column to numbers"}])
+    d = df[list(dict.fromkeys(cols))].copy()
+    d[cohort] = pd.to_numeric(d[cohort], errors="coerce").fillna(0)
+    dropped = []
+    bad = d[[outcome, time, *(covariates or [])]].isna().any(axis=1)
+    if bad.any():
+        dropped.append(pd.DataFrame({"unit": d.loc[bad, unit].unique(), "reason": "missing outcome or covariate"}))
+        d = d[~bad]
+    if d.duplicated([unit, time]).any():
+        raise DataError(problems=[{"table": "panel", "column": f"{unit}, {time}",
+                                   "rows": list(d.index[d.duplicated([unit, time], keep=False)])[:20],
+                                   "message": "a unit appears twice in the same period",
+                                   "hint": "keep one row per unit and period"}])
+    if d.groupby(unit)[cohort].nunique().gt(1).any():
+        raise DataError(problems=[{"table": "panel", "column": cohort, "message": "cohort varies within a unit",
+                                   "hint": "the cohort is the year of first treatment, constant for a unit"}])
+    periods = np.sort(d[time].unique())
+    if panel == "balanced":
+        counts = d.groupby(unit)[time].nunique()
+        unbalanced = counts.index[counts < len(periods)]
+        if len(unbalanced):
+            dropped.append(pd.DataFrame({"unit": unbalanced, "reason": "not observed in every period (balanced panel)"}))
+            d = d[~d[unit].isin(unbalanced)]
+    return d, periods, dropped
+
+
+def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
+           covariates: Sequence[str] | None = None, control_group: str = "never_treated", method: str = "dr",
+           anticipation: int = 0, base_period: str = "varying", cluster: str | None = None,
+           bootstrap: int | None = None, seed: int | None = None, alpha: float = 0.05,
+           weights: str | None = None, panel: str = "balanced") -> AttGtResult:
+    """Callaway–Sant'Anna group-time average treatment effects on panel data.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Long panel, one row per unit and period.
+    outcome, unit, time, cohort : str
+        Column names. ``cohort`` is the period of first treatment; 0 or missing = never
+        treated. Units treated in the first period are dropped (no pre-period), as in R.
+    covariates : list of str, optional
+        Covariates of the propensity score and outcome regression, taken at the base
+        period of each comparison (constant over time in most uses).
+    control_group : {"never_treated", "not_yet_treated"}
+    method : {"dr", "ipw", "reg"}
+        Doubly robust (Sant'Anna & Zhao 2020; DRDID ``drdid_panel``), standardised IPW
+        (``std_ipw_did_panel``) or outcome regression (``reg_did_panel``).
+    anticipation : int
+        Periods of anticipation δ: the base period is g − 1 − δ.
+    base_period : {"varying", "universal"}
+        ``varying``: pre-treatment cells compare t with t − 1 (R's default);
+        ``universal``: every cell compares with g − 1 − δ (the base cell is reported
+        as 0).
+    cluster : str, optional
+        A column to cluster by (constant within unit); influence functions are summed
+        within clusters: se = sqrt(Σ_c (Σ_{i∈c} ψ_i)²) / n.
+    bootstrap : int, optional
+        Multiplier-bootstrap draws (Rademacher weights, by cluster when clustering): then
+        standard errors are the bootstrap's interquartile-range estimates and bands are
+        uniform over cells (sup-t critical value), as R ``mboot``. ``None`` or 0:
+        analytic standard errors and pointwise bands.
+    seed : int, optional
+        Seed of the bootstrap (numpy ``default_rng``): same seed, same numbers.
+    alpha : float
+        1 − confidence level.
+    weights : str, optional
+        Sampling weights (constant within unit).
+    panel : {"balanced"}
+        Units not observed in every period are dropped and listed in ``result.dropped``
+        (R ``did`` with ``allow_unbalanced_panel = FALSE``).
+
+    Returns
+    -------
+    AttGtResult
+        ``.table``, ``.aggregate(kind)``, ``.pretest()``, ``.plot()``, ``.summary()``.
+    """
+    if control_group not in CONTROL_GROUPS:
+        raise EstimationError(f"control_group '{control_group}' is not known; use one of {', '.join(CONTROL_GROUPS)}")
+    if method not in METHODS:
+        raise EstimationError(f"method '{method}' is not known; use one of {', '.join(METHODS)}")
+    if base_period not in ("varying", "universal"):
+        raise EstimationError("base_period must be 'varying' or 'universal'")
+    if panel != "balanced":
+        raise EstimationError("panel='unbalanced' is not available yet: estimate on the balanced panel "
+                              "(panel='balanced'; dropped units are listed in result.dropped)")
+    covariates = list(covariates or [])
+    d, periods, dropped = _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel)
+    notes: list[str] = []
+    first = periods[0]
+    early = d.groupby(unit)[cohort].first()
+    early = early.index[(early > 0) & (early <= first + anticipation)]
+    if len(early):
+        dropped.append(pd.DataFrame({"unit": early, "reason": "treated in the first period (no pre-period)"}))
+        notes.append(f"{len(early)} unit(s) treated in or before the first period were dropped")
+        d = d[~d[unit].isin(early)]
+    d = d.sort_values([unit, time], kind="stable")
+    codes, units = pd.factorize(d[unit], sort=True)
+    n, T = len(units), len(periods)
+    tpos = np.searchsorted(periods, d[time].to_numpy())
+    Y = np.full((n, T), np.nan)
+    Y[codes, tpos] = d[outcome].to_numpy(dtype=float)
+    first_row = d.drop_duplicates(unit)
+    G = first_row[cohort].to_numpy(dtype=float)
+    w = first_row[weights].to_numpy(dtype=float) if weights else np.ones(n)
+    w = w / w.mean()
+    cl = first_row[cluster].to_numpy() if cluster else None
+    Xs = {}
+    if covariates:
+        for c in covariates:
+            M = np.full((n, T), np.nan)
+            M[codes, tpos] = d[c].to_numpy(dtype=float)
+            Xs[c] = M
+    glist = np.sort(np.unique(G[G > 0]))
+    if not len(glist):
+        raise EstimationError(f"no treated units: every unit has {cohort} = 0 or missing")
+    never = G == 0
+    if control_group == "never_treated" and not never.any():
+        raise EstimationError("no never-treated units for control_group='never_treated'; use "
+                              "control_group='not_yet_treated'")
+    est = _ESTIMATORS[method]
+    rows, infl = [], []
+    tfac = 1 if base_period == "varying" else 0
+    for g in glist:
+        pre_idx = np.flatnonzero(periods + anticipation < g)
+        if not len(pre_idx):
+            notes.append(f"cohort {g:g}: no pre-treatment period; skipped")
+            continue
+        g_base = pre_idx[-1]
+        for ti in range(T - tfac):
+            cur = ti + tfac
+            pret = ti if (base_period == "varying" and periods[cur] + anticipation < g) else g_base
+            if base_period == "universal" and pret == cur:
+                rows.append(dict(cohort=g, time=periods[cur], att=0.0, se=np.nan, post=False, n_treated=0,
+                                 n_control=0, base=periods[pret]))
+                infl.append(np.zeros(n))
+                continue
+            if control_group == "never_treated":
+                C = never
+            else:
+                C = never | ((G > periods[max(cur, pret)] + anticipation) & (G != g))
+            Dg = G == g
+            sel = Dg | C
+            if not C[sel].any():
+                notes.append(f"cohort {g:g}, period {periods[cur]:g}: no control units; skipped")
+                continue
+            dY = Y[sel, cur] - Y[sel, pret]
+            Dsub = Dg[sel].astype(float)
+            X = np.ones((int(sel.sum()), 1))
+            if covariates:
+                X = np.column_stack([X] + [Xs[c][sel, pret] for c in covariates])
+            att, psi = est(dY, Dsub, X, w[sel])
+            full = np.zeros(n)
+            full[sel] = psi * (n / sel.sum())
+            infl.append(full)
+            rows.append(dict(cohort=g, time=periods[cur], att=att, se=np.nan, post=bool(periods[cur] >= g),
+                             n_treated=int(Dg.sum()), n_control=int(C[sel].sum()), base=periods[pret]))
+    table = pd.DataFrame(rows)
+    psi = np.column_stack(infl) if infl else np.zeros((n, 0))
+    from .cs_aggregate import bootstrap_se, se_from_influence
+
+    se = se_from_influence(psi, cl)
+    zero = table["se"].isna().to_numpy() & (table["att"].to_numpy() == 0) & (base_period == "universal")
+    crit = stats.norm.ppf(1 - alpha / 2)
+    if bootstrap:
+        se_b, crit = bootstrap_se(psi, cl, int(bootstrap), seed, alpha)
+        se = np.where(np.isnan(se_b), se, se_b)
+    se = np.where(zero, np.nan, se)
+    table["se"] = se
+    table["ci_lower"] = table["att"] - crit * table["se"]
+    table["ci_upper"] = table["att"] + crit * table["se"]
+    for c in ("cohort", "time", "base"):
+        table[c] = table[c].astype(np.int64) if np.all(np.mod(table[c], 1) == 0) else table[c]
+    drop = pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=["unit", "reason"])
+    opts = dict(outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates,
+                control_group=control_group, method=method, anticipation=anticipation, base_period=base_period,
+                cluster=cluster, bootstrap=int(bootstrap or 0), seed=seed, alpha=alpha)
+    return AttGtResult(table=table[["cohort", "time", "att", "se", "ci_lower", "ci_upper", "post", "base",
+                                    "n_treated", "n_control"]],
+                       influence=psi, units=pd.Index(units), cohorts=G, weights=w, periods=periods, options=opts,
+                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes)

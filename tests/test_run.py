@@ -1,0 +1,113 @@
+"""End-to-end: the pipeline, its reproducibility and the command line."""
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+import finsupport as fs
+from finsupport.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = {"analysis": {"bootstrap": 99}}
+
+
+def _cells(path: Path) -> dict:
+    wb = load_workbook(path, read_only=True)
+    return {ws.title: [tuple(c for c in row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The embedded default run twice, into two folders."""
+    out = []
+    for k in range(2):
+        d = tmp_path_factory.mktemp(f"run{k}")
+        out.append(fs.run(None, out=d / "robotics44.xlsx", progress=False))
+    return out
+
+
+def test_same_config_same_numbers_and_manifest(two_runs):
+    a, b = two_runs
+    assert _cells(a.report_path) == _cells(b.report_path)
+    ma = json.loads(a.outputs["manifest"].read_text())
+    mb = json.loads(b.outputs["manifest"].read_text())
+    ma.pop("run_time"), mb.pop("run_time")
+    assert ma == mb
+    # the workbook is byte-stable, so its hash in the manifest is the same
+    assert ma["outputs"]["workbook"]["sha256"] == mb["outputs"]["workbook"]["sha256"]
+
+
+def test_report_sheets_and_headline(two_runs):
+    r = two_runs[0]
+    names = load_workbook(r.report_path, read_only=True).sheetnames
+    for sheet in ("About", "Headline", "Shares", "Flows", "Firms", "Designations", "Criteria audit",
+                  "Regression tables", "Event study", "ATT(g,t)", "Data quality", "Manifest"):
+        assert sheet in names
+    assert r.headline["pooled_share"] == pytest.approx(0.137, abs=1e-6)
+    assert r.headline["n_firms"] == 44
+    about = dict(_cells(r.report_path)["About"][1:])
+    assert str(about.get("Synthetic data", "")).startswith("YES")
+    m = r.manifest
+    assert m["data"]["synthetic"] and m["config"]["measure"]["subsidy_basis"] == "received"
+    assert set(m["data"]["inputs"]) == {"firms", "financials", "grants", "equity", "designations"}
+    assert all(len(v["sha256"]) == 64 for v in m["data"]["inputs"].values())
+    assert (r.outputs["workbook"].parent / r.config["run"]["name"] / "regressions.tex").exists()
+
+
+def test_cli_example_then_run_then_validate(tmp_path, capsys):
+    ex = tmp_path / "ex"
+    assert main(["example", str(ex)]) == 0
+    assert {p.name for p in ex.iterdir()} >= {"firms.csv", "financials.csv", "grants.csv", "equity.csv",
+                                              "designations.csv", "config.toml", "README.md"}
+    assert main(["example", str(ex)]) == 3  # not empty: a config error, no overwrite
+    assert main(["validate", str(ex / "config.toml")]) == 0
+    assert main(["validate", str(ex)]) == 0
+    cfg = (ex / "config.toml").read_text().replace("bootstrap = 999", "bootstrap = 49")
+    (ex / "config.toml").write_text(cfg)
+    assert main(["run", str(ex / "config.toml"), "--quiet"]) == 0
+    assert (ex / "reports" / "robotics44.xlsx").exists()
+    assert (ex / "reports" / "robotics44" / "manifest.json").exists()
+    out = capsys.readouterr().out
+    assert "13.7%" in out
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["run", "missing.toml"], 3, "not found"),
+    (["validate", "no/such/folder"], 2, "no/such/folder"),
+    (["frobnicate"], 64, "invalid choice"),
+])
+def test_cli_errors_are_messages_not_tracebacks(args, code, message, capsys):
+    rc = main(args)
+    err = capsys.readouterr().err
+    assert rc == code and message in err and "Traceback" not in err
+
+
+def test_cli_bad_config_names_the_key(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[measure]\nsubsidy_basis = "paid"\n')
+    assert main(["run", str(cfg)]) == 3
+    assert "measure.subsidy_basis" in capsys.readouterr().err
+
+
+def test_console_script_runs():
+    res = subprocess.run([sys.executable, "-m", "finsupport.cli", "--version"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("finsupport ")
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_embedded_dataset(tmp_path):
+    """`pip install .` must carry datasets/robotics44 and the reference tables."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), "-q"], check=True)
+    wheel = next(tmp_path.glob("finsupport-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for f in ("financials.csv", "firms.csv", "grants.csv", "equity.csv", "designations.csv", "truth.csv",
+              "config.toml"):
+        assert f"finsupport/datasets/robotics44/{f}" in names
+    for f in ("benchmark_rates.csv", "little_giant_batches.csv", "selection_criteria.csv"):
+        assert f"finsupport/reference/{f}" in names
