@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from finsupport.estimate.att_gt import att_gt
+from finsupport.estimate.cs_core import att_gt
 from finsupport.estimate.panel import analysis_panel
 from finsupport.estimate.twfe import twfe_did
 from finsupport.simulate import simulate

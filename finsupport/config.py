@@ -266,7 +266,7 @@ headline_cohorts = [2019, 2020]     # headline firms: first designated in these 
 [analysis]
 enabled = true
 outcomes = ["share", "subsidy_share"]
-estimators = ["twfe", "event_study", "att_gt"]
+estimators = ["twfe", "event_study", "att_gt", "bacon"]   # bacon: Goodman-Bacon weights of the TWFE coefficient
 control_group = "not_yet_treated"   # "never_treated" | "not_yet_treated"
 method = "dr"                       # "dr" | "ipw" | "reg"
 covariates = []                     # time-invariant pre-designation covariates, e.g. ["log_revenue_pre"]

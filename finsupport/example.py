@@ -149,7 +149,7 @@ def load_example() -> Dataset:
         data = read_dataset(folder)
         truth = pd.read_csv(Path(folder) / "truth.csv")
     data.provenance.update({"name": EXAMPLE_NAME, "synthetic": True, "source": "finsupport embedded example robotics44",
-                            "truth": truth.to_dict("records"), "truth_outcome": "share"})
+                            "truth": truth.to_dict("records"), "truth_outcomes": ["share", "subsidy_share"]})
     return data
 
 

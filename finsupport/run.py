@@ -48,7 +48,12 @@ class RunResult:
         lines = [f"finsupport run '{self.config['run']['name']}'",
                  f"  headline: {h['text']}"]
         if self.audit is not None:
-            lines.append(f"  criteria audit: {self.audit.summary_text().splitlines()[0]}")
+            cohorts = self.config["shares"]["headline_cohorts"] or None
+            lines.append(f"  criteria audit: {self.audit.summary_text(years=cohorts).splitlines()[0]}")
+        est = self.estimates.get("share", {}).get("aggregates", {}).get("simple")
+        if est is not None:
+            lines.append(f"  certification effect on the support share (Callaway–Sant'Anna, simple ATT): "
+                         f"{est.overall_att:.4f} (SE {est.overall_se:.4f})")
         for name, p in self.outputs.items():
             lines.append(f"  {name}: {p}")
         return "\n".join(lines)
@@ -60,7 +65,8 @@ class _Progress:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=len(STEPS), desc="finsupport", unit="step", file=sys.stderr,
+            # disable=None: no display when standard error is not a terminal (logs, CI)
+            self.bar = tqdm(total=len(STEPS), desc="finsupport", unit="step", file=sys.stderr, disable=None,
                             bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}", leave=False)
 
     def step(self, name: str) -> None:

@@ -24,8 +24,8 @@ The data-generating process (DGP), per firm i and year t (all draws from one see
 * treatment effect: from year g on, a certified firm receives an extra non-recurring
   grant (programme ``little_giant_award``) of ``τ_{g,e} R_it`` with
   ``τ_{g,e} = effect + effect_slope · e + effect_cohort · (g − g_first)``, e = t − g.
-  The true ATT(g,t) on the support share (default methods) is therefore exactly
-  τ_{g,t−g}; it is returned in ``provenance["truth"]``.
+  The true ATT(g,t) on the support share and on the subsidy share (default methods) is
+  therefore exactly τ_{g,t−g}; it is returned in ``provenance["truth"]``.
 
 Baseline components do not depend on certification, so parallel trends hold for the
 support share; with ``effect_slope > 0`` effects grow with exposure and two-way fixed
@@ -255,7 +255,7 @@ def simulate(
                   effect_slope=effect_slope, effect_cohort=effect_cohort, selection=selection,
                   subsidy_level=subsidy_level, equity_rate=equity_rate, tier=tier, sector=sector, seed=seed)
     prov = {"source": "finsupport.simulate", "synthetic": True, "params": params,
-            "truth": truth.to_dict("records"), "truth_outcome": "share"}
+            "truth": truth.to_dict("records"), "truth_outcomes": ["share", "subsidy_share"]}
     return Dataset(firms=firms, financials=fin, grants=grants, equity=equity, designations=designations,
                    provenance=prov)
 

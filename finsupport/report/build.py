@@ -56,7 +56,7 @@ def _about(result) -> Sheet:
         ("Data source", data_location(prov, cfg)),
         ("Sample", f"years {cfg['sample']['years'] or 'all'}; sectors {cfg['sample']['sectors'] or 'all'}; "
                    f"certification studied: {cfg['sample']['tier']}"),
-        ("Amounts", "yuan (元); inputs in 万元 or 亿元 converted on reading"),
+        ("Amounts", "yuan; inputs in 10,000 yuan (wan) or 100 million yuan (yi) are converted on reading"),
         ("Subsidies", methods.get("subsidy", "")),
         ("Guidance-fund equity", methods.get("equity", "")),
         ("Below-market debt", methods.get("debt", "")),
@@ -104,17 +104,21 @@ def _headline(result) -> Sheet:
         ("Years", f"{h['years'][0]}–{h['years'][1]}"),
     ]
     if result.audit is not None:
-        rows.append(("Criteria audit", result.audit.summary_text().splitlines()[0]))
+        cohorts = result.config["shares"]["headline_cohorts"] or None
+        rows.append(("Criteria audit", result.audit.summary_text(years=cohorts).splitlines()[0]))
     share_est = result.estimates.get("share", {})
     agg = share_est.get("aggregates", {}).get("simple")
     if agg is not None:
-        rows.append(("Certification effect on the support share (Callaway–Sant'Anna, simple ATT)",
-                     f"{agg.overall_att:.4f} (SE {agg.overall_se:.4f})"))
+        lo, hi = agg.overall_ci
+        rows += [("Certification effect on the support share, percentage points of revenue "
+                  "(Callaway–Sant'Anna simple ATT)", agg.overall_att),
+                 ("standard error", agg.overall_se),
+                 (f"{int(round((1 - agg.alpha) * 100))}% confidence interval", f"{lo:.2%} to {hi:.2%}")]
         truth = _truth(result)
         if truth is not None:
             sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
             tv = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))["simple"]
-            rows.append(("True effect (synthetic data)", round(tv, 6)))
+            rows.append(("True effect (synthetic data)", tv))
     return Sheet(name="Headline", title="Headline", table=None, kv=rows,
                  formats={"value": "pct"})
 
@@ -176,7 +180,11 @@ def _audit(result) -> Sheet | None:
                          "independent", "passes_all") if c in table]
     fm = {c: "bool" for c in tests}
     fm.update({c: "coef" for c in table.columns if c.endswith(("_value", "_threshold"))})
-    fm.update({"year": "year"})
+    ratios = ("revenue_growth", "leverage", "main_business", "rd_intensity")
+    fm.update({f"{t}_{s}": "pct" for t in ratios for s in ("value", "threshold")})
+    fm.update({"revenue_growth_profit_value": "pct", "sme_size_value": "yuan", "sme_size_employees": "int",
+               "patents_value": "int", "patents_threshold": "int", "independent_value": "int",
+               "year": "year", "batch": "int", "regime": "year", "n_failed": "int"})
     return Sheet(name="Criteria audit", title="Selection-criteria audit (one row per certified firm, first award)",
                  notes=["FALSE (red) = the firm misses that criterion; empty (grey) = cannot be judged (missing data)",
                         a.summary_text()],
@@ -194,10 +202,44 @@ def _regressions(result) -> tuple[Sheet | None, pd.DataFrame | None, dict]:
         return None, None, {}
     table = regression_table(*models.values(), names=list(models), labels={"treated": "Certified × post"})
     return (Sheet(name="Regression tables", title="Two-way fixed effects DiD (standard errors in parentheses)",
+                  blocks=_comparison_blocks(result),
                   notes=["* p<0.10, ** p<0.05, *** p<0.01; standard errors clustered by firm unless stated",
                          "Under staggered adoption with effects that change over time, TWFE can be biased: "
                          "compare the ATT(g,t) sheet"],
                   table=regression_layout(table)), table, models)
+
+
+def _comparison_blocks(result) -> list[tuple[str, pd.DataFrame]]:
+    """TWFE beside the heterogeneity-robust estimates (and the truth for synthetic data), and Bacon weights."""
+    truth = _truth(result)
+    rows, blocks = [], []
+    for outcome, r in result.estimates.items():
+        tv = None
+        if truth is not None and outcome in truth_outcomes(result):
+            sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
+            tv = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))
+        if "twfe" in r:
+            tw = r["twfe"]
+            rows.append({"outcome": outcome, "estimator": "TWFE (certified × post)",
+                         "estimate": float(tw.params["treated"]), "se": float(tw.std_errors["treated"]),
+                         "true_effect": tv["simple"] if tv else np.nan})
+        for kind, label in (("simple", "Callaway–Sant'Anna, simple ATT"),
+                            ("dynamic", "Callaway–Sant'Anna, mean of event-time ATTs (e ≥ 0)")):
+            agg = r.get("aggregates", {}).get(kind)
+            if agg is not None:
+                true = (tv["simple"] if kind == "simple" else
+                        float(tv["dynamic"].query("event_time >= 0")["att_true"].mean())) if tv else np.nan
+                rows.append({"outcome": outcome, "estimator": label, "estimate": agg.overall_att,
+                             "se": agg.overall_se, "true_effect": true})
+        if "bacon" in r:
+            blocks.append((f"Goodman-Bacon decomposition of the TWFE coefficient ({outcome})", r["bacon"].by_type().reset_index()))
+    if rows:
+        comp = pd.DataFrame(rows)
+        if comp["true_effect"].isna().all():
+            comp = comp.drop(columns="true_effect")
+        blocks.insert(0, ("TWFE versus heterogeneity-robust estimates (true effect where the data are synthetic)",
+                          comp))
+    return blocks
 
 
 def _event_study(result, truth) -> Sheet | None:
@@ -206,7 +248,7 @@ def _event_study(result, truth) -> Sheet | None:
         if es is None:
             continue
         t = es.table.copy()
-        if truth is not None and outcome == truth_outcome(result):
+        if truth is not None and outcome in truth_outcomes(result):
             sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
             dyn = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))["dynamic"]
             t["true_effect"] = t["event_time"].map(dyn.set_index("event_time")["att_true"]).where(
@@ -221,12 +263,13 @@ def _event_study(result, truth) -> Sheet | None:
         return Sheet(name="Event study", title=f"Event study on {outcome} (reference period −1)",
                      notes=[pretrend, "end points binned; standard errors clustered by firm"], table=t, chart=chart,
                      formats={"coef": "coef", "se": "coef", "ci_lower": "coef", "ci_upper": "coef",
-                              "true_effect": "coef"})
+                              "true_effect": "coef", "t": "coef", "p": "coef", "n_obs": "int"})
     return None
 
 
-def truth_outcome(result) -> str:
-    return result.data.provenance.get("truth_outcome", "share")
+def truth_outcomes(result) -> list[str]:
+    """Outcomes whose true effect the synthetic data carry (the award grant moves both shares equally)."""
+    return list(result.data.provenance.get("truth_outcomes", ["share"]))
 
 
 def _att_gt(result, truth) -> Sheet | None:
@@ -237,7 +280,7 @@ def _att_gt(result, truth) -> Sheet | None:
         t = cs.table.copy()
         blocks = []
         tv = None
-        if truth is not None and outcome == truth_outcome(result):
+        if truth is not None and outcome in truth_outcomes(result):
             t = t.merge(truth.rename(columns={"year": "time"})[["cohort", "time", "att_true"]],
                         on=["cohort", "time"], how="left")
             sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()

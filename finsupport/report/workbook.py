@@ -286,7 +286,8 @@ def _kv_value_kind(key: str, v: Any, formats: dict[str, str], where: str) -> str
 
 def _lines(text: str, width: float) -> int:
     """Lines that ``text`` takes when wrapped at word boundaries in a column ``width`` characters wide."""
-    usable = max(int(width) - 1, 1)
+    # proportional fonts run wider than Excel's width unit: plan for 85 % of it
+    usable = max(int(width * 0.85) - 1, 1)
     total = 0
     for para in text.split("\n"):
         count, line = 1, 0
@@ -439,10 +440,12 @@ def _write_sheet(wb, ws, name: str, sheet: Sheet, report: Report, fc: FormatCach
         total += wd
     if sheet.chart is not None:
         total += _CHART_CHARS
-    _page_setup(ws, report, landscape=sheet.kv is None, width_chars=total, table=table is not None)
+    _page_setup(ws, report, landscape=sheet.kv is None, width_chars=total, table=table is not None,
+                chart=sheet.chart is not None)
 
 
-def _page_setup(ws, report: Report, *, landscape: bool, width_chars: float, table: bool) -> None:
+def _page_setup(ws, report: Report, *, landscape: bool, width_chars: float, table: bool,
+                chart: bool = False) -> None:
     """A4, narrow margins, title and sheet name in the header, page numbers in the footer.
 
     Sheets that fit one page wide at a readable scale print one page wide; wider tables
@@ -453,7 +456,7 @@ def _page_setup(ws, report: Report, *, landscape: bool, width_chars: float, tabl
     else:
         ws.set_portrait()
     ws.set_paper(9)   # A4
-    if width_chars <= _FIT_CHARS or not table:
+    if width_chars <= _FIT_CHARS or not table or chart:  # a chart is read whole, beside its data
         ws.fit_to_pages(1, 0)
     else:
         ws.set_print_scale(_MIN_SCALE)
