@@ -107,7 +107,8 @@ def test_pretrend_test_rejects_planted_pretrend_only(seed):
 
 
 def test_pretrend_chi2_equals_linearmodels_wald_test():
-    res = event_study(simulate(seed=4, pretrend=0.1), outcome="y", unit="firm", time="year", cohort="cohort")
+    res = event_study(simulate(seed=4, pretrend=0.1), outcome="y", unit="firm", time="year", cohort="cohort",
+                      engine="linearmodels")
     pt = res.pretrend_test()
     R = np.zeros((len(pt.terms), len(res.params)))
     for i, term in enumerate(pt.terms):

@@ -280,3 +280,29 @@ def test_twfe_one_million_rows_is_fast():
     assert res.nobs == 1_000_000 and abs(res.coef - 0.5) < 5 * res.se
     assert elapsed < 30, f"twfe_did on 1M rows took {elapsed:.1f}s"
     io.StringIO(res.summary())
+
+
+def test_fast_engine_equals_panelols():
+    """The default engine reproduces linearmodels PanelOLS (two-way effects) to 1e-10."""
+    from finsupport.simulate import simulate
+    from finsupport.estimate.panel import analysis_panel
+    from finsupport.estimate.event_study import event_study
+
+    p = analysis_panel(simulate(n_firms=300, seed=4))
+    p = p.drop(index=p.sample(frac=0.05, random_state=1).index)  # unbalanced
+    p["prov"] = p["firm_id"].str[-1]
+    for cluster in ("unit", None, "prov"):
+        a = twfe_did(p, outcome="share", treatment="treated", unit="firm_id", time="year",
+                     covariates=["log_revenue"], cluster=cluster)
+        b = twfe_did(p, outcome="share", treatment="treated", unit="firm_id", time="year",
+                     covariates=["log_revenue"], cluster=cluster, engine="linearmodels")
+        np.testing.assert_allclose(a.params, b.params, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=1e-8)
+        np.testing.assert_allclose(a.pvalues, b.pvalues, rtol=1e-7, atol=1e-12)
+        np.testing.assert_allclose(a.conf_int(), b.conf_int(), rtol=1e-8)
+        assert a.nobs == b.nobs and a.df_resid == b.df_resid
+    ea = event_study(p, outcome="share", unit="firm_id", time="year", cohort="cohort")
+    eb = event_study(p, outcome="share", unit="firm_id", time="year", cohort="cohort", engine="linearmodels")
+    np.testing.assert_allclose(ea.table["coef"], eb.table["coef"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ea.table["se"], eb.table["se"], rtol=1e-7)
+    assert ea.pretrend_test().f == pytest.approx(eb.pretrend_test().f, rel=1e-7)

@@ -14,6 +14,7 @@ from .twfe import (
     SE_NOTE,
     DroppedRows,
     _cluster_option,
+    _engine,
     _fit_panel,
     _prepare_panel,
     _problem,
@@ -283,7 +284,8 @@ def _term(e: int, lo: int, hi: int) -> str:
 
 def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                 window: tuple[int, int] = (-4, 4), reference: int = -1,
-                covariates: Sequence[str] = (), cluster: str | None = "unit") -> EventStudyResult:
+                covariates: Sequence[str] = (), cluster: str | None = "unit",
+                engine: str = "fast") -> EventStudyResult:
     """Dynamic (event-study) two-way fixed effects regression.
 
     .. math:: y_{it} = \\alpha_i + \\lambda_t + \\sum_{e \\ne r} \\beta_e
@@ -396,7 +398,7 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
                               f"reference period. Fix: widen the window.")
     res, n_u, n_t, n_c = _fit_panel(
         data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
-        cluster=cl, weights=None,
+        cluster=cl, weights=None, engine=_engine(engine),
         hint="include never-treated units, bin the end points inside the observed event times "
              "(narrow the window) or drop covariates that are constant within units or periods")
     return EventStudyResult(res, outcome=outcome, unit=unit, time=time, cohort=cohort,

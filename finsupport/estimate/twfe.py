@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import DataError, EstimationError
 
@@ -208,23 +209,80 @@ def _cluster_option(cluster, unit: str) -> str | None:
     return str(cluster)
 
 
-def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
-              cluster: str | None, weights: str | None, hint: str):
-    """Fit y on regressors with unit and time effects by PanelOLS.
+def _engine(engine: str) -> str:
+    if engine not in ("fast", "linearmodels"):
+        raise EstimationError(f"engine '{engine}' is not known; use 'fast' or 'linearmodels'")
+    return engine
 
-    Returns ``(linearmodels result, n_units, n_periods, n_clusters)``. Unit and time are
-    replaced by integer codes (time codes follow the sort order of ``time``), which
-    PanelOLS handles fastest and which work for any id type.
+
+class _FastPanelResult:
+    """The numbers of linearmodels ``PanelOLS(entity_effects=True, time_effects=True)``, computed directly.
+
+    Same estimator and covariance as the PanelOLS call below (``debiased=True``,
+    ``auto_df=False``, ``count_effects=True``; see ``SE_NOTE``): the design and outcome
+    are demeaned by alternating projections on integer codes (``numpy.bincount``),
+    which on a million firm-years is several times faster than PanelOLS's pandas-based
+    demeaning. Tests check it against PanelOLS and statsmodels to 1e-10.
     """
-    from linearmodels.panel import PanelOLS
-    from linearmodels.panel.utility import AbsorbingEffectError
 
+    def __init__(self, params, cov, nobs, df_resid):
+        self.params, self.cov, self.nobs, self.df_resid = params, cov, nobs, df_resid
+        self.std_errors = pd.Series(np.sqrt(np.diag(cov.to_numpy())), index=params.index, name="std_error")
+        self.tstats = (params / self.std_errors).rename("tstat")
+        self.pvalues = pd.Series(2 * stats.t.sf(np.abs(self.tstats.to_numpy()), df_resid), index=params.index,
+                                 name="pvalue")
+
+    @classmethod
+    def fit(cls, y, X, names, g1, g2, clusters, *, n_effects: int):
+        R = _twoway_residual(np.column_stack([y, X]), g1, g2)
+        yt, Xt = R[:, 0], R[:, 1:]
+        XtX_inv = np.linalg.inv(Xt.T @ Xt)
+        beta = XtX_inv @ (Xt.T @ yt)
+        e = yt - Xt @ beta
+        n, k = Xt.shape
+        df_resid = n - k - n_effects
+        if clusters is None:
+            V = XtX_inv * (e @ e / df_resid)
+        else:
+            ng = int(clusters.max()) + 1
+            S = np.column_stack([np.bincount(clusters, weights=Xt[:, j] * e, minlength=ng) for j in range(k)])
+            V = XtX_inv @ (S.T @ S) @ XtX_inv * (n / df_resid)
+        params = pd.Series(beta, index=names, name="parameter")
+        return cls(params, pd.DataFrame(V, index=names, columns=names), n, df_resid)
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        q = stats.t.ppf(1 - (1 - level) / 2, self.df_resid)
+        return pd.DataFrame({"lower": self.params - q * self.std_errors, "upper": self.params + q * self.std_errors})
+
+
+def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
+              cluster: str | None, weights: str | None, hint: str, engine: str = "fast"):
+    """Fit y on regressors with unit and time effects.
+
+    Returns ``(result, n_units, n_periods, n_clusters)``. ``engine="fast"`` (unweighted
+    fits) computes PanelOLS's numbers directly (:class:`_FastPanelResult`);
+    ``engine="linearmodels"`` and weighted fits call PanelOLS itself. Unit and time are
+    replaced by integer codes (time codes follow the sort order of ``time``).
+    """
     ucode, uniq_u = pd.factorize(data[unit], sort=False)
     tcode, uniq_t = pd.factorize(data[time], sort=True)
     order = np.lexsort((tcode, ucode))
-    idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
     X = data[list(regressors)].to_numpy(dtype=float)[order]
     _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
+    if weights is None and engine == "fast":
+        ccode = None
+        n_clusters = None
+        if cluster is not None:
+            ccode, uniq_c = pd.factorize(data[cluster]) if cluster != unit else (ucode, uniq_u)
+            ccode, n_clusters = ccode[order], len(uniq_c)
+        y = data[outcome].to_numpy(dtype=float)[order]
+        res = _FastPanelResult.fit(y, X, list(regressors), ucode[order], tcode[order], ccode,
+                                   n_effects=len(uniq_u) + len(uniq_t) - 1)
+        return res, len(uniq_u), len(uniq_t), n_clusters
+    idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
+    from linearmodels.panel import PanelOLS
+    from linearmodels.panel.utility import AbsorbingEffectError
+
     y = pd.Series(data[outcome].to_numpy(dtype=float)[order], index=idx, name=outcome)
     exog = pd.DataFrame(X, index=idx, columns=list(regressors))
     w = None
@@ -400,7 +458,7 @@ class TwfeResult:
 
 def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time: str,
              covariates: Sequence[str] = (), cluster: str | None = "unit",
-             weights: str | None = None) -> TwfeResult:
+             weights: str | None = None, engine: str = "fast") -> TwfeResult:
     """Two-way fixed effects difference-in-differences.
 
     Estimates, by OLS with unit and time effects absorbed (linearmodels ``PanelOLS`` with
@@ -433,6 +491,11 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
         by that column; ``None`` gives classical (homoskedastic) standard errors.
     weights : str, optional
         Column of positive regression weights (weighted least squares).
+    engine : {"fast", "linearmodels"}
+        ``fast`` (default) computes exactly PanelOLS's estimates and covariance with a
+        numpy within-transformation (several times faster on millions of rows; weighted
+        fits always use PanelOLS); ``linearmodels`` fits ``PanelOLS`` itself and exposes
+        its results object as ``model_result``.
 
     Returns
     -------
@@ -487,7 +550,7 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
                               f"comparison. Fix: include untreated units or pre-treatment periods.")
     res, n_u, n_t, n_c = _fit_panel(
         data, outcome=outcome, regressors=[treatment, *covariates], unit=unit, time=time,
-        cluster=cl, weights=weights,
+        cluster=cl, weights=weights, engine=_engine(engine),
         hint=f"the treatment must switch on within units at different times (or for some units "
              f"only); drop covariates that are constant within {unit} or within {time}")
     return TwfeResult(res, outcome=outcome, treatment=treatment, unit=unit, time=time,
