@@ -76,9 +76,9 @@ def _ols_controls(dY, X, D, w):
     return fit, asy
 
 
-def _dr(dY, D, X, w):
+def _dr(dY, D, X, w, ps_fit=None):
     n = len(dY)
-    ps, vcov = _logit(X, D, w)
+    ps, vcov = ps_fit or _logit(X, D, w)
     ps = np.minimum(ps, _PS_MAX)
     out_delta, asy_ols = _ols_controls(dY, X, D, w)
     w_t = w * D
@@ -92,9 +92,9 @@ def _dr(dY, D, X, w):
     return eta_t - eta_c, inf_t - inf_c
 
 
-def _ipw(dY, D, X, w):
+def _ipw(dY, D, X, w, ps_fit=None):
     n = len(dY)
-    ps, vcov = _logit(X, D, w)
+    ps, vcov = ps_fit or _logit(X, D, w)
     ps = np.minimum(ps, _PS_MAX)
     w_t = w * D
     w_c = w * ps * (1 - D) / (1 - ps)
@@ -107,7 +107,7 @@ def _ipw(dY, D, X, w):
     return eta_t - eta_c, inf_t - inf_c
 
 
-def _reg(dY, D, X, w):
+def _reg(dY, D, X, w, ps_fit=None):
     out_delta, asy_ols = _ols_controls(dY, X, D, w)
     w_t = w * D
     att_t, att_c = w_t * dY, w_t * out_delta
@@ -373,6 +373,10 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
         raise EstimationError("no never-treated units for control_group='never_treated'; use "
                               "control_group='not_yet_treated'")
     est = _ESTIMATORS[method]
+    # time-invariant covariates give the same propensity score for every cell with the same
+    # cohort and control set: fit it once (never-treated controls: once per cohort)
+    invariant = all(np.allclose(Xs[c], Xs[c][:, :1], equal_nan=True) for c in covariates)
+    ps_cache: dict = {}
     rows, infl = [], []
     tfac = 1 if base_period == "varying" else 0
     for g in glist:
@@ -403,7 +407,15 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
             X = np.ones((int(sel.sum()), 1))
             if covariates:
                 X = np.column_stack([X] + [Xs[c][sel, pret] for c in covariates])
-            att, psi = est(dY, Dsub, X, w[sel])
+            ps_fit = None
+            if method != "reg":
+                key = (g, sel.tobytes()) if invariant else None
+                ps_fit = ps_cache.get(key) if key else None
+                if ps_fit is None:
+                    ps_fit = _logit(X, Dsub, w[sel])
+                    if key:
+                        ps_cache[key] = ps_fit
+            att, psi = est(dY, Dsub, X, w[sel], ps_fit)
             full = np.zeros(n)
             full[sel] = psi * (n / sel.sum())
             infl.append(full)

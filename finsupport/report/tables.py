@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
+from ..estimate.results import stars
 from .safety import safe_output_path
 
 __all__ = [
@@ -40,33 +41,6 @@ STAR_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10
 FOOTER_ORDER = ("N", "clusters", "firm FE", "year FE")
 NOTE = "Standard errors in parentheses. * p<0.10, ** p<0.05, *** p<0.01."
 _REQUIRED = ("model", "term", "coef", "se")
-
-
-def stars(pvalue: float | None) -> str:
-    """Significance stars of a p-value.
-
-    Parameters
-    ----------
-    pvalue : float or None
-        Two-sided p-value; missing gives no stars.
-
-    Returns
-    -------
-    str
-        ``"***"`` if p < 0.01, ``"**"`` if p < 0.05, ``"*"`` if p < 0.10, else ``""``.
-    """
-    if pvalue is None:
-        return ""
-    try:
-        p = float(pvalue)
-    except (TypeError, ValueError):
-        return ""
-    if math.isnan(p):
-        return ""
-    for level, mark in STAR_LEVELS:
-        if p < level:
-            return mark
-    return ""
 
 
 def _get(obj: Any, *names: str) -> Any:
