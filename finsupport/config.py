@@ -128,7 +128,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "estimators": (_list_of(str, ("twfe", "event_study", "att_gt", "bacon")), ["twfe", "event_study", "att_gt"]),
         "control_group": (_choice("never_treated", "not_yet_treated"), "not_yet_treated"),
         "method": (_choice("dr", "ipw", "reg"), "dr"),
-        "covariates": (_list_of(str), []),
+        "covariates": (_list_of(str, ("log_revenue_pre", "rd_intensity_pre", "leverage_pre")), []),
         "bootstrap": (_typed(int, min_value=0, max_value=100000), 999),
         "event_window": (_window, [-4, 4]),
         "cluster": (_choice("unit", "none"), "unit"),
@@ -269,7 +269,7 @@ outcomes = ["share", "subsidy_share"]
 estimators = ["twfe", "event_study", "att_gt", "bacon"]   # bacon: Goodman-Bacon weights of the TWFE coefficient
 control_group = "not_yet_treated"   # "never_treated" | "not_yet_treated"
 method = "dr"                       # "dr" | "ipw" | "reg"
-covariates = []                     # time-invariant pre-designation covariates, e.g. ["log_revenue_pre"]
+covariates = []                     # att_gt covariates (pre-designation), e.g. ["log_revenue_pre", "rd_intensity_pre"]
 bootstrap = 999                     # multiplier bootstrap draws for att_gt (0 = analytic standard errors)
 event_window = [-4, 4]
 cluster = "unit"                    # "unit" | "none"

@@ -192,12 +192,13 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
         r: dict[str, Any] = {}
         try:
             if "twfe" in a["estimators"]:
+                # covariates are time-invariant pre-designation values: the firm effects absorb them,
+                # so they enter only the Callaway–Sant'Anna propensity score and outcome regression
                 r["twfe"] = twfe_did(d, outcome=outcome, treatment="treated", unit="firm_id", time="year",
-                                     covariates=tuple(a["covariates"]), cluster=cluster)
+                                     cluster=cluster)
             if "event_study" in a["estimators"]:
                 r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                                               window=tuple(a["event_window"]), covariates=tuple(a["covariates"]),
-                                               cluster=cluster)
+                                               window=tuple(a["event_window"]), cluster=cluster)
             if "att_gt" in a["estimators"]:
                 from .estimate.cs_core import att_gt
 

@@ -133,3 +133,22 @@ def test_summary_and_plot():
     assert "Pre-test" in res.summary()
     fig = res.plot()
     assert len(fig.axes) == 3
+
+
+def test_unbalanced_option_keeps_units_cell_by_cell():
+    # on a balanced panel the two options coincide
+    a = _fit("never_treated", panel="unbalanced")
+    pd.testing.assert_frame_equal(a.table, _fit("never_treated").table)
+    # drop county 8001 (cohort 2007) in 2005: it leaves only the cells that use 2005
+    m = MPDTA.drop(index=MPDTA.index[(MPDTA["countyreal"] == 8001) & (MPDTA["year"] == 2005)])
+    res = att_gt(m, outcome="lemp", unit="countyreal", time="year", cohort="first.treat", panel="unbalanced")
+    assert res.n_units == 500 and res.dropped.empty
+    t = res.table.set_index(["cohort", "time"])
+    full = _fit("never_treated").table.set_index(["cohort", "time"])
+    uses_2005 = (t["base"] == 2005) | (t.index.get_level_values("time") == 2005)
+    assert (t.loc[uses_2005 & (t.index.get_level_values("cohort") == 2007), "n_treated"]
+            == full.loc[uses_2005 & (full.index.get_level_values("cohort") == 2007), "n_treated"] - 1).all()
+    same = ~uses_2005
+    np.testing.assert_allclose(t.loc[same, "att"], full.loc[same, "att"], atol=1e-12)
+    with pytest.raises(EstimationError, match="panel"):
+        _fit("never_treated", panel="ragged")

@@ -320,9 +320,14 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
         1 − confidence level.
     weights : str, optional
         Sampling weights (constant within unit).
-    panel : {"balanced"}
-        Units not observed in every period are dropped and listed in ``result.dropped``
-        (R ``did`` with ``allow_unbalanced_panel = FALSE``).
+    panel : {"balanced", "unbalanced"}
+        ``balanced`` (default): units not observed in every period are dropped and
+        listed in ``result.dropped`` (R ``did`` with ``allow_unbalanced_panel = FALSE``).
+        ``unbalanced``: every unit is kept and each ATT(g,t) uses the units observed in
+        both of its periods (t and the base period); influence functions are scaled by
+        n / n_gt over all n units, so aggregation weights π_g use every unit. This is a
+        cell-by-cell balanced estimator, not R's repeated-cross-section estimator for
+        ``allow_unbalanced_panel = TRUE``; on a balanced panel both options coincide.
 
     Returns
     -------
@@ -335,9 +340,8 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
         raise EstimationError(f"method '{method}' is not known; use one of {', '.join(METHODS)}")
     if base_period not in ("varying", "universal"):
         raise EstimationError("base_period must be 'varying' or 'universal'")
-    if panel != "balanced":
-        raise EstimationError("panel='unbalanced' is not available yet: estimate on the balanced panel "
-                              "(panel='balanced'; dropped units are listed in result.dropped)")
+    if panel not in ("balanced", "unbalanced"):
+        raise EstimationError("panel must be 'balanced' or 'unbalanced'")
     covariates = list(covariates or [])
     d, periods, dropped = _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel)
     notes: list[str] = []
@@ -354,7 +358,7 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
     tpos = np.searchsorted(periods, d[time].to_numpy())
     Y = np.full((n, T), np.nan)
     Y[codes, tpos] = d[outcome].to_numpy(dtype=float)
-    first_row = d.drop_duplicates(unit)
+    first_row = d.drop_duplicates(unit)  # sorted by unit: aligned with the codes
     G = first_row[cohort].to_numpy(dtype=float)
     w = first_row[weights].to_numpy(dtype=float) if weights else np.ones(n)
     w = w / w.mean()
@@ -399,7 +403,11 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                 C = never | ((G > periods[max(cur, pret)] + anticipation) & (G != g))
             Dg = G == g
             sel = Dg | C
-            if not C[sel].any():
+            if panel == "unbalanced":  # units observed in both periods of this comparison
+                sel = sel & ~np.isnan(Y[:, cur]) & ~np.isnan(Y[:, pret])
+                if covariates:
+                    sel &= ~np.isnan(np.column_stack([Xs[c][:, pret] for c in covariates])).any(axis=1)
+            if not C[sel].any() or not Dg[sel].any():
                 notes.append(f"cohort {g:g}, period {periods[cur]:g}: no control units; skipped")
                 continue
             dY = Y[sel, cur] - Y[sel, pret]
@@ -420,7 +428,7 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
             full[sel] = psi * (n / sel.sum())
             infl.append(full)
             rows.append(dict(cohort=g, time=periods[cur], att=att, se=np.nan, post=bool(periods[cur] >= g),
-                             n_treated=int(Dg.sum()), n_control=int(C[sel].sum()), base=periods[pret]))
+                             n_treated=int(Dg[sel].sum()), n_control=int(C[sel].sum()), base=periods[pret]))
     table = pd.DataFrame(rows)
     psi = np.column_stack(infl) if infl else np.zeros((n, 0))
     from .cs_aggregate import bootstrap_se, se_from_influence

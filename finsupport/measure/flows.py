@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.spec import STATE_INVESTOR_TYPES
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..reference.rates import BENCHMARKS
 from .debt import FIRST_YEAR_RULES, debt_arrays, log_debt
 from .equity import EQUITY_BASES, equity_events
@@ -104,6 +104,10 @@ def support_flows(
     log = data.quality
     fin = data.require("financials", ["firm_id", "year", "revenue", "interest_bearing_debt", "interest_expense"],
                        purpose="support flows")
+    if fin.empty:
+        raise DataError(problems=[{"table": "financials", "message": "no rows to measure (the table is empty, or "
+                                   "every row was excluded: see the data-quality log)",
+                                   "hint": "provide at least one firm-year with revenue"}])
     px = PanelIndex(fin["firm_id"], fin["year"])
     f = fin.iloc[px.order]
     revenue = f["revenue"].to_numpy(dtype=float)
