@@ -207,6 +207,9 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
                             base_period=a["base_period"], bootstrap=a["bootstrap"] or None, seed=cfg["run"]["seed"],
                             alpha=a["alpha"])
                 r["att_gt"] = cs
+                if len(cs.dropped):
+                    notes.append(f"{outcome}: att_gt left out {len(cs.dropped)} unit(s) "
+                                 f"({'; '.join(sorted(set(cs.dropped['reason'])))})")
                 r["aggregates"] = {k: cs.aggregate(k) for k in ("simple", "group", "dynamic", "calendar")}
             if "bacon" in a["estimators"]:
                 from .estimate.bacon import bacon_decomposition

@@ -111,3 +111,10 @@ def test_wheel_ships_the_embedded_dataset(tmp_path):
         assert f"finsupport/datasets/robotics44/{f}" in names
     for f in ("benchmark_rates.csv", "little_giant_batches.csv", "selection_criteria.csv"):
         assert f"finsupport/reference/{f}" in names
+
+
+def test_readme_shows_what_the_default_run_prints(two_runs):
+    """The README's headline block is the default run's own output (no hand-copied figures)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for line in two_runs[0].summary().splitlines()[:4]:
+        assert line in readme, line
