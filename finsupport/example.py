@@ -122,7 +122,8 @@ def make_robotics44() -> Dataset:
         raise ConfigError("robotics44 calibration failed: the target share is below the non-grant support")
     data = simulate(**kw, firm_overrides=_overrides(scale))
     des = data.designations
-    renew = des[des["year"] == 2019].assign(year=2022, valid_until=2024)
+    # the 2022 re-review of the first batch: a renewal, judged under the rules of its own year
+    renew = des[des["year"] == 2019].assign(year=2022, valid_until=2024, batch=np.nan)
     spec = des[des["year"] >= 2021].assign(tier="specialized_sme", year=lambda d: d["year"] - 2,
                                            valid_until=lambda d: d["year"] + 2, batch=np.nan)
     des = pd.concat([des, renew, spec], ignore_index=True).sort_values(["firm_id", "year", "tier"], ignore_index=True)

@@ -145,3 +145,17 @@ def test_share_by_year_and_firm_ratio_over_period(tiny):
     assert overall.loc["total", "mean_firm_share"] == pytest.approx((112.7 / 2000 + 0) / 2)
     with pytest.raises(DataError, match="flows.cohort"):
         support_share(f, by="cohort")
+
+
+def test_cvd_expense_test_groups_by_firm_programme_and_year_only():
+    # two firms, same programme and year: each is tested against its own sales.
+    # a: 4,000 < 0.5 % of 1,000,000 -> expensed; b: 4,000 >= 0.5 % of 100,000 -> allocated.
+    # c has no programme: its grant is tested alone even next to a's programme grant.
+    grants = pd.DataFrame({"firm_id": ["a", "b", "a"], "year": [2016, 2016, 2016],
+                           "amount": [4000.0, 4000.0, 1000.0], "recurring": [False, False, False],
+                           "programme": ["p", "p", None]})
+    revenue = pd.DataFrame({"firm_id": ["a", "b"], "year": [2016, 2016], "revenue": [1e6, 1e5]})
+    out = subsidy_flows(grants, revenue, basis="cvd").set_index(["firm_id", "year"])
+    assert out.loc[("a", 2016), "subsidy_expensed"] == 5000  # 4,000 + the lone 1,000 (< 5,000)
+    assert out.loc[("b", 2016), "subsidy_expensed"] == 0
+    assert out.loc[("b", 2016), "subsidy_allocated"] == pytest.approx(400 + 4000 * 0.049 / 1.049)

@@ -124,7 +124,7 @@ def support_flows(
         codes = px.firm_codes(g["firm_id"])
         pos = px.locate(codes, g["year"])
         sales = np.where(pos >= 0, revenue[np.maximum(pos, 0)], np.nan)
-        ev = subsidy_events(g, codes, sales, basis=subsidy_basis, aul_years=aul_years,
+        ev = subsidy_events(g, sales, basis=subsidy_basis, aul_years=aul_years,
                             expense_threshold=expense_threshold, discount_benchmark="lpr_5y")
         log_subsidy_events(ev, g, log)
         amount = g["amount"].to_numpy(dtype=float)

@@ -35,7 +35,6 @@ class SubsidyEvents:
 
 def subsidy_events(
     grants: pd.DataFrame,
-    firm_codes: np.ndarray,
     sales: np.ndarray,
     *,
     basis: str,
@@ -45,8 +44,8 @@ def subsidy_events(
 ) -> SubsidyEvents:
     """Vectorised core of :func:`subsidy_flows` (rows of ``grants`` with a known amount).
 
-    ``firm_codes`` are integer firm codes aligned with the grant rows and ``sales``
-    the firm's revenue in the year of receipt (NaN when unknown).
+    ``sales`` is the firm's revenue in the year of receipt, aligned with the grant rows
+    (NaN when unknown).
     """
     n = len(grants)
     amount = grants["amount"].to_numpy(dtype=float)
@@ -61,6 +60,7 @@ def subsidy_events(
     expensed = recurring.copy()
     no_sales = np.zeros(n, bool)
     if basis == "cvd":
+        fcode, _ = pd.factorize(grants["firm_id"])  # own codes: firms outside the panel group correctly too
         if "programme" in grants:
             prog = grants["programme"].astype("string").fillna("")
             pcode, _ = pd.factorize(prog)
@@ -68,10 +68,11 @@ def subsidy_events(
         else:
             pcode, has_prog = np.zeros(n, np.int64), np.zeros(n, bool)
         # grants under one programme in one year are tested together; without a programme, one by one
-        span = int(year.max() - year.min() + 1) if n else 1
-        gkey = (firm_codes.astype(np.int64) * span + (year - (year.min() if n else 0))) * (int(pcode.max()) + 2 if n else 1) + pcode
-        gkey = np.where(has_prog, gkey, -1 - np.arange(n))
-        gid, _ = pd.factorize(gkey)
+        y0 = year.min() if n else 0
+        span, npg = int(year.max() - y0 + 1) if n else 1, int(pcode.max()) + 1 if n else 1
+        key = (fcode.astype(np.int64) * span + (year - y0)) * npg + pcode
+        key = np.where(has_prog, key, key.max(initial=0) + 1 + np.arange(n))
+        gid, _ = pd.factorize(key)
         nonrec_total = np.bincount(gid, weights=np.where(recurring, 0.0, amount))[gid]
         no_sales = ~recurring & np.isnan(sales)
         with np.errstate(invalid="ignore"):
@@ -158,7 +159,7 @@ def subsidy_flows(
     codes, firms = pd.factorize(g["firm_id"])
     sales = g[["firm_id", "year"]].merge(revenue[["firm_id", "year", "revenue"]].drop_duplicates(["firm_id", "year"]),
                                          on=["firm_id", "year"], how="left")["revenue"].to_numpy(dtype=float)
-    ev = subsidy_events(g, codes, sales, basis=basis, aul_years=aul_years, expense_threshold=expense_threshold,
+    ev = subsidy_events(g, sales, basis=basis, aul_years=aul_years, expense_threshold=expense_threshold,
                         discount_benchmark=discount_benchmark)
     log_subsidy_events(ev, g, log)
     amount = g["amount"].to_numpy(dtype=float)
