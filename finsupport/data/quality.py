@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["QualityLog", "LOG_COLUMNS"]
@@ -42,18 +43,18 @@ class QualityLog:
         detail: str | Iterable = "",
     ) -> None:
         """Record one issue for one or many rows (vectorised: pass arrays)."""
-        rows = list(rows) if rows is not None else [pd.NA]
+        rows = np.asarray(rows if rows is not None else [pd.NA], dtype=object)
         n = len(rows)
         if n == 0:
             return
 
         def _col(v):
             if v is None:
-                return [pd.NA] * n
+                return np.full(n, pd.NA, dtype=object)
             if isinstance(v, str):
-                return [v] * n
-            v = list(v)
-            return v if len(v) == n else [v[0] if v else pd.NA] * n
+                return v
+            v = np.asarray(v, dtype=object)
+            return v if len(v) == n else np.full(n, v[0] if len(v) else pd.NA, dtype=object)
 
         frame = pd.DataFrame(
             {

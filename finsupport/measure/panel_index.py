@@ -32,7 +32,10 @@ class PanelIndex:
 
     def firm_codes(self, firm_id: pd.Series) -> np.ndarray:
         """Code of each firm id in the panel's firm list (−1 when the firm is not in the panel)."""
-        return self.firms.get_indexer(firm_id)
+        # hash each distinct id once: millions of grant rows name only as many firms as the panel
+        local, uniques = pd.factorize(firm_id)
+        lookup = np.append(self.firms.get_indexer(uniques), -1)  # local code −1 (missing id) -> −1
+        return lookup[local]
 
     def locate(self, codes: np.ndarray, year) -> np.ndarray:
         """Panel position of each (firm code, year) (−1 when that firm-year is not in the panel)."""
