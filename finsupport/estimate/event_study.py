@@ -13,6 +13,7 @@ from ..errors import ConfigError, DataError, EstimationError
 from .twfe import (
     SE_NOTE,
     DroppedRows,
+    FittedPanel,
     _cluster_option,
     _engine,
     _fit_panel,
@@ -76,7 +77,7 @@ class PretrendTest:
                 f"chi2({self.chi2_df}) = {self.chi2:.3f}, p = {self.chi2_pvalue:.4f}")
 
 
-class EventStudyResult:
+class EventStudyResult(FittedPanel):
     """A fitted event study (:func:`event_study`).
 
     Attributes
@@ -113,38 +114,6 @@ class EventStudyResult:
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
         self.se_type = _se_label(cluster, n_clusters)
         self.se_note = SE_NOTE
-
-    @property
-    def params(self) -> pd.Series:
-        return self.model_result.params
-
-    @property
-    def std_errors(self) -> pd.Series:
-        return self.model_result.std_errors
-
-    @property
-    def tstats(self) -> pd.Series:
-        return self.model_result.tstats
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return self.model_result.pvalues
-
-    @property
-    def cov(self) -> pd.DataFrame:
-        return self.model_result.cov
-
-    @property
-    def nobs(self) -> int:
-        return int(self.model_result.nobs)
-
-    @property
-    def df_resid(self) -> int:
-        return int(self.model_result.df_resid)
-
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals of the estimated coefficients (t(df_resid) critical values)."""
-        return self.model_result.conf_int(level=level)
 
     def _table(self, level: float = 0.95) -> pd.DataFrame:
         lo, hi = self.window

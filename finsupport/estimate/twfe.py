@@ -329,7 +329,46 @@ def _se_label(cluster: str | None, n_clusters: int | None) -> str:
 # TWFE DiD
 
 
-class TwfeResult:
+class FittedPanel:
+    """Accessors shared by the fitted regressions (``model_result`` is the fit of PanelOLS or the fast engine)."""
+
+    model_result: object
+
+    @property
+    def params(self) -> pd.Series:
+        return self.model_result.params
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self.model_result.std_errors
+
+    @property
+    def tstats(self) -> pd.Series:
+        return self.model_result.tstats
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return self.model_result.pvalues
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        """Covariance matrix of the coefficients."""
+        return self.model_result.cov
+
+    @property
+    def nobs(self) -> int:
+        return int(self.model_result.nobs)
+
+    @property
+    def df_resid(self) -> int:
+        return int(self.model_result.df_resid)
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals of the estimated coefficients (t(df_resid) critical values)."""
+        return self.model_result.conf_int(level=level)
+
+
+class TwfeResult(FittedPanel):
     """A fitted two-way fixed effects DiD (:func:`twfe_did`).
 
     Attributes
@@ -377,36 +416,6 @@ class TwfeResult:
         self.se_type = _se_label(cluster, n_clusters)
         self.se_note = SE_NOTE
 
-    # linearmodels passthroughs -------------------------------------------------
-    @property
-    def params(self) -> pd.Series:
-        return self.model_result.params
-
-    @property
-    def std_errors(self) -> pd.Series:
-        return self.model_result.std_errors
-
-    @property
-    def tstats(self) -> pd.Series:
-        return self.model_result.tstats
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return self.model_result.pvalues
-
-    @property
-    def cov(self) -> pd.DataFrame:
-        """Covariance matrix of the coefficients."""
-        return self.model_result.cov
-
-    @property
-    def nobs(self) -> int:
-        return int(self.model_result.nobs)
-
-    @property
-    def df_resid(self) -> int:
-        return int(self.model_result.df_resid)
-
     @property
     def coef(self) -> float:
         return float(self.params[self.treatment])
@@ -415,9 +424,6 @@ class TwfeResult:
     def se(self) -> float:
         return float(self.std_errors[self.treatment])
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals (columns ``lower``, ``upper``), t(df_resid) critical values."""
-        return self.model_result.conf_int(level=level)
 
     @property
     def table(self) -> pd.DataFrame:
