@@ -78,8 +78,16 @@ def _mapping(key, v):
 
 
 def _units(key, v):
-    if not isinstance(v, dict):
-        raise ConfigError(f"{key} must be a table such as {{ financials = \"wan\" }}")
+    """One unit for every monetary table (``"wan"``) or one per table/column (``{ financials = "wan" }``)."""
+    from .data.mapping import normalise_units
+
+    if not isinstance(v, str | dict):
+        raise ConfigError(f"{key} must be a unit such as \"wan\" (every table) or a table such as "
+                          f"{{ financials = \"wan\" }}, got {v!r}")
+    try:
+        normalise_units(v)
+    except ConfigError as e:
+        raise ConfigError(f"{key}: {e}") from None
     return v
 
 
@@ -238,7 +246,8 @@ title = "State support to Little Giant robotics firms (synthetic example)"
 [data]
 path = "."                          # a folder of CSV/Parquet files named after the tables, or one .xlsx workbook
 preset = ""                         # "" | "csmar" | "wind": header presets for common exports
-units = {}                          # e.g. { financials = "wan" } when amounts are in 10,000 yuan
+units = {}                          # "wan" when every amount is in 10,000 yuan (a unit in a header wins);
+                                    # { financials = "wan", grants = "yuan" } for one unit per table
 mapping = {}                        # e.g. { financials = { "营业收入" = "revenue" } }
 synthetic = true                    # the embedded example is synthetic: the report says so
 description = "robotics44: synthetic panel calibrated to a published study of 44 Little Giant robotics firms"

@@ -70,6 +70,7 @@ UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
                      "tenthousandyuan")),
     "million": (1_000_000, ("million", "millionyuan", "百万元", "百万", "mn", "mio", "1000000",
                             "1000000yuan")),
+    "ten_million": (10_000_000, ("tenmillion", "tenmillionyuan", "千万元", "千万", "10000000", "10000000yuan")),
     "yi": (100_000_000, ("yi", "yiyuan", "亿元", "亿", "100m", "100million", "100millionyuan",
                          "hundredmillion", "hundredmillionyuan", "100000000", "100000000yuan")),
 }
@@ -122,45 +123,86 @@ def _unit_help() -> str:
 @dataclass(frozen=True)
 class HeaderParts:
     raw: str
-    base: str  # the name without unit brackets and Wind annotation lines
+    base: str  # the name without unit brackets and Wind tags
     unit_text: str | None  # text found in unit position (may not be a currency unit)
+    unit_explicit: bool = False  # the unit was introduced as one ([单位], 单位:, a unit row): it must parse
+    tags: dict = field(default_factory=dict)  # Wind tags: {"报告期": "2019年报", "币种": "人民币", …}
+
+    @property
+    def period(self) -> str | None:
+        """The report period a Wind header names (``[报告期]2019年报``, ``[年度]2019``), if any."""
+        for k in PERIOD_TAGS:
+            if self.tags.get(k):
+                return self.tags[k]
+        return None
 
 
 _BRACKET = re.compile(r"^(?P<base>.*?)\s*[(\[（【]\s*(?P<inner>[^()\[\]（）【】]*?)\s*[)\]）】]\s*$", re.S)
-_UNIT_LINE = re.compile(r"^\s*[\[【]?\s*单位\s*[\]】]?\s*[:：]?\s*(?P<u>.+?)\s*$")
+_UNIT_LINE = re.compile(r"^\s*单位\s*[:：]\s*(?P<u>.+?)\s*$")
 _UNIT_SUFFIX = re.compile(r"^(?P<base>.*?)\s*[,，;；/]\s*(?:单位\s*[:：]?\s*)?(?P<u>[^,，;；/]+)$")
+#: Tags Wind writes into its headers, one line each or all on one line:
+#: ``营业收入\n[报告期]2019年报\n[单位]万元`` or ``营业收入[报告期]2019年报[单位]亿元``.
+WIND_TAGS = ("单位", "报告期", "年度", "截止日期", "交易日期", "日期", "币种", "报表类型", "报告类型", "类型",
+             "指标", "口径", "周期", "单位类型")
+PERIOD_TAGS = ("报告期", "年度", "截止日期")
+_TAG = re.compile(r"[\[【]\s*(?P<tag>" + "|".join(sorted(WIND_TAGS, key=len, reverse=True))
+                  + r")\s*[\]】]\s*[:：]?\s*(?P<val>[^\[【\r\n]*)")
+#: a bracketed note that names a money unit (元, 万, 亿, yuan …) even if we cannot parse it
+_MONEYISH = re.compile(r"元|万|亿|千|百|yuan|rmb|cny|usd|dollar|wan|thousand|million|\bmn\b|\bbn\b", re.I)
 
 
 def split_header(raw: object) -> HeaderParts:
-    """Split a source header into its name and the unit written in it, if any.
+    """Split a source header into its name, the unit written in it and Wind's tags.
 
-    ``"营业收入(万元)"`` → (``营业收入``, ``万元``); ``"营业收入\\n[单位]万元\\n[报告期]2019年报"``
-    (a Wind Excel export) → (``营业收入``, ``万元``); ``"revenue, 10k yuan"`` → (``revenue``,
-    ``10k yuan``).
+    ``"营业收入(万元)"`` → (``营业收入``, ``万元``); Wind's ``"营业收入\\n[报告期]2019年报\\n[单位]万元"``
+    and ``"营业收入[报告期]2019年报[单位]亿元"`` → (``营业收入``, ``万元``/``亿元``, period
+    ``2019年报``); ``"revenue, 10k yuan"`` → (``revenue``, ``10k yuan``). A unit introduced
+    by ``[单位]`` or ``单位:`` is *explicit*: a reader must reject it if it cannot parse it.
     """
     text = "" if raw is None else str(raw)
-    lines = [ln.strip() for ln in re.split(r"[\r\n]+", text) if ln.strip()]
+    norm = nfkc(text)
+    tags: dict[str, str] = {}
+    first = _TAG.search(norm)
+    if first is not None:
+        for m in _TAG.finditer(norm):
+            tags.setdefault(m.group("tag"), m.group("val").strip())
+        head, rest = norm[: first.start()], norm[first.start():]
+        # lines of the rest that carry no tag (a bare "单位：万元" line)
+        extra_lines = [ln for ln in re.split(r"[\r\n]+", _TAG.sub("", rest)) if ln.strip()]
+    else:
+        head, extra_lines = norm, []
+    lines = [ln.strip() for ln in re.split(r"[\r\n]+", head) if ln.strip()]
+    extra_lines = lines[1:] + extra_lines
     if not lines:
-        return HeaderParts(text, "", None)
-    name, unit = lines[0], None
-    for ln in lines[1:]:
+        return HeaderParts(text, "", tags.get("单位") or None, "单位" in tags, tags)
+    name, unit, explicit = lines[0], None, False
+    if tags.get("单位"):
+        unit, explicit = tags["单位"], True
+    elif "单位" in tags:
+        unit, explicit = "", True  # "[单位]" with nothing after it
+    for ln in extra_lines:
         m = _UNIT_LINE.match(ln)
-        if m:
-            unit = m.group("u")
-    # "[单位]万元" on the same line as the name
-    m = re.match(r"^(?P<base>.*?)\s*[\[【]\s*单位\s*[\]】]\s*[:：]?\s*(?P<u>.+)$", name)
-    if m and m.group("base"):
-        name, unit = m.group("base"), unit or m.group("u")
+        if m and unit is None:
+            unit, explicit = m.group("u"), True
     m = _BRACKET.match(name)
     if m and m.group("base").strip():
         inner = m.group("inner")
         name = m.group("base")
-        unit = unit or inner
+        if unit is None:
+            um = re.match(r"^单位\s*[:：]\s*(?P<u>.*)$", inner.strip())
+            unit, explicit = (um.group("u"), True) if um else (inner, False)
     elif unit is None:
         m = _UNIT_SUFFIX.match(name)
         if m and m.group("base").strip() and parse_unit(m.group("u"), strict=False):
             name, unit = m.group("base"), m.group("u")
-    return HeaderParts(text, name.strip(), unit.strip() if unit else None)
+    return HeaderParts(text, name.strip(), unit.strip() if unit is not None else None, explicit, tags)
+
+
+def unit_is_required(parts_unit: str | None, explicit: bool) -> bool:
+    """Whether a unit text must parse: introduced as a unit, or a bracket that names money (``(千万元)``)."""
+    if parts_unit is None:
+        return False
+    return explicit or bool(_MONEYISH.search(parts_unit))
 
 
 # -- synonyms -------------------------------------------------------------------
@@ -362,17 +404,22 @@ def _target(src, tgt, table) -> str:
     return tgt
 
 
-UnitSpec = dict[str, dict[str | None, tuple[str, int, str]]]
+UnitSpec = dict[str, dict[str | None, tuple[str, int, str, str]]]
 
 
 def normalise_units(units) -> UnitSpec:
-    """``{table: {column or None (whole table): (unit, factor, spelling)}}``; errors are ConfigErrors."""
+    """``{table: {column or None (whole table): (unit, factor, spelling, scope)}}``; errors are ConfigErrors.
+
+    ``scope`` is ``"all"`` for one unit given for every monetary table (``units="wan"``),
+    ``"table"`` or ``"column"`` otherwise. A unit written in a header wins over an
+    ``"all"`` default; a per-table or per-column unit that contradicts a header is an error.
+    """
     out: UnitSpec = {}
     if units is None or units == {}:
         return out
     if isinstance(units, str):
         name, f = parse_unit(units)
-        return {t: {None: (name, f, units)} for t in TABLE_NAMES if TABLES[t].columns_of_kind("amount")}
+        return {t: {None: (name, f, units, "all")} for t in TABLE_NAMES if _amount_columns(t)}
     if not isinstance(units, Mapping):
         raise ConfigError("units must be a unit such as 'wan', or a dict such as {'financials': 'wan'} "
                           "or {'financials': {'revenue': 'yi'}}")
@@ -380,20 +427,25 @@ def normalise_units(units) -> UnitSpec:
         t = str(table).strip().lower()
         if t not in TABLES:
             raise ConfigError(f"units names an unknown table {table!r}; tables are {', '.join(TABLE_NAMES)}")
-        amount_cols = set(TABLES[t].columns_of_kind("amount")) | set(HELPER_COLUMNS.get(t, {}))
+        amount_cols = _amount_columns(t)
         if isinstance(spec, Mapping):
             for col, u in spec.items():
                 if col not in amount_cols:
                     raise ConfigError(f"units for '{t}.{col}': only amount columns take a unit "
                                       f"({', '.join(sorted(amount_cols)) or 'none in this table'})")
                 name, f = parse_unit(u)
-                out.setdefault(t, {})[col] = (name, f, str(u))
+                out.setdefault(t, {})[col] = (name, f, str(u), "column")
         else:
             if not amount_cols:
                 raise ConfigError(f"units for '{t}': the table has no amount columns")
             name, f = parse_unit(spec)
-            out.setdefault(t, {})[None] = (name, f, str(spec))
+            out.setdefault(t, {})[None] = (name, f, str(spec), "table")
     return out
+
+
+def _amount_columns(table: str) -> set[str]:
+    return set(TABLES[table].columns_of_kind("amount")) | {
+        c for c, k in HELPER_COLUMNS.get(table, {}).items() if k == "amount"}
 
 
 # -- resolution -------------------------------------------------------------------
@@ -405,6 +457,8 @@ class Resolved:
     target: str | None  # None: an extra column (kept under its own name)
     how: str  # mapping | preset | contract | synonym | label | extra
     unit_texts: list[str] = field(default_factory=list)  # units written in the header (and label rows)
+    required_units: list[str] = field(default_factory=list)  # of those, the ones that must parse
+    currency: str | None = None  # Wind's [币种] tag
 
 
 def resolve_header(raw: str, table: str, *, user: dict[str | None, dict[str, str]],
@@ -415,11 +469,14 @@ def resolve_header(raw: str, table: str, *, user: dict[str | None, dict[str, str
     if header_key(parts.base) not in keys:
         keys.append(header_key(parts.base))
     units = [parts.unit_text] if parts.unit_text else []
+    required = [parts.unit_text] if unit_is_required(parts.unit_text, parts.unit_explicit) else []
     label_keys: list[str] = []
     for lab in labels:
         lp = split_header(lab)
         if lp.unit_text:
             units.append(lp.unit_text)
+            if unit_is_required(lp.unit_text, lp.unit_explicit):
+                required.append(lp.unit_text)
         elif lab and parse_unit(lab, strict=False):  # a label row that holds only the unit (CSMAR row 3)
             units.append(lab)
             continue
@@ -430,22 +487,25 @@ def resolve_header(raw: str, table: str, *, user: dict[str | None, dict[str, str
     table_user = user.get(table, {})
     flat = user.get(None, {})
 
+    def result(target, how):
+        return Resolved(raw, target, how, units, required, parts.tags.get("币种") or None)
+
     def _flat_ok(t: str) -> bool:
         return t in targets or t not in _ALL_TARGETS
 
     for group, how in ((keys, ""), (label_keys, "label")):
         for k in group:
             if k in table_user:
-                return Resolved(raw, table_user[k], "mapping", units)
+                return result(table_user[k], "mapping")
             if k in flat and _flat_ok(flat[k]):
-                return Resolved(raw, flat[k], "mapping", units)
+                return result(flat[k], "mapping")
         if preset:
             for k in group:
                 t = _PRESET_KEYS[preset].get(k)
                 if t in targets:
-                    return Resolved(raw, t, how or "preset", units)
+                    return result(t, how or "preset")
         for k in group:
             t = _SYNONYM_INDEX[table].get(k)
             if t is not None:
-                return Resolved(raw, t, how or ("contract" if k == header_key(t) else "synonym"), units)
-    return Resolved(raw, None, "extra", units)
+                return result(t, how or ("contract" if k == header_key(t) else "synonym"))
+    return result(None, "extra")

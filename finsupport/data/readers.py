@@ -54,6 +54,7 @@ from .quality import QualityLog
 from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
 from .validate import MISSING_MARKERS, _numeric
+from .wide import reshape_wide
 
 __all__ = ["read_dataset", "REQUIRED_COLUMNS", "TABLE_FILE_SUFFIXES"]
 
@@ -588,7 +589,34 @@ class _Builder:
                              + ("detected" if detected else "header_rows") + ")")
         grid, index = grid[n_extra:], index[n_extra:]
         src.meta["header_rows"] = 1 + n_extra
+        try:
+            year_cols = [j for j, h in enumerate(header) if self._target_of(t, h) == "year"]
+            wide = reshape_wide(header, labels, grid, index, year_columns=year_cols)
+        except DataError as e:
+            for p in e.problems:
+                p["table"] = t
+                p["message"] = f"{src.where}: {p['message']}"
+            problems.extend(e.problems)
+            return None
+        if wide is not None:
+            src.meta["wide"] = {"periods": wide.years, "rows": wide.rows_in, "firm_years": len(wide.grid)}
+            self.note(t, "wide panel reshaped", "info",
+                      detail=f"{src.where}: one column per report period ({', '.join(map(str, wide.years))}); "
+                             f"{wide.rows_in} rows became {len(wide.grid)} firm-years; year taken from the headers")
+            if wide.interim_columns:
+                self.note(t, "interim period column skipped", "excluded",
+                          column=", ".join(_one_line(h) for h in wide.interim_columns[:5]),
+                          detail=f"{len(wide.interim_columns)} column(s) of interim report periods are not "
+                                 "annual figures and are not read")
+            if wide.empty_firm_years:
+                self.note(t, "empty firm-year in a wide panel", "info",
+                          detail=f"{wide.empty_firm_years} firm-year(s) with no value in any period column "
+                                 "were not turned into rows")
+            return wide.header, wide.labels, wide.grid, wide.index
         return header, labels, grid, index
+
+    def _target_of(self, table: str, header: str) -> str | None:
+        return resolve_header(header, table, user=self.opts.mapping, preset=self.opts.preset).target
 
     def _kind_of(self, table: str, header: str) -> str | None:
         r = resolve_header(header, table, user=self.opts.mapping, preset=self.opts.preset)
@@ -670,7 +698,12 @@ class _Builder:
     # ---- columns ----
     def _columns(self, src: _Source, resolved: list[Resolved], body, index, problems: list):
         t = src.table
-        idx = pd.Index(index, dtype="int64") if len(index) else pd.Index([], dtype="int64")
+        if not len(index):
+            idx = pd.Index([], dtype="int64")
+        elif all(isinstance(i, int) for i in index):
+            idx = pd.Index(index, dtype="int64")
+        else:  # reshaped wide panels: "5 (2019)" = row 5, period 2019
+            idx = pd.Index(index, dtype=object)
         out: dict[str, pd.Series] = {}
         n_before = len(problems)
         typed = isinstance(body, pd.DataFrame)
@@ -692,14 +725,22 @@ class _Builder:
             return None
         col = r.target
         header_units = {}
-        for u in r.unit_texts:
+        texts = list(r.unit_texts) + ([r.currency] if r.currency else [])
+        for u in texts:
             if is_foreign_currency(u):
                 problems.append(_problem(t, f"amounts in a foreign currency ('{r.source}')",
                                          "convert the amounts to yuan (CNY) before reading", column=col))
                 return None
+        for u in r.unit_texts:
             pu = parse_unit(u, strict=False)
             if pu:
                 header_units[pu[0]] = (pu, u)
+            elif u in r.required_units:
+                problems.append(_problem(
+                    t, f"the header '{_one_line(r.source)}' gives the unit {u!r}, which is not a known unit",
+                    "write the unit as 元, 千元, 万元, 百万元, 千万元 or 亿元 in the header (or remove it and give "
+                    f"units={{'{t}': '…'}})", column=col))
+                return None
         if len(header_units) > 1:
             problems.append(_problem(t, f"the header rows give different units ({', '.join(v[1] for v in header_units.values())})",
                                      "correct the header", column=col))
@@ -707,16 +748,20 @@ class _Builder:
         spec = self.opts.units.get(t, {})
         user = spec.get(col) or spec.get(None)
         head = next(iter(header_units.values())) if header_units else None
-        if head and user and head[0][0] != user[0]:
+        if head and user and head[0][0] != user[0] and user[3] != "all":
             problems.append(_problem(
-                t, f"unit conflict: the header '{r.source}' says {head[1]} but units= says {user[2]}",
+                t, f"unit conflict: the header '{_one_line(r.source)}' says {head[1]} but units= says {user[2]}",
                 f"remove '{col}' from units= (the header's unit is used) or correct the header", column=col))
             return None
         if head:
             (name, factor), text = head
             origin = "header"
+            if user and head[0][0] != user[0]:
+                self.note(t, "unit from the header", "info", column=col,
+                          detail=f"'{_one_line(r.source)}' says {text}; it wins over units = {user[2]!r} "
+                                 "given for every table")
         elif user:
-            name, factor, text = user
+            name, factor, text, _ = user
             origin = "units option"
         else:
             return None
@@ -724,7 +769,8 @@ class _Builder:
         self.prov["units"].append(rec)
         if factor != 1:
             self.note(t, "unit converted", "info", column=col,
-                      detail=f"'{r.source}': values in {name} ({text}, from the {origin}) multiplied by {factor:,} to yuan")
+                      detail=f"'{_one_line(r.source)}': values in {name} ({text}, from the {origin}) multiplied "
+                             f"by {factor:,} to yuan")
         return factor
 
     def _convert(self, t: str, name: str, kind: str | None, raw: pd.Series, factor, idx) -> pd.Series:
@@ -887,25 +933,27 @@ class _Builder:
 
     # ---- firm codes stored as numbers ----
     def harmonise_codes(self, tables: dict[str, pd.DataFrame]) -> None:
+        preset = PRESETS.get(self.opts.preset) if self.opts.preset else None
+        if preset is not None and preset.code_width:
+            self._pad_codes(tables, preset)
+            return
         if not self.numeric_ids:
             return
-        preset = PRESETS.get(self.opts.preset) if self.opts.preset else None
-        width = preset.code_width if preset else None
+        width = None
         origin = "preset"
-        if width is None:
-            numeric = {(t, c): set(ix) for t, c, ix in self.numeric_ids}
-            text_codes = []
-            for t, df in tables.items():
-                for c in TABLES[t].columns_of_kind("id"):
-                    if c in df.columns:
-                        s = df[c]
-                        rows = numeric.get((t, c), set())
-                        vals = s[[i not in rows for i in s.index]].dropna().astype(str)
-                        text_codes.extend(v for v in vals if v.strip().lower() not in MISSING_MARKERS)
-            lengths = {len(v) for v in text_codes}
-            if text_codes and all(v.isdigit() for v in text_codes) and len(lengths) == 1:
-                width = lengths.pop()
-                origin = "the other codes"
+        numeric = {(t, c): set(ix) for t, c, ix in self.numeric_ids}
+        text_codes = []
+        for t, df in tables.items():
+            for c in TABLES[t].columns_of_kind("id"):
+                if c in df.columns:
+                    s = df[c]
+                    rows = numeric.get((t, c), set())
+                    vals = s[[i not in rows for i in s.index]].dropna().astype(str)
+                    text_codes.extend(v for v in vals if v.strip().lower() not in MISSING_MARKERS)
+        lengths = {len(v) for v in text_codes}
+        if text_codes and all(v.isdigit() for v in text_codes) and len(lengths) == 1:
+            width = lengths.pop()
+            origin = "the other codes"
         for t, c, ix in self.numeric_ids:
             df = tables.get(t)
             if df is None:
@@ -925,6 +973,24 @@ class _Builder:
                           detail="stored as a number in the source: leading zeros, if any, are lost; "
                                  "store codes as text or use preset='csmar'/'wind'")
 
+    def _pad_codes(self, tables: dict[str, pd.DataFrame], preset) -> None:
+        """A preset's codes have a fixed width (CSMAR ``Stkcd``: six digits): restore lost zeros in any file type."""
+        width = preset.code_width
+        for t, df in tables.items():
+            for c in TABLES[t].columns_of_kind("id"):
+                if c not in df.columns:
+                    continue
+                s = df[c].astype("string").str.strip()
+                s = s.str.replace(r"^(\d+)\.0$", r"\1", regex=True)  # a code written as 2001.0
+                short = (s.str.fullmatch(r"\d+").fillna(False) & (s.str.len() < width)).astype(bool)
+                if not short.any():
+                    continue
+                padded = s[short].str.zfill(width)
+                df.loc[short, c] = padded.to_numpy(dtype=object)
+                self.note(t, "firm code without its leading zeros", "repaired", rows=df.index[short], column=c,
+                          detail=("'" + s[short].astype(str) + "' read as '" + padded.astype(str)
+                                  + f"' ({preset.name} codes have {width} digits)").tolist())
+
     def unused_mapping(self, tables_read: set[str]) -> None:
         for table, entries in self.opts.mapping.items():
             for key, target in entries.items():
@@ -934,6 +1000,11 @@ class _Builder:
                 if not any((tt, target) in self.used_mapping for tt in tabs):
                     self.note(table or "", "mapping entry not used", "info", column=target,
                               detail=f"no header matching {key!r} in {table or 'any table'}")
+
+
+def _one_line(header: str) -> str:
+    """A header as one line for messages (Wind headers span several lines)."""
+    return " ".join(str(header).split())
 
 
 def _suggest(table: str, col: str, extras: list[str]) -> str:

@@ -34,16 +34,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .periods import parse_periods
 from .spec import TABLES
 
-__all__ = ["validate_dataset", "MISSING_MARKERS", "normalise_table"]
+__all__ = ["validate_dataset", "MISSING_MARKERS", "normalise_table", "exclude_interim"]
 
 MISSING_MARKERS = frozenset(
     {"", "-", "--", "---", "—", "——", "–", "na", "n/a", "nan", "null", "none", "#n/a", "无", "不适用", "."}
 )
 _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "true.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否"}
-_YEAR_RE = re.compile(r"^\s*(\d{4})(?:\s*年)?(?:[-/.年]\s*\d{1,2}(?:[-/.月]\s*\d{1,2}\s*日?)?)?\s*$")
 
 
 def _as_text(s: pd.Series) -> pd.Series:
@@ -94,6 +94,7 @@ def _not_finite(num: pd.Series, table: str, column: str, problems: list) -> None
 
 
 def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: str) -> pd.Series:
+    """Calendar years from years, dates and report periods (see :mod:`finsupport.data.periods`)."""
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.year.astype("Int64")
         rows = s.index[s.notna()]
@@ -101,31 +102,57 @@ def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: st
             log.add(stage=stage, table=table, column=column, rows=rows, issue="year given as a date",
                     action="repaired", detail="date reduced to its calendar year")
         return out
-    if pd.api.types.is_numeric_dtype(s):
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         f = s.astype(float)
-        bad = f.notna() & ((f % 1 != 0) | (f < 1900) | (f > 2200))
-        if bad.any():
-            problems.append({"table": table, "column": column, "rows": list(s.index[bad]),
-                             "message": "not a calendar year", "hint": "use four-digit years such as 2019"})
-        return f.where(~bad).round().astype("Int64")
-    txt = s.astype("string").str.strip()
+        plain = f.isna() | ((f % 1 == 0) & (f >= 1900) & (f <= 2200))
+        if plain.all():
+            return f.round().astype("Int64")
+        txt = s.astype(float).map(lambda v: str(int(v)) if float(v).is_integer() else str(v),
+                                  na_action="ignore").astype("string")
+    else:
+        txt = s.astype("string").str.strip()
     is_marker = txt.isna() | txt.str.lower().isin(MISSING_MARKERS)
-    plain = pd.to_numeric(txt.where(txt.str.fullmatch(r"\d{4}(\.0)?").fillna(False)), errors="coerce")
-    ext = txt.str.extract(_YEAR_RE)[0]
-    from_date = pd.to_numeric(ext, errors="coerce")
-    repaired = plain.isna() & from_date.notna()
+    per = parse_periods(txt)
+    out = per["year"].astype("Float64")
+    plain_text = txt.str.fullmatch(r"\d{4}(?:\.0)?").fillna(False).astype(bool)
+    repaired = per["ok"] & ~plain_text
     if repaired.any():
         log.add(stage=stage, table=table, column=column, rows=s.index[repaired],
                 issue="year given as a date", action="repaired",
-                detail=[f"'{v}' read as {int(y)}" for v, y in zip(txt[repaired], from_date[repaired], strict=True)])
-    out = plain.fillna(from_date)
-    bad = out.isna() & ~is_marker.fillna(True)
+                detail=("'" + txt[repaired].astype(str) + "' read as " + per["year"][repaired].astype(str)).tolist())
+    bad = ~per["ok"] & ~is_marker.fillna(True)
     bad |= out.notna() & ((out < 1900) | (out > 2200))
+    bad = bad.fillna(False).astype(bool)
     if bad.any():
         examples = ", ".join(repr(v) for v in txt[bad].head(3))
         problems.append({"table": table, "column": column, "rows": list(s.index[bad]),
-                         "message": f"not a year ({examples})", "hint": "use four-digit years such as 2019"})
+                         "message": f"not a year ({examples})",
+                         "hint": "use four-digit years such as 2019 (2019-12-31, 20191231, 2019年报 and 2019A "
+                                 "are also read)"})
     return out.where(~bad).round().astype("Int64")
+
+
+def exclude_interim(df: pd.DataFrame, table: str, log, stage: str) -> pd.DataFrame:
+    """Drop financial rows whose period is not a fiscal year end (interim reports, opening balances).
+
+    Chinese firms' fiscal year is the calendar year, so a report date other than 12-31
+    (``2019-06-30``, CSMAR's opening-balance ``2019-01-01``) or a Wind interim period
+    (``2019中报``) is not an annual figure. The rows are excluded and logged.
+    """
+    if table != "financials" or "year" not in df.columns or pd.api.types.is_bool_dtype(df["year"]):
+        return df
+    if pd.api.types.is_numeric_dtype(df["year"]) and (df["year"].dropna() <= 2200).all():
+        return df  # plain years carry no period
+    per = parse_periods(df["year"])
+    interim = (per["annual"] == False).fillna(False).astype(bool)  # noqa: E712 (NA stays NA)
+    if not interim.any():
+        return df
+    sel = df[interim]
+    log.add(stage=stage, table=table, rows=sel.index, column="year", issue="not an annual report",
+            action="excluded", firm_id=sel["firm_id"] if "firm_id" in sel else None,
+            detail=("period '" + sel["year"].astype(str)
+                    + "' is not a fiscal year end (interim report or opening balance); annual rows are used").tolist())
+    return df[~interim]
 
 
 def _bools(s: pd.Series, table: str, column: str, problems: list) -> pd.Series:
@@ -194,6 +221,57 @@ def _exclude(df: pd.DataFrame, mask: pd.Series, log, table: str, issue: str, det
     return df[~mask]
 
 
+_EXCHANGE = r"^([0-9A-Za-z]+)\.(?:SZ|SH|BJ|HK|SS|NQ|OC|SZE|SHE)$"
+
+
+def _canonical_ids(ids: pd.Series) -> pd.Series:
+    """A code without its exchange suffix and, if all digits, without leading zeros (``'002001.SZ'`` → ``'2001'``)."""
+    s = ids.astype("string").str.strip().str.upper().str.replace(_EXCHANGE, r"\1", regex=True, case=False)
+    digits = s.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    stripped = s.str.lstrip("0").mask(lambda x: x == "", "0")
+    return s.where(~digits, stripped)
+
+
+def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems: list, stage: str) -> pd.DataFrame:
+    """Match firm codes that differ from the firms table only by leading zeros or an exchange suffix.
+
+    ``2001`` (a CSV that lost the zeros) or ``002001.SZ`` (a Wind code) is read as the firms
+    table's ``002001`` when exactly one firm code has that canonical form; the repair is
+    logged row by row. A code whose canonical form fits several firms is an error.
+    """
+    ids = df["firm_id"]
+    unknown = ids.notna() & ~ids.isin(known)
+    if not unknown.any() or not len(known):
+        return df
+    kc = pd.DataFrame({"known": known.astype(str), "canon": _canonical_ids(pd.Series(known.astype(str))).to_numpy()})
+    by_canon = kc.groupby("canon")["known"].agg(list)
+    u = pd.Series(ids[unknown].unique())
+    cand = pd.Series(_canonical_ids(u).map(by_canon).to_numpy(), index=u.to_numpy())
+    cand = cand.dropna()
+    if cand.empty:
+        return df
+    ambiguous = cand[cand.map(len) > 1]
+    if len(ambiguous):
+        rows = list(df.index[ids.isin(ambiguous.index)])
+        ex = "; ".join(f"'{k}' could be {', '.join(repr(x) for x in v)}" for k, v in ambiguous.head(3).items())
+        problems.append({"table": table, "column": "firm_id", "rows": rows,
+                         "message": f"firm codes match several firms of the firms table after adding leading "
+                                    f"zeros or removing an exchange suffix ({ex})",
+                         "hint": "write the firm codes in full, as in the firms table (e.g. six digits, as text)"})
+    unique = cand[cand.map(len) == 1].map(lambda v: v[0])
+    if unique.empty:
+        return df
+    hit = ids.isin(unique.index)
+    new = ids[hit].map(unique)
+    log.add(stage=stage, table=table, rows=df.index[hit], column="firm_id", issue="firm code matched to the firms table",
+            action="repaired", firm_id=new,
+            detail=("'" + ids[hit].astype(str) + "' read as '" + new.astype(str)
+                    + "' (leading zeros or exchange suffix differ from the firms table)").tolist())
+    df = df.copy()
+    df.loc[hit, "firm_id"] = new.astype(df["firm_id"].dtype)
+    return df
+
+
 def validate_dataset(data, *, stage: str = "validate") -> None:
     """Normalise and check every table of ``data`` in place; raise one DataError listing all problems."""
     log = data.quality
@@ -205,6 +283,7 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
             problems.append({"table": name, "column": ", ".join(dup), "message": "column appears more than once",
                              "hint": "rename or remove the duplicate columns (check the header mapping)"})
             continue
+        df = exclude_interim(df, name, log, stage)
         df = normalise_table(df, name, log, problems, stage=stage)
         spec = TABLES[name]
         # rows without the key cannot be attributed to a firm-year
@@ -235,8 +314,15 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
         for name, df in tables.items():
             if name == "firms" or "firm_id" not in df.columns:
                 continue
+            df = _reconcile_ids(df, known, name, log, problems, stage)
             orphan = ~df["firm_id"].isin(known) & df["firm_id"].notna()
-            tables[name] = _exclude(df, orphan, log, name, "firm not in firms table", "orphan row", stage, "firm_id")
+            if orphan.any():
+                ids = df.loc[orphan, "firm_id"].unique()
+                shown = ", ".join(map(str, ids[:5])) + (f" … (+{len(ids) - 5} more)" if len(ids) > 5 else "")
+                detail = f"firm code not in the firms table ({len(ids)} code(s): {shown})"
+            else:
+                detail = "orphan row"
+            tables[name] = _exclude(df, orphan, log, name, "firm not in firms table", detail, stage, "firm_id")
     fin = tables.get("financials")
     if fin is not None and "revenue" in fin.columns:
         nonpos = fin["revenue"] <= 0
