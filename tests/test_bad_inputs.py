@@ -622,8 +622,10 @@ def test_b63_csmar_parent_statements_and_opening_balances(tmp_path):
     assert data.financials["revenue"].tolist() == [100.0]
     assert list(records(data, "parent-company statement", "excluded")["row"]) == [5]
     assert list(records(data, "not an annual report", "excluded")["row"]) == [6]
-    with pytest.raises(DataError, match="same key"):  # without the preset the three rows collide
-        read_dataset(d)
+    # the statement type (Typrep / 报表类型) and the report date are read without the preset too
+    plain = read_dataset(d)
+    assert plain.financials["revenue"].tolist() == [100.0]  # from the label row 营业收入
+    assert len(records(plain, "parent-company statement", "excluded")) == 1
 
 
 def test_b64_wind_codes_with_exchange_suffix(tmp_path):

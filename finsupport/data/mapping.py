@@ -222,7 +222,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "revenue": ("operating_revenue", "sales", "营业收入"),
     "total_assets": ("assets", "资产总计", "资产总额", "总资产", "资产合计"),
     "total_liabilities": ("liabilities", "total_debt_liabilities", "负债合计", "负债总额", "总负债"),
-    "interest_bearing_debt": ("interest_bearing_liabilities", "有息负债", "带息债务", "有息债务"),
+    "interest_bearing_debt": ("interest_bearing_liabilities", "有息负债", "有息债务"),
+    "interest_bearing_debt_vendor": ("带息债务",),  # Wind's aggregate, defined differently (docs/data.md)
     "interest_expense": ("interest", "利息支出", "利息费用"),
     "rd_expense": ("rd", "r&d", "r&d_expense", "r&d_expenses", "rd_expenses", "research_and_development",
                    "研发投入", "研发费用", "研发支出", "研发投入金额"),
@@ -243,6 +244,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "valid_until": ("有效期至", "有效期截止年份", "有效期截止"),
     "revoked_year": ("revoked", "撤销年份", "撤销年度"),
     "short_term_borrowings": ("短期借款",),
+    "current_portion_noncurrent": ("一年内到期的非流动负债", "current_portion_of_non_current_liabilities"),
     "long_term_borrowings": ("长期借款",),
     "bonds_payable": ("应付债券",),
 }
@@ -258,12 +260,16 @@ TABLE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
 
 #: Source-only columns a table may carry to derive a contract column (kind ``amount``).
 HELPER_COLUMNS: dict[str, dict[str, str]] = {
-    "financials": {"short_term_borrowings": "amount", "long_term_borrowings": "amount", "bonds_payable": "amount"},
+    "financials": {"short_term_borrowings": "amount", "current_portion_noncurrent": "amount",
+                   "long_term_borrowings": "amount", "bonds_payable": "amount",
+                   "interest_bearing_debt_vendor": "amount", "rd_expense_note": "amount", "rd_spending": "amount"},
+    "grants": {"amount_prior_period": "amount"},
 }
 
 #: Contract columns derived from helper columns when the source lacks them (sum, logged).
 DERIVED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    "financials": {"interest_bearing_debt": ("short_term_borrowings", "long_term_borrowings", "bonds_payable")},
+    "financials": {"interest_bearing_debt": ("short_term_borrowings", "current_portion_noncurrent",
+                                             "long_term_borrowings", "bonds_payable")},
 }
 
 #: Sheet or file names accepted for each table (compared with :func:`header_key`).
@@ -277,9 +283,15 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
 _TABLE_LOOKUP = {header_key(a): t for t, aliases in TABLE_ALIASES.items() for a in aliases}
 
 
-def table_for_name(name: str) -> str | None:
-    """The table a sheet or file stem names (``"Financials"``, ``"财务"``), or None."""
-    return _TABLE_LOOKUP.get(header_key(name))
+def table_for_name(name: str, preset: str | None = None) -> str | None:
+    """The table a sheet or file stem names (``"Financials"``, ``"财务"``, CSMAR's ``"FS_Combas"``), or None."""
+    t = _TABLE_LOOKUP.get(header_key(name))
+    if t is None and preset is not None:
+        stem = header_key(name)
+        for code, table in PRESETS[preset].files.items():
+            if stem.startswith(header_key(code)):
+                return table
+    return t
 
 
 # -- presets --------------------------------------------------------------------
@@ -290,53 +302,96 @@ class Preset:
     name: str
     headers: dict[str, str]
     doc: str = ""
-    code_width: int | None = None  # firm codes stored as numbers are zero-padded to this width
+    code_width: int | None = None  # firm codes are zero-padded to this width, whatever the file type
     rules: tuple[str, ...] = field(default=())
+    default_unit: str | None = None  # unit of amounts whose header and units= say nothing
+    #: file-name stems (case-insensitive prefixes) -> the table a file feeds; several files may feed one table
+    files: dict[str, str] = field(default_factory=dict)
+    #: one source file feeds several tables (the industrial survey: financials, grants and firms in one file)
+    splits: tuple[str, ...] = field(default=())
 
 
 PRESETS: dict[str, Preset] = {
     "csmar": Preset(
         "csmar",
         {
-            # identifiers and dates (all CSMAR tables)
-            "Stkcd": "firm_id", "Accper": "year", "Reptdt": "year", "Sgnyea": "year",
+            # identifiers and dates (all CSMAR tables; newer tables use Symbol / EndDate)
+            "Stkcd": "firm_id", "Symbol": "firm_id", "Accper": "year", "Reptdt": "year", "EndDate": "year",
             "Stknme": "name", "ShortName": "name", "Conme": "name",
-            "Nnindcd": "sector", "Indcd": "sector", "Nindcd": "sector",
+            "Nnindcd": "sector", "IndustryCode": "sector",
             "PROVINCE": "province", "Prvcnm": "province",
             # FS_Combas (balance sheet)
             "A001000000": "total_assets", "A002000000": "total_liabilities",
-            "A002101000": "short_term_borrowings", "A002201000": "long_term_borrowings",
-            "A002203000": "bonds_payable",
+            "A002101000": "short_term_borrowings", "A002125000": "current_portion_noncurrent",
+            "A002201000": "long_term_borrowings", "A002203000": "bonds_payable",
             # FS_Comins (income statement)
             "B001101000": "revenue", "B001216000": "rd_expense", "B001211101": "interest_expense",
             "B002000000": "net_profit",
+            # PT_LCRDSPENDING (R&D spending, also before the 2018 statement format)
+            "RDExpenses": "rd_expense_note", "RDSpendSum": "rd_spending",
             # CG_Ybasic (governance basics)
             "Y0601b": "employees",
+            # FN_Fn056 (government subsidies, one row per item)
+            "Fn05601": "programme", "Fn05602": "amount", "Fn05603": "amount_prior_period",
         },
-        doc="CSMAR (国泰安) exports: three header rows (field code, Chinese name, unit); "
-            "Stkcd is the six-digit code; Accper the report date; Typrep A = consolidated, "
-            "B = parent-company statement.",
+        doc="CSMAR (国泰安) downloads: one file per CSMAR table under CSMAR's own name (FS_Combas, FS_Comins, "
+            "CG_Ybasic, PT_LCRDSPENDING, FN_Fn056, TRD_Co), one header row of field codes, plus two rows "
+            "(Chinese name, unit) in Excel downloads; Stkcd is the six-digit code; Accper the report date; "
+            "Typrep A/1 = consolidated, B/2 = parent-company statement.",
         code_width=6,
-        rules=("typrep_consolidated", "annual_reports_only"),
+        rules=("typrep_consolidated", "csmar_subsidy_items"),
+        files={"FS_Combas": "financials", "FS_Comins": "financials", "CG_Ybasic": "financials",
+               "PT_LCRDSPENDING": "financials", "FN_Fn056": "grants", "TRD_Co": "firms"},
     ),
     "wind": Preset(
         "wind",
         {
-            "证券代码": "firm_id", "证券简称": "name", "报告期": "year", "年度": "year", "会计年度": "year",
+            "证券代码": "firm_id", "代码": "firm_id", "证券简称": "name", "名称": "name", "报告期": "year",
+            "年度": "year", "会计年度": "year",
             "所属Wind行业": "sector", "所属Wind行业名称": "sector", "所属申万行业": "sector",
             "省份": "province", "所属省份": "province", "上市板": "listed_exchange", "交易所": "listed_exchange",
             "营业收入": "revenue", "资产总计": "total_assets", "负债合计": "total_liabilities",
-            "带息债务": "interest_bearing_debt", "利息费用": "interest_expense", "利息支出": "interest_expense",
-            "研发费用": "rd_expense", "研发支出总额": "rd_expense", "员工总数": "employees",
+            # Wind's 带息债务 is defined differently (it nets out non-interest-bearing liabilities): kept
+            # aside and used only when the parts of the project's definition are absent (logged)
+            "带息债务": "interest_bearing_debt_vendor",
+            "利息费用": "interest_expense", "利息支出": "interest_expense",
+            "研发费用": "rd_expense", "研发支出总额": "rd_spending", "员工总数": "employees",
             "主营业务收入": "main_business_revenue", "净利润": "net_profit",
-            "短期借款": "short_term_borrowings", "长期借款": "long_term_borrowings", "应付债券": "bonds_payable",
+            "短期借款": "short_term_borrowings", "一年内到期的非流动负债": "current_portion_noncurrent",
+            "长期借款": "long_term_borrowings", "应付债券": "bonds_payable",
             "政府补助": "amount", "计入当期损益的政府补助": "amount",
         },
-        doc="Wind (万得) Excel/CSV exports: Chinese headers with the unit in the header "
-            "(营业收入(万元) or 营业收入\\n[单位]万元\\n[报告期]…); codes such as 000001.SZ lose "
-            "their exchange suffix; a trailing 数据来源：Wind line is skipped.",
+        doc="Wind (万得) Excel/CSV exports: Chinese headers with the unit and report period in the header "
+            "(营业收入(万元), 营业收入\\n[报告期]2019年报\\n[单位]万元 or 营业收入[报告期]2019年报[单位]亿元); "
+            "wide panels (one column per report period) are reshaped; codes such as 000001.SZ lose their "
+            "exchange suffix; a trailing 数据来源：Wind line is skipped.",
         code_width=6,
         rules=("strip_exchange_suffix",),
+    ),
+    "industrial_survey": Preset(
+        "industrial_survey",
+        {
+            "法人代码": "firm_id", "法人单位代码": "firm_id", "组织机构代码": "firm_id", "企业匹配唯一标识码": "firm_id",
+            "frdm": "firm_id", "年份": "year", "年": "year", "year": "year",
+            "企业名称": "name", "单位名称": "name", "qymc": "name",
+            "行业代码": "sector", "国民经济行业代码": "sector", "行业类别": "sector", "cic": "sector",
+            "省（自治区、直辖市）": "province", "省(自治区、直辖市)": "province", "省份": "province", "省": "province",
+            "营业收入合计": "revenue", "营业收入": "revenue", "yysr": "revenue",
+            "主营业务收入": "main_business_revenue", "主营业务(产品销售)收入": "main_business_revenue",
+            "产品销售收入": "main_business_revenue", "zyywsr": "main_business_revenue",
+            "资产总计": "total_assets", "zczj": "total_assets", "负债合计": "total_liabilities", "fzhj": "total_liabilities",
+            "利息支出": "interest_expense", "其中：利息支出": "interest_expense", "其中:利息支出": "interest_expense",
+            "lxzc": "interest_expense",
+            "全部从业人员年平均人数": "employees", "从业人员年平均人数": "employees", "cyrs": "employees",
+            "研究开发费": "rd_expense", "yjkff": "rd_expense",
+            "补贴收入": "amount", "btsr": "amount",
+        },
+        doc="Annual survey of industrial firms (中国工业企业数据库, 1998–2013 in public releases): one file per "
+            "year or one panel, Chinese or pinyin headers; amounts in thousand yuan (千元) in most releases "
+            "(a unit in the header wins); 补贴收入 (subsidy income) becomes one grant row per firm-year. "
+            "The survey has no interest-bearing debt: the debt component is not measured from it.",
+        default_unit="thousand",
+        splits=("financials", "grants", "firms"),
     ),
 }
 _PRESET_KEYS = {name: {header_key(k): v for k, v in p.headers.items()} for name, p in PRESETS.items()}

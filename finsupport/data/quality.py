@@ -75,6 +75,10 @@ class QualityLog:
         """Record how many data rows were read for ``table``."""
         self._read[table] = int(n)
 
+    def add_read(self, table: str, n: int) -> None:
+        """Add ``n`` rows read for ``table`` (a table fed by several files)."""
+        self._read[table] = self._read.get(table, 0) + int(n)
+
     def extend(self, other: QualityLog) -> None:
         self._frames.extend(other._frames)
         for k, v in other._read.items():

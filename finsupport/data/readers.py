@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from .csmar import merge_on_key, subsidy_items
 from .dataset import Dataset
 from .mapping import (
     DERIVED_COLUMNS,
@@ -53,7 +54,7 @@ from .mapping import (
 from .quality import QualityLog
 from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
-from .validate import MISSING_MARKERS, _numeric
+from .validate import MISSING_MARKERS, _numeric, exclude_interim
 from .wide import reshape_wide
 
 __all__ = ["read_dataset", "REQUIRED_COLUMNS", "TABLE_FILE_SUFFIXES"]
@@ -74,7 +75,10 @@ _NUMBER_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _YEARLIKE_RE = re.compile(r"^\s*\d{4}(?:\s*年)?(?:[-/.年]\s*\d{1,2}(?:[-/.月]\s*\d{1,2}\s*日?)?)?\s*$")
 _FOOTER_RE = re.compile(r"^\s*(数据来源|资料来源|来源[:：]|source\s*:|data\s+source)", re.I)
 _EXCHANGE_RE = re.compile(r"^([0-9A-Za-z]+)\.(SZ|SH|BJ|HK|SS|NQ|OC|SZE|SHE)$", re.I)
-_ANNUAL_RE = re.compile(r"^\s*\d{4}[-/.](\d{1,2})[-/.](\d{1,2})")
+#: statement-type columns (CSMAR Typrep / StateTypeCode, Chinese 报表类型) and their values
+_STATEMENT_TYPE_KEYS = {"typrep", "statetypecode", "statetype", "报表类型"}
+_PARENT_STATEMENT = {"B", "2", "母公司", "母公司报表"}
+_CONSOLIDATED = {"A", "1", "合并", "合并报表"}
 _MAX_HEADER_ROWS = 10
 
 
@@ -163,22 +167,28 @@ def _expected_files() -> str:
     return ", ".join(f"{t}.csv" for t in TABLE_NAMES)
 
 
-def _folder_sources(folder: Path, opts: _Options, prov: dict) -> tuple[list[_Source], list[dict]]:
+def _folder_sources(folder: Path, opts: _Options, prov: dict,
+                    log: QualityLog) -> tuple[list[_Source], list[dict]]:
     files = sorted(p for p in folder.iterdir() if p.is_file())
     wanted = {t: name for t, name in opts.sheets.items()}
+    preset = PRESETS.get(opts.preset) if opts.preset else None
     found: dict[str, list[Path]] = {}
+    survey: list[Path] = []
     ignored = []
     for p in files:
-        if p.suffix.lower() not in TABLE_FILE_SUFFIXES:
+        if p.suffix.lower() not in TABLE_FILE_SUFFIXES + (".xlsx",) or p.name.startswith("~$"):
             continue
         table = None
         for t, name in wanted.items():
             if p.name == name or p.stem == name:
                 table = t
         if table is None:
-            table = table_for_name(p.stem)
+            table = table_for_name(p.stem, opts.preset)
             if table in wanted:  # the user chose another file for this table
                 table = None
+        if table is None and preset is not None and preset.splits:
+            survey.append(p)  # a file of a survey feeds several tables
+            continue
         if table is None:
             ignored.append(p.name)
             continue
@@ -190,11 +200,17 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict) -> tuple[list[_Sou
             problems.append(_problem(t, f"file '{name}' given in sheets= is not in the folder",
                                      f"files present: {', '.join(p.name for p in files) or 'none'}"))
     for t, ps in found.items():
-        if len(ps) > 1:
+        vendor = preset is not None and all(table_for_name(p.stem) is None for p in ps)
+        if len(ps) > 1 and not vendor:
             problems.append(_problem(t, f"more than one file for the table ({', '.join(p.name for p in ps)})",
-                                     "keep one file per table"))
+                                     "keep one file per table"
+                                     + ("" if preset else " (a vendor's own file names, such as CSMAR's "
+                                        "FS_Combas and FS_Comins, are merged with preset='csmar')")))
     if problems:
         raise DataError(problems=problems)
+    for p in survey:
+        for t in preset.splits:
+            found.setdefault(t, []).append(p)
     if not found:
         books = [p.name for p in files if p.suffix.lower() in (".xlsx", ".xlsm")]
         hint = (f"name the files after the tables ({_expected_files()}; .parquet also accepted)"
@@ -202,15 +218,23 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict) -> tuple[list[_Sou
         raise DataError(problems=[_problem(folder.name or str(folder), "no table files in the folder (found: "
                                            + (", ".join(p.name for p in files[:12]) or "nothing") + ")", hint)])
     out = []
+    grids: dict[Path, _Source] = {}
     for t in TABLE_NAMES:
-        if t not in found:
-            continue
-        p = found[t][0]
-        try:  # collect the problems of every file before raising
-            info = _file_info(p)
-            out.append(_read_csv(p, t, info) if p.suffix.lower() == ".csv" else _read_parquet(p, t, info))
-        except DataError as e:
-            problems.extend(e.problems)
+        for p in found.get(t, []):
+            try:  # collect the problems of every file before raising
+                if p not in grids:
+                    info = _file_info(p)
+                    suffix = p.suffix.lower()
+                    grids[p] = (_read_csv(p, t, info) if suffix == ".csv" else
+                                _read_xlsx_table(p, t, opts, log, prov, info) if suffix == ".xlsx" else
+                                _read_parquet(p, t, info))
+                g = grids[p]
+                src = _Source(t, g.file, g.fmt, sheet=g.sheet, rows=g.rows, frame=g.frame, meta=dict(g.meta))
+                src.meta["multi"] = len(found[t]) > 1
+                src.meta["split"] = p in survey
+                out.append(src)
+            except DataError as e:
+                problems.extend(e.problems)
     return out, problems
 
 
@@ -349,27 +373,49 @@ def _workbook_sources(path: Path, opts: _Options, log: QualityLog, prov: dict) -
             if t not in chosen:
                 continue
             sheet = chosen[t]
-            ws = wb[sheet]
-            if not hasattr(ws, "iter_rows"):
-                raise DataError(problems=[_problem(t, f"sheet '{sheet}' of {path.name} is a chart, not a table",
-                                                   "put the table on a worksheet")])
-            rows: list[tuple[int, list]] = []
-            try:
-                if hasattr(ws, "reset_dimensions"):
-                    ws.reset_dimensions()  # do not trust the stored sheet size
-                for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
-                    cells += len(row)
-                    if cells > opts.limits.max_cells:
-                        raise DataError(problems=[_problem(
-                            t, f"{path.name}: more than {opts.limits.max_cells:,} cells",
-                            "use CSV/Parquet for very large data, or raise safety.Limits(max_cells=...)")])
-                    rows.append((i, list(row)))
-            except DataError:
-                raise
-            except Exception as e:
-                raise workbook_error(path, e) from None
+            rows, cells = _sheet_rows(wb[sheet], path, t, sheet, opts.limits, cells)
             out.append(_Source(t, path.name, "xlsx", sheet=sheet, rows=rows, meta=dict(info)))
         return out
+    finally:
+        wb.close()
+
+
+def _sheet_rows(ws, path: Path, t: str, sheet: str, limits: Limits, cells: int) -> tuple[list, int]:
+    if not hasattr(ws, "iter_rows"):
+        raise DataError(problems=[_problem(t, f"sheet '{sheet}' of {path.name} is a chart, not a table",
+                                           "put the table on a worksheet")])
+    rows: list[tuple[int, list]] = []
+    try:
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()  # do not trust the stored sheet size
+        for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
+            cells += len(row)
+            if cells > limits.max_cells:
+                raise DataError(problems=[_problem(
+                    t, f"{path.name}: more than {limits.max_cells:,} cells",
+                    "use CSV/Parquet for very large data, or raise safety.Limits(max_cells=...)")])
+            rows.append((i, list(row)))
+    except DataError:
+        raise
+    except Exception as e:
+        raise workbook_error(path, e) from None
+    return rows, cells
+
+
+def _read_xlsx_table(path: Path, table: str, opts: _Options, log: QualityLog, prov: dict, info: dict) -> _Source:
+    """One table from a workbook in a folder (a vendor download such as CSMAR's FS_Combas.xlsx): its first sheet."""
+    wb, check = open_workbook(path, opts.limits)
+    for n in check.notes:
+        log.add(stage=STAGE, table=table, issue=n["issue"], action=n["action"], detail=n["detail"])
+    try:
+        sheets = [n for n in wb.sheetnames if hasattr(wb[n], "iter_rows")]
+        if not sheets:
+            raise DataError(problems=[_problem(table, f"{path.name} has no worksheet", "export the table again")])
+        rows, _ = _sheet_rows(wb[sheets[0]], path, table, sheets[0], opts.limits, 0)
+        if len(sheets) > 1:
+            log.add(stage=STAGE, table=table, issue="other sheets not read", action="info",
+                    detail=f"{path.name}: read sheet '{sheets[0]}'; not read: {', '.join(sheets[1:])}")
+        return _Source(table, path.name, "xlsx", sheet=sheets[0], rows=rows, meta=dict(info))
     finally:
         wb.close()
 
@@ -464,8 +510,10 @@ class _Builder:
         self.used_mapping: set[tuple[str | None, str]] = set()
 
     # ---- helpers ----
-    def note(self, table: str, issue: str, action: str, *, rows=None, column: str = "", detail="") -> None:
-        self.log.add(stage=STAGE, table=table, rows=rows, column=column, issue=issue, action=action, detail=detail)
+    def note(self, table: str, issue: str, action: str, *, rows=None, column: str = "", detail="",
+             firm_id=None) -> None:
+        self.log.add(stage=STAGE, table=table, rows=rows, column=column, issue=issue, action=action, detail=detail,
+                     firm_id=firm_id)
 
     def build(self, src: _Source, problems: list) -> pd.DataFrame | None:
         if src.rows is not None:
@@ -479,22 +527,58 @@ class _Builder:
         resolved = self._resolve(src, headers, labels, problems)
         if len(problems) > n_before:
             return None
+        if src.meta.get("split"):
+            resolved, body = self._split_columns(src, resolved, body)
+            if resolved is None:
+                return None
+        n_ids = len(self.numeric_ids)
         df = self._columns(src, resolved, body, index, problems)
         if df is None:
             return None
+        if src.meta.get("multi"):  # several files feed the table: rows are named file:row
+            df.index = pd.Index([f"{src.file}:{i}" for i in df.index], dtype=object)
+            self.numeric_ids[n_ids:] = [(t, c, pd.Index([f"{src.file}:{i}" for i in ix], dtype=object))
+                                        for t, c, ix in self.numeric_ids[n_ids:]]
         n_read = len(df)
-        self.log.set_read(src.table, n_read)
+        self.log.add_read(src.table, n_read)
         df = self._preset_rules(src, df)
-        df = self._derive(src, df, problems)
         if n_read == 0:
             self.note(src.table, "table is empty", "flagged", detail=f"{src.where} has a header but no data rows")
-        tinfo = self.prov["tables"].setdefault(src.table, {})
-        tinfo.update({"file": src.file, "format": src.fmt, "rows_read": n_read,
-                      "columns": {r.source: (r.target or r.source) for r in resolved}})
+        info = {"file": src.file, "format": src.fmt, "rows_read": n_read,
+                "columns": {r.source: (r.target or r.source) for r in resolved}}
         if src.sheet:
-            tinfo["sheet"] = src.sheet
-        tinfo.update(src.meta)
+            info["sheet"] = src.sheet
+        info.update({k: v for k, v in src.meta.items() if k not in ("multi", "split")})
+        tinfo = self.prov["tables"].setdefault(src.table, {})
+        if src.meta.get("multi"):
+            tinfo.setdefault("sources", []).append(info)
+            tinfo["file"] = " + ".join(i["file"] for i in tinfo["sources"])
+            tinfo["format"] = "+".join(sorted({i["format"] for i in tinfo["sources"]}))
+            tinfo["rows_read"] = sum(i["rows_read"] for i in tinfo["sources"])
+        else:
+            tinfo.update(info)
         return df
+
+    def _split_columns(self, src: _Source, resolved: list[Resolved], body):
+        """A survey file feeds several tables: keep the columns of ``src.table`` (and the year, to order firms)."""
+        t = src.table
+        targets = set(TABLES[t].column_names) | set(HELPER_COLUMNS.get(t, {}))
+        keep = [j for j, r in enumerate(resolved) if r.target in targets or (t == "firms" and r.target == "year")]
+        have = {resolved[j].target for j in keep}
+        missing = [c for c in REQUIRED_COLUMNS[t] if c not in have]
+        if missing:
+            self.note(t, "table not in this file", "flagged", column=", ".join(missing),
+                      detail=f"{src.where} has no column for {', '.join(missing)}: no {t} rows are read from it"
+                             + (" (this release has no 补贴收入: subsidies are not measured)" if t == "grants" else ""))
+            return None, None
+        if t == "grants":  # the survey's 补贴收入 is a yearly total: one grant row per firm-year
+            self.note(t, "subsidy income as a grant", "info", column="amount",
+                      detail=f"{src.where}: each firm-year's subsidy income (补贴收入) is one grant row, programme "
+                             "'补贴收入 (industrial survey)'; recurrence and level are not recorded")
+        res = [resolved[j] for j in keep]
+        if isinstance(body, pd.DataFrame):
+            return res, body.iloc[:, keep]
+        return res, [[row[j] for j in keep] for row in body]
 
     # ---- grid (CSV, Excel) ----
     def _grid(self, src: _Source, problems: list):
@@ -681,7 +765,7 @@ class _Builder:
         present = {r.target for r in res if r.target}
         derivable = {c for c, parts in DERIVED_COLUMNS.get(t, {}).items() if present & set(parts)}
         for col in REQUIRED_COLUMNS[t]:
-            if col in present or col in derivable:
+            if col in present or col in derivable or src.meta.get("split"):
                 continue
             guess = _suggest(t, col, [r.source for r in res if not r.target])
             problems.append(_problem(
@@ -690,7 +774,7 @@ class _Builder:
                 f"add a '{col}' column or map your header to it: mapping={{'{t}': {{{guess!r}: '{col}'}}}}",
                 column=col))
         for r in res:
-            if r.target is None and r.how == "extra":
+            if r.target is None and r.how == "extra" and not src.meta.get("split"):
                 self.note(t, "extra column kept", "info", column=r.source,
                           detail=f"'{r.source}' is not a column of the data contract; kept unchanged")
         return res
@@ -879,25 +963,20 @@ class _Builder:
 
     # ---- preset rules ----
     def _preset_rules(self, src: _Source, df: pd.DataFrame) -> pd.DataFrame:
+        t = src.table
         p = PRESETS.get(self.opts.preset) if self.opts.preset else None
+        df = self._consolidated_only(t, df)
+        df = exclude_interim(df, t, self.log, STAGE)
         if p is None:
             return df
-        t = src.table
-        if "typrep_consolidated" in p.rules:
-            col = next((c for c in df.columns if str(c).strip().lower() == "typrep"), None)
-            if col is not None:
-                parent = df[col].astype("string").str.strip().str.upper().eq("B").fillna(False)
-                if parent.any():
-                    df = self._exclude(t, df, parent, "parent-company statement",
-                                       "Typrep = B (parent only); the consolidated statement (A) is used", col)
-        if "annual_reports_only" in p.rules and "year" in df.columns:
-            txt = df["year"].astype("string")
-            m = txt.str.extract(_ANNUAL_RE)
-            not_annual = m[0].notna() & ~((m[0].astype(float) == 12) & (m[1].astype(float) == 31))
-            not_annual = not_annual.fillna(False).astype(bool)
-            if not_annual.any():
-                df = self._exclude(t, df, not_annual, "not an annual report",
-                                   "report date is not 12-31 (opening balance or interim report)", "year")
+        if "csmar_subsidy_items" in p.rules and t == "grants" and "programme" in df.columns:
+            df = subsidy_items(df, self.log, STAGE, where=src.where)
+        if p.splits and t == "grants":
+            df = df.assign(programme="补贴收入 (industrial survey)")
+            none = ~(df["amount"].map(_positive))
+            if none.any():
+                df = self._exclude(t, df, none, "no subsidy income",
+                                   "补贴收入 missing or zero this year: no grant row", "amount")
         if "strip_exchange_suffix" in p.rules:
             for col in TABLES[t].columns_of_kind("id"):
                 if col in df.columns:
@@ -910,29 +989,106 @@ class _Builder:
                         df[col] = df[col].where(~m, new.astype(object))
         return df
 
+    def _consolidated_only(self, t: str, df: pd.DataFrame) -> pd.DataFrame:
+        """Keep consolidated statements: CSMAR ``Typrep`` A (FS tables) or 1 (FN tables), 报表类型 合并报表."""
+        col = next((c for c in df.columns if header_key(split_header(c).base) in _STATEMENT_TYPE_KEYS), None)
+        if col is None:
+            return df
+        v = df[col].astype("string").str.strip().str.upper().str.replace(r"\.0$", "", regex=True)
+        parent = v.isin(_PARENT_STATEMENT).fillna(False).astype(bool)
+        if parent.any():
+            df = self._exclude(t, df, parent, "parent-company statement",
+                               f"{col} = {', '.join(sorted(set(v[parent].dropna())))} (parent company only); "
+                               "the consolidated statement is used", col)
+        unknown = ~v.isin(_CONSOLIDATED | _PARENT_STATEMENT).fillna(True).astype(bool) & ~parent
+        if unknown.any():
+            self.note(t, "unknown statement type", "flagged", rows=df.index[unknown], column=col,
+                      detail=f"{col} = {', '.join(sorted(set(v[unknown].dropna()))[:5])}: neither consolidated "
+                             "(A, 1, 合并报表) nor parent (B, 2, 母公司报表); rows kept")
+        return df
+
     def _exclude(self, t, df, mask, issue, detail, column) -> pd.DataFrame:
         sel = df[mask]
         self.log.add(stage=STAGE, table=t, rows=sel.index, column=column, issue=issue, action="excluded",
                      firm_id=sel["firm_id"] if "firm_id" in sel else None, detail=detail)
         return df[~mask]
 
+    # ---- several files for one table ----
+    def combine(self, table: str, parts: list[tuple[_Source, pd.DataFrame]], problems: list) -> pd.DataFrame | None:
+        """One table from the files that feed it: merged on its key (CSMAR's balance sheet + income
+        statement + …), or stacked (grants; survey files of different years)."""
+        if len(parts) == 1:
+            return parts[0][1]
+        frames = [df for _, df in parts]
+        names = [src.file for src, _ in parts]
+        if table == "firms":
+            return self._combine_firms(frames, names, problems)
+        key = list(TABLES[table].key)
+        if not key:
+            return pd.concat(frames)
+        return merge_on_key(table, frames, names, key, self.log, problems, STAGE)
+
+    def _combine_firms(self, frames, names, problems) -> pd.DataFrame | None:
+        df = pd.concat(frames)
+        if "firm_id" not in df:
+            return df
+        ids = df["firm_id"].astype("string").str.strip()
+        order = df["year"].astype("string") if "year" in df else pd.Series("", index=df.index)
+        later = pd.DataFrame({"id": ids, "o": order}).sort_values("o", kind="stable").duplicated("id", keep="last")
+        later = later.reindex(df.index)
+        if later.any():
+            df = self._exclude("firms", df, later, "firm listed again",
+                               "the firm's attributes are taken from its latest year (name, sector and province "
+                               "may change over time)", "firm_id")
+        return df.drop(columns=["year"], errors="ignore")
+
     # ---- derived columns ----
-    def _derive(self, src: _Source, df: pd.DataFrame, problems: list) -> pd.DataFrame:
-        t = src.table
+    def derive(self, t: str, df: pd.DataFrame, problems: list) -> pd.DataFrame:
+        """Contract columns computed from their parts (one definition on every preset; logged)."""
         helpers = [c for c in HELPER_COLUMNS.get(t, {}) if c in df.columns]
         for c in helpers:
             df[c] = _numeric(df[c], t, c, self.log, problems, STAGE)
-        for target, parts in DERIVED_COLUMNS.get(t, {}).items():
-            have = [c for c in parts if c in df.columns]
-            if target in df.columns or not have:
-                continue
-            df[target] = df[have].sum(axis=1, min_count=1)
-            self.note(t, "column derived", "info", column=target,
-                      detail=f"{target} = {' + '.join(have)} (missing parts count as 0)")
+        if t != "financials":
+            return df
+        parts = DERIVED_COLUMNS["financials"]["interest_bearing_debt"]
+        have = [c for c in parts if c in df.columns]
+        if "interest_bearing_debt" not in df.columns and have:
+            df["interest_bearing_debt"] = df[have].sum(axis=1, min_count=1)
+            lacking = [c for c in parts if c not in df.columns]
+            self.note(t, "column derived", "info", column="interest_bearing_debt",
+                      detail=f"interest_bearing_debt = {' + '.join(have)} (missing parts count as 0)"
+                             + (f"; not in the data: {', '.join(lacking)}" if lacking else ""))
+        elif "interest_bearing_debt" not in df.columns and "interest_bearing_debt_vendor" in df.columns:
+            df["interest_bearing_debt"] = df["interest_bearing_debt_vendor"]
+            self.note(t, "vendor aggregate used for interest-bearing debt", "flagged", column="interest_bearing_debt",
+                      detail="带息债务 (Wind) is used because its parts are not in the data; Wind's aggregate "
+                             "also counts trading financial liabilities and other interest-bearing items, so the "
+                             "debt base (and the debt benefit) can be larger than the project's definition "
+                             f"({' + '.join(parts)}); export those columns to use it")
+        if "rd_expense_note" in df.columns:
+            fill = df["rd_expense_note"].notna()
+            if "rd_expense" in df.columns:
+                fill &= df["rd_expense"].isna()
+            if fill.any():
+                base = df["rd_expense"] if "rd_expense" in df.columns else pd.Series(float("nan"), index=df.index)
+                df["rd_expense"] = base.where(~fill, df["rd_expense_note"])
+                self.note(t, "R&D expense from the R&D table", "repaired", rows=df.index[fill], column="rd_expense",
+                          detail="no R&D line in the income statement (before the 2018 statement format): the "
+                                 "expensed R&D of the R&D table (RDExpenses) is used")
+        if "rd_expense" in df.columns and "year" in df.columns:
+            miss = df["rd_expense"].isna()
+            if miss.any():
+                yrs = df.loc[miss, "year"].astype("string").str[:4].value_counts().sort_index()
+                self.note(t, "R&D expense missing", "flagged", rows=df.index[miss], column="rd_expense",
+                          firm_id=df.loc[miss, "firm_id"] if "firm_id" in df else None,
+                          detail="no R&D expense for this firm-year (by year: "
+                                 + ", ".join(f"{y}: {n}" for y, n in yrs.items())
+                                 + "); R&D intensity tests are not applied to it")
         return df
 
     # ---- firm codes stored as numbers ----
-    def harmonise_codes(self, tables: dict[str, pd.DataFrame]) -> None:
+    def harmonise_codes(self, tables: list[tuple[str, pd.DataFrame]]) -> None:
+        """Restore leading zeros of firm codes (``tables``: (table, frame) for every file read)."""
         preset = PRESETS.get(self.opts.preset) if self.opts.preset else None
         if preset is not None and preset.code_width:
             self._pad_codes(tables, preset)
@@ -943,7 +1099,7 @@ class _Builder:
         origin = "preset"
         numeric = {(t, c): set(ix) for t, c, ix in self.numeric_ids}
         text_codes = []
-        for t, df in tables.items():
+        for t, df in tables:
             for c in TABLES[t].columns_of_kind("id"):
                 if c in df.columns:
                     s = df[c]
@@ -955,28 +1111,30 @@ class _Builder:
             width = lengths.pop()
             origin = "the other codes"
         for t, c, ix in self.numeric_ids:
-            df = tables.get(t)
-            if df is None:
-                continue
-            ix = ix.intersection(df.index)
-            s = df.loc[ix, c].astype(str)
-            if width:
-                short = s[s.str.isdigit() & (s.str.len() < width)]
-                if len(short):
-                    padded = short.str.zfill(width)
-                    df.loc[short.index, c] = padded.to_numpy(dtype=object)
-                    self.note(t, "firm code stored as a number", "repaired", rows=short.index, column=c,
-                              detail=[f"{a} read as '{b}' (leading zeros restored to {width} digits, as in {origin})"
-                                      for a, b in zip(short, padded, strict=True)])
-            else:
-                self.note(t, "firm code stored as a number", "info", rows=ix, column=c,
-                          detail="stored as a number in the source: leading zeros, if any, are lost; "
-                                 "store codes as text or use preset='csmar'/'wind'")
+            for tt, df in tables:
+                if tt != t or not len(ix.intersection(df.index)):
+                    continue
+                self._restore_width(t, c, df, ix.intersection(df.index), width, origin)
 
-    def _pad_codes(self, tables: dict[str, pd.DataFrame], preset) -> None:
+    def _restore_width(self, t, c, df, ix, width, origin) -> None:
+        s = df.loc[ix, c].astype(str)
+        if not width:
+            self.note(t, "firm code stored as a number", "info", rows=ix, column=c,
+                      detail="stored as a number in the source: leading zeros, if any, are lost; "
+                             "store codes as text or use preset='csmar'/'wind'")
+            return
+        short = s[s.str.isdigit() & (s.str.len() < width)]
+        if len(short):
+            padded = short.str.zfill(width)
+            df.loc[short.index, c] = padded.to_numpy(dtype=object)
+            self.note(t, "firm code stored as a number", "repaired", rows=short.index, column=c,
+                      detail=[f"{a} read as '{b}' (leading zeros restored to {width} digits, as in {origin})"
+                              for a, b in zip(short, padded, strict=True)])
+
+    def _pad_codes(self, tables: list[tuple[str, pd.DataFrame]], preset) -> None:
         """A preset's codes have a fixed width (CSMAR ``Stkcd``: six digits): restore lost zeros in any file type."""
         width = preset.code_width
-        for t, df in tables.items():
+        for t, df in tables:
             for c in TABLES[t].columns_of_kind("id"):
                 if c not in df.columns:
                     continue
@@ -1000,6 +1158,11 @@ class _Builder:
                 if not any((tt, target) in self.used_mapping for tt in tabs):
                     self.note(table or "", "mapping entry not used", "info", column=target,
                               detail=f"no header matching {key!r} in {table or 'any table'}")
+
+
+def _positive(v) -> bool:
+    d = _to_decimal(v) if not isinstance(v, float) else (None if math.isnan(v) else Decimal(repr(v)))
+    return d is not None and d > 0
 
 
 def _one_line(header: str) -> str:
@@ -1106,7 +1269,7 @@ def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, he
                                            "check the path (a folder of CSV/Parquet tables or an .xlsx workbook)")])
     file_problems: list[dict] = []
     if p.is_dir():
-        sources, file_problems = _folder_sources(p, opts, prov)
+        sources, file_problems = _folder_sources(p, opts, prov, log)
         prov["format"] = "+".join(sorted({s.fmt for s in sources})) or "csv"
     else:
         suffix = p.suffix.lower()
@@ -1135,14 +1298,22 @@ def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, he
                                                    "pass a folder of CSV/Parquet tables or an .xlsx workbook")])
     builder = _Builder(opts, log, prov)
     problems: list[dict] = list(file_problems)
-    tables: dict[str, pd.DataFrame] = {}
+    parts: dict[str, list] = {}
     for src in sources:
         df = builder.build(src, problems)
         if df is not None:
-            tables[src.table] = df
+            parts.setdefault(src.table, []).append((src, df))
     if problems:
         raise DataError(problems=problems)
-    builder.harmonise_codes(tables)
+    builder.harmonise_codes([(t, df) for t, ps in parts.items() for _, df in ps])
+    tables: dict[str, pd.DataFrame] = {}
+    for t in TABLE_NAMES:
+        if t in parts:
+            df = builder.combine(t, parts[t], problems)
+            if df is not None:
+                tables[t] = builder.derive(t, df, problems)
+    if problems:
+        raise DataError(problems=problems)
     builder.unused_mapping(set(tables))
     for t in opts.units:
         if t not in tables and not isinstance(units, str):
