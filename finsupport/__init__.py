@@ -20,7 +20,7 @@ from .measure.flows import support_flows
 from .measure.shares import support_share
 from .reference.programme import little_giant_batches, selection_criteria
 from .reference.rates import annual_benchmark, benchmark_rates
-from .run import RunResult, run
+from .run import RunResult, prepare, run
 from .simulate import simulate, true_effects
 
 __version__ = "0.1.0"
@@ -58,6 +58,7 @@ __all__ = [
     "load_config",
     "load_example",
     "run",
+    "prepare",
     "simulate",
     "support_flows",
     "support_share",

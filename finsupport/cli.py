@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress display")
     v = sub.add_parser("validate", help="check that a config, a data folder or a workbook is usable")
     v.add_argument("path")
-    v.add_argument("--preset", choices=["csmar", "wind"], help="header preset of the export")
+    v.add_argument("--preset", choices=["csmar", "wind", "industrial_survey"], help="header preset of the export")
+    v.add_argument("--units", help="unit of amounts whose header says none, for every table (yuan, wan, yi, …)")
     e = sub.add_parser("example", help="write the embedded example data and a config that runs it into DIR")
     e.add_argument("dir")
     e.add_argument("--force", action="store_true", help="write into a folder that is not empty")
@@ -55,23 +56,44 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _bare_folder_config(path: Path, preset: str | None, units: str | None):
+    """The default run configuration pointed at a data folder or workbook, without the example's sample."""
+    import tomllib
+
+    from .config import DEFAULT_CONFIG_TOML, load_config
+
+    raw = tomllib.loads(DEFAULT_CONFIG_TOML)
+    raw["run"]["name"] = path.stem or "data"
+    raw["data"].update(path=str(path.resolve()), preset=preset or "", units=units or {}, synthetic=False,
+                       description="")
+    raw["sample"]["years"] = []
+    raw["shares"].update(years=[], headline_cohorts=[])
+    return load_config(raw)
+
+
 def _cmd_validate(args) -> int:
     from .config import load_config
-    from .data.readers import read_dataset
+    from .run import prepare
 
     path = Path(args.path)
     if path.suffix.lower() == ".toml" or (path.is_dir() and (path / "config.toml").is_file()
                                            and not any((path / f"{t}.csv").exists() for t in ("financials",))):
         cfg = load_config(path)
         print(f"config {cfg.source}: OK ({len(cfg.values)} sections, hash {cfg.hash()[:12]})")
-        if cfg.data_path is None:
-            return 0
-        path = cfg.data_path
-        data = read_dataset(path, mapping=cfg["data"]["mapping"] or None, preset=cfg["data"]["preset"] or None,
-                            units=cfg["data"]["units"] or None)
+        name = cfg.data_path.name if cfg.data_path is not None else "embedded example"
     else:
-        data = read_dataset(path, preset=args.preset)
-    print(f"data {path.name}: usable — {data!r}")
+        if not path.exists():
+            from .errors import DataError
+
+            raise DataError(problems=[{"table": path.name or str(path), "message": f"no such file or folder: '{path}'",
+                                       "hint": "check the path (a folder of tables, a workbook or a config.toml)"}])
+        cfg = _bare_folder_config(path, args.preset, args.units)
+        name = path.resolve().name
+    # the same stages as `finsupport run` before estimation: read, validate, measure, certify, headline
+    res = prepare(cfg)
+    data = res.data
+    print(f"data {name}: usable for every stage before estimation — {data!r}")
+    print(f"  headline: {res.headline['text']}")
     log = data.quality.to_frame()
     acct = data.quality.accounting()
     if len(acct):
@@ -80,10 +102,13 @@ def _cmd_validate(args) -> int:
     warn = log[log["action"].isin(["excluded", "repaired", "flagged"])]
     if len(warn):
         print(f"warnings: {len(warn)} data-quality records")
-        summary = warn.groupby(["table", "column", "issue", "action"], dropna=False).size().reset_index(name="rows")
+        summary = (warn.assign(column=warn["column"].fillna(""))
+                   .groupby(["table", "column", "issue", "action"], dropna=False, sort=False)
+                   .agg(rows=("issue", "size"), detail=("detail", "first")).reset_index())
         for _, w in summary.head(30).iterrows():
-            col = f".{w['column']}" if isinstance(w["column"], str) and w["column"] else ""
-            print(f"  warning: {w['table']}{col}: {w['issue']} ({w['action']}, {w['rows']} rows)")
+            col = f".{w['column']}" if w["column"] else ""
+            extra = f": {w['detail']}" if w["issue"] == "firm not in firms table" else ""
+            print(f"  warning: {w['table']}{col}: {w['issue']} ({w['action']}, {w['rows']} rows){extra}")
     return 0
 
 

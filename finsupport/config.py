@@ -104,7 +104,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     },
     "data": {
         "path": (_typed(str), None),
-        "preset": (_choice("", "csmar", "wind"), ""),
+        "preset": (_choice("", "csmar", "wind", "industrial_survey"), ""),
         "units": (_units, {}),
         "mapping": (_mapping, {}),
         "synthetic": (_typed(bool), False),
@@ -245,7 +245,7 @@ title = "State support to Little Giant robotics firms (synthetic example)"
 
 [data]
 path = "."                          # a folder of CSV/Parquet files named after the tables, or one .xlsx workbook
-preset = ""                         # "" | "csmar" | "wind": header presets for common exports
+preset = ""                         # "" | "csmar" | "wind" | "industrial_survey": exports as they come
 units = {}                          # "wan" when every amount is in 10,000 yuan (a unit in a header wins);
                                     # { financials = "wan", grants = "yuan" } for one unit per table
 mapping = {}                        # e.g. { financials = { "营业收入" = "revenue" } }

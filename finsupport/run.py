@@ -17,7 +17,7 @@ import pandas as pd
 from .config import Config, load_config
 from .errors import ConfigError, EstimationError
 
-__all__ = ["run", "RunResult", "output_paths"]
+__all__ = ["run", "prepare", "RunResult", "output_paths"]
 
 STEPS = ("read", "measure", "certify", "estimate", "report")
 
@@ -241,10 +241,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     -------
     RunResult with the flows, shares, status, audit, panel, estimates and output paths.
     """
-    from .certify.audit import audit_criteria
-    from .certify.status import designation_status
     from .estimate.panel import analysis_panel
-    from .measure.flows import support_flows
     from .report.build import build_report, write_outputs
 
     cfg = load_config(config)
@@ -252,41 +249,61 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     prog = _Progress(cfg["output"]["progress"] if progress is None else progress)
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
-        prog.step("reading data")
-        data = _restrict_sample(cfg, _load_data(cfg))
-        prog.done()
-        prog.step("measuring support")
-        m = cfg["measure"]
-        flows = support_flows(data, subsidy_basis=m["subsidy_basis"], equity_basis=m["equity_basis"],
-                              benchmark=m["benchmark"], spread_bp=m["spread_bp"], aul_years=m["aul_years"],
-                              expense_threshold=m["expense_threshold"],
-                              state_investor_types=m["state_investor_types"], first_year_debt=m["first_year_debt"])
-        prog.done()
-        prog.step("certification")
-        tier = cfg["sample"]["tier"]
-        status = audit = None
-        notes: list[str] = []
-        if data.designations is not None and len(data.designations):
-            status = designation_status(data, tier=tier, years=sorted(flows["year"].unique()))
-            audit = audit_criteria(data, tier=tier)
-        else:
-            notes.append("no designations table: certification status, audit and regressions skipped")
-        headline_table, headline = _headline(cfg, flows, status)
-        years = tuple(cfg["shares"]["years"]) or None
-        shares = {"headline": headline_table, **_shares(flows, status, years)}
-        prog.done()
+        result = _prepare(cfg, prog)
         prog.step("estimating")
-        panel, estimates = None, {}
-        if status is not None and cfg["analysis"]["enabled"]:
-            panel = analysis_panel(data, flows, tier=tier)
-            estimates = _estimate(cfg, panel, data, notes)
+        if result.status is not None and cfg["analysis"]["enabled"]:
+            result.panel = analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"])
+            result.estimates = _estimate(cfg, result.panel, result.data, result.notes)
         prog.done()
         prog.step("writing report")
-        result = RunResult(config=cfg, data=data, flows=flows, shares=shares, headline=headline, status=status,
-                           audit=audit, panel=panel, estimates=estimates, notes=notes)
         report = build_report(result)
         write_outputs(result, report, workbook=workbook, folder=folder, run_time=started)
         prog.done()
     finally:
         prog.close()
     return result
+
+
+def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
+    """Every stage of :func:`run` before estimation: read, validate, measure, certify, headline.
+
+    ``finsupport validate CONFIG`` calls this, so it stops wherever the run would stop
+    before estimating (missing tables or columns, no rows left after exclusions), with
+    the same error. Nothing is written.
+    """
+    return _prepare(load_config(config), _Progress(False))
+
+
+def _prepare(cfg: Config, prog: _Progress) -> RunResult:
+    from .certify.audit import audit_criteria
+    from .certify.status import designation_status
+    from .measure.flows import support_flows
+
+    prog.step("reading data")
+    data = _restrict_sample(cfg, _load_data(cfg))
+    prog.done()
+    prog.step("measuring support")
+    m = cfg["measure"]
+    flows = support_flows(data, subsidy_basis=m["subsidy_basis"], equity_basis=m["equity_basis"],
+                          benchmark=m["benchmark"], spread_bp=m["spread_bp"], aul_years=m["aul_years"],
+                          expense_threshold=m["expense_threshold"],
+                          state_investor_types=m["state_investor_types"], first_year_debt=m["first_year_debt"])
+    prog.done()
+    prog.step("certification")
+    tier = cfg["sample"]["tier"]
+    status = audit = None
+    notes: list[str] = []
+    if flows.attrs.get("not_measured"):
+        notes.append(f"not measured: {', '.join(flows.attrs['not_measured'])} (the data have no interest-bearing "
+                     "debt); the total and the shares leave it out")
+    if data.designations is not None and len(data.designations):
+        status = designation_status(data, tier=tier, years=sorted(flows["year"].unique()))
+        audit = audit_criteria(data, tier=tier)
+    else:
+        notes.append("no designations table: certification status, audit and regressions skipped")
+    headline_table, headline = _headline(cfg, flows, status)
+    years = tuple(cfg["shares"]["years"]) or None
+    shares = {"headline": headline_table, **_shares(flows, status, years)}
+    prog.done()
+    return RunResult(config=cfg, data=data, flows=flows, shares=shares, headline=headline, status=status,
+                     audit=audit, notes=notes)

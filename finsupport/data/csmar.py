@@ -85,7 +85,7 @@ def merge_on_key(table: str, frames: list[pd.DataFrame], names: list[str], key: 
         out = m
     if len(problems) > n0:
         return None
-    out.index = pd.Index(out.pop("_label"), dtype=object)
+    out.index = pd.Index(out.pop("_label"), dtype=object, name=None)
     log.add(stage=stage, table=table, issue="files merged", action="info", column=", ".join(key),
             detail=f"{' + '.join(names)} merged on {', '.join(key)}: {len(out):,} rows")
     return out

@@ -541,6 +541,9 @@ class _Builder:
                                         for t, c, ix in self.numeric_ids[n_ids:]]
         n_read = len(df)
         self.log.add_read(src.table, n_read)
+        preset = PRESETS.get(self.opts.preset) if self.opts.preset else None
+        if preset is not None and preset.code_width:  # before any rule logs a code
+            self._pad_codes([(src.table, df)], preset)
         df = self._preset_rules(src, df)
         if n_read == 0:
             self.note(src.table, "table is empty", "flagged", detail=f"{src.where} has a header but no data rows")
@@ -815,7 +818,7 @@ class _Builder:
                 problems.append(_problem(t, f"amounts in a foreign currency ('{r.source}')",
                                          "convert the amounts to yuan (CNY) before reading", column=col))
                 return None
-        for u in r.unit_texts:
+        for u in list(r.unit_texts) + [u for u in r.required_units if u not in r.unit_texts]:
             pu = parse_unit(u, strict=False)
             if pu:
                 header_units[pu[0]] = (pu, u)
@@ -847,6 +850,10 @@ class _Builder:
         elif user:
             name, factor, text, _ = user
             origin = "units option"
+        elif self.opts.preset and PRESETS[self.opts.preset].default_unit:
+            text = PRESETS[self.opts.preset].default_unit
+            name, factor = parse_unit(text)
+            origin = f"{self.opts.preset} preset (its releases report amounts in {name} yuan)"
         else:
             return None
         rec = {"table": t, "column": col, "source": r.source, "unit": name, "factor": factor, "origin": origin}
@@ -1050,6 +1057,12 @@ class _Builder:
             df[c] = _numeric(df[c], t, c, self.log, problems, STAGE)
         if t != "financials":
             return df
+        if "revenue" not in df.columns and "main_business_revenue" in df.columns and self.opts.preset and \
+                PRESETS[self.opts.preset].splits:
+            df["revenue"] = df["main_business_revenue"]
+            self.note(t, "revenue from main-business revenue", "flagged", column="revenue",
+                      detail="the survey file has no total operating revenue (营业收入合计): main-business revenue "
+                             "(主营业务收入) is used, so shares of revenue are slightly larger than with total revenue")
         parts = DERIVED_COLUMNS["financials"]["interest_bearing_debt"]
         have = [c for c in parts if c in df.columns]
         if "interest_bearing_debt" not in df.columns and have:
@@ -1090,10 +1103,8 @@ class _Builder:
     def harmonise_codes(self, tables: list[tuple[str, pd.DataFrame]]) -> None:
         """Restore leading zeros of firm codes (``tables``: (table, frame) for every file read)."""
         preset = PRESETS.get(self.opts.preset) if self.opts.preset else None
-        if preset is not None and preset.code_width:
-            self._pad_codes(tables, preset)
-            return
-        if not self.numeric_ids:
+        if (preset is not None and preset.code_width) or not self.numeric_ids:
+            return  # a preset's codes were padded as each file was read
             return
         width = None
         origin = "preset"

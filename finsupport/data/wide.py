@@ -19,6 +19,8 @@ from .periods import parse_periods
 
 __all__ = ["WideReshape", "reshape_wide"]
 
+_UNIT_ZH = {"yuan": "元", "thousand": "千元", "wan": "万元", "million": "百万元", "ten_million": "千万元", "yi": "亿元"}
+
 
 @dataclass
 class WideReshape:
@@ -41,6 +43,56 @@ def _without_period(raw: str) -> str:
     text = nfkc(str(raw))
     pat = r"[\[【]\s*(?:" + "|".join(PERIOD_TAGS) + r")\s*[\]】]\s*[:：]?\s*[^\[【\r\n]*"
     return re.sub(r"\n\s*\n", "\n", re.sub(pat, "", text)).strip()
+
+
+def _common_units(header: list[str], names: list[str], col_of: dict) -> tuple[dict[int, int], list[str]]:
+    """One unit per indicator: period columns in larger units are rescaled (exactly) to the smallest one.
+
+    ``营业收入[报告期]2019年报[单位]万元`` and ``营业收入[报告期]2020年报[单位]亿元`` become one column in
+    万元, the 2020 values multiplied by 10,000. Returns source column -> factor and the output headers.
+    """
+    from ..errors import DataError
+    from .mapping import parse_unit
+
+    scale: dict[int, int] = {}
+    out = list(names)
+    for oc, name in enumerate(names):
+        cols = [j for (o, _), j in col_of.items() if o == oc]
+        units = {j: split_header(header[j]).unit_text for j in cols}
+        if len({u for u in units.values()}) <= 1:
+            continue
+        parsed = {j: (parse_unit(u, strict=False) if u else None) for j, u in units.items()}
+        if any(p is None for p in parsed.values()):
+            raise DataError(problems=[{
+                "table": "", "column": split_header(name).base,
+                "message": "the report-period columns of one indicator give different units, and not all of "
+                           f"them can be read ({', '.join(sorted({str(u) for u in units.values()}))})",
+                "hint": "export every period in the same unit, or write the unit in every header ([单位]万元)"}])
+        smallest = min(parsed.values(), key=lambda p: p[1])
+        for j, p in parsed.items():
+            if p[1] != smallest[1]:
+                scale[j] = p[1] // smallest[1]
+        first = min(cols)
+        base = split_header(_without_period(header[first])).base
+        out[oc] = f"{base}[单位]{_UNIT_ZH[smallest[0]]}"
+    return scale, out
+
+
+def _scaled(v, factor: int | None):
+    """A cell multiplied exactly by ``factor`` (text and numbers; anything else unchanged)."""
+    if not factor or v is None:
+        return v
+    from decimal import Decimal, InvalidOperation
+
+    if isinstance(v, bool):
+        return v
+    try:
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).replace(",", "").strip())
+    except (InvalidOperation, ValueError):
+        return v  # not a number: validation reports it
+    if not d.is_finite():
+        return v
+    return format(d * factor, "f")
 
 
 def reshape_wide(header: list[str], labels: list[list[str]], grid: list[list], index: list, *,
@@ -81,16 +133,16 @@ def reshape_wide(header: list[str], labels: list[list[str]], grid: list[list], i
                        f"({', '.join(repr(periods[header.index(b)]) for b in bad[:3])})",
             "hint": "export annual report periods (2019年报, 2019-12-31) or rename the columns"}])
     id_cols = [j for j in range(len(header)) if not periods[j]]
-    interim = [header[j] for j, a in zip(pcols, parsed["annual"], strict=True) if a is not pd.NA and a is False]
-    annual_cols = [(j, int(y)) for j, y, a in zip(pcols, parsed["year"], parsed["annual"], strict=True)
-                   if not (a is not pd.NA and a is False)]
-    # one output column per indicator (header without its period), in order of first appearance
+    is_interim = [a is not pd.NA and not bool(a) for a in parsed["annual"]]
+    interim = [header[j] for j, no in zip(pcols, is_interim, strict=True) if no]
+    annual_cols = [(j, int(y)) for j, y, no in zip(pcols, parsed["year"], is_interim, strict=True) if not no]
+    # one output column per indicator, in order of first appearance; the unit may differ by period
     names: list[str] = []
     key_of: dict[str, int] = {}
     col_of: dict[tuple[int, int], int] = {}  # (output column, year) -> source column
     for j, y in annual_cols:
         name = _without_period(header[j])
-        k = header_key(name)
+        k = header_key(split_header(name).base)
         if k not in key_of:
             key_of[k] = len(names)
             names.append(name)
@@ -101,6 +153,7 @@ def reshape_wide(header: list[str], labels: list[list[str]], grid: list[list], i
                 "message": f"two columns give {' '.join(name.split())!r} for the period {y}",
                 "hint": "keep one column per indicator and report period"}])
         col_of[(oc, y)] = j
+    scale, names = _common_units(header, names, col_of)
     years = sorted({y for _, y in annual_cols})
     out_header = [header[j] for j in id_cols] + ["year"] + names
     first_src = {oc: j for (oc, _), j in sorted(col_of.items(), key=lambda kv: kv[1], reverse=True)}
@@ -111,7 +164,8 @@ def reshape_wide(header: list[str], labels: list[list[str]], grid: list[list], i
     for i, row in zip(index, grid, strict=True):
         ids = [row[j] for j in id_cols]
         for y in years:
-            vals = [row[col_of[(oc, y)]] if (oc, y) in col_of else None for oc in range(len(names))]
+            vals = [_scaled(row[col_of[(oc, y)]], scale.get(col_of[(oc, y)])) if (oc, y) in col_of else None
+                    for oc in range(len(names))]
             if all(v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
                    for v in vals):
                 empty += 1

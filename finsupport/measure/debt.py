@@ -80,8 +80,11 @@ def debt_arrays(codes, year, closing, interest, own_benchmark, *, benchmark: str
     basis = np.where(has_open, "average", "closing_only" if first_year == "closing" else "no_opening")
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = np.where(avg > 0, interest / avg, np.nan)
-    national = annual_benchmark(np.unique(year), benchmark=benchmark, spread_bp=spread_bp)
-    bench = national.reindex(year).to_numpy()
+    # only years with debt need a benchmark (a panel without borrowings needs none)
+    needed = np.unique(year[~np.isnan(avg)])
+    national = (annual_benchmark(needed, benchmark=benchmark, spread_bp=spread_bp) if len(needed)
+                else pd.Series(dtype=float))
+    bench = national.reindex(year).to_numpy(dtype=float)
     if own_benchmark is not None:
         bench = np.where(np.isnan(own_benchmark), bench, own_benchmark)
     gap = bench / 100.0 - eff

@@ -75,8 +75,9 @@ def support_flows(
     Parameters
     ----------
     data : Dataset
-        Needs ``financials`` (firm_id, year, revenue, interest_bearing_debt,
-        interest_expense); ``grants`` and ``equity`` are optional (no rows = zero).
+        Needs ``financials`` (firm_id, year, revenue; for the debt component also interest_bearing_debt
+        and interest_expense: a table without interest_bearing_debt (the industrial survey) has no debt
+        component, flagged in the quality log; debt without interest_expense is an error); ``grants`` and ``equity`` are optional (no rows = zero).
     subsidy_basis, equity_basis, benchmark, spread_bp, aul_years, expense_threshold,
     state_investor_types, unequityworthy, first_year_debt
         See the component functions.
@@ -102,8 +103,15 @@ def support_flows(
     _check_options(opts)
     methods = describe_methods(**opts)
     log = data.quality
-    fin = data.require("financials", ["firm_id", "year", "revenue", "interest_bearing_debt", "interest_expense"],
-                       purpose="support flows")
+    fin = data.require("financials", ["firm_id", "year", "revenue"], purpose="support flows")
+    lacking = [c for c in ("interest_bearing_debt", "interest_expense") if c not in fin.columns]
+    if lacking == ["interest_expense"]:  # debt without interest: a mapping mistake, not a panel without debt
+        data.require("financials", lacking, purpose="support flows (the below-market debt component)")
+    if lacking:  # e.g. the industrial survey: no borrowings in the data, so no debt benefit
+        log.add(stage="measure", table="financials", column=", ".join(lacking), issue="debt component not measured",
+                action="flagged", detail=f"financials has no {' / '.join(lacking)}: the below-market debt benefit "
+                                         "is missing for every firm-year and counts as 0 in the total")
+        fin = fin.assign(**{c: np.nan for c in lacking})
     if fin.empty:
         raise DataError(problems=[{"table": "financials", "message": "no rows to measure (the table is empty, or "
                                    "every row was excluded: see the data-quality log)",
@@ -115,7 +123,8 @@ def support_flows(
     debt = debt_arrays(px.codes, px.year, f["interest_bearing_debt"].to_numpy(dtype=float),
                        f["interest_expense"].to_numpy(dtype=float), own, benchmark=benchmark, spread_bp=spread_bp,
                        first_year=first_year_debt)
-    log_debt(debt, f, log, first_year_debt)
+    if not lacking:
+        log_debt(debt, f, log, first_year_debt)
     zeros = np.zeros(px.n)
     sub = dict(subsidy_received=zeros, n_grants=zeros.astype(np.int64), subsidy_expensed=zeros, subsidy_allocated=zeros)
     if data.grants is not None and len(data.grants):
@@ -166,6 +175,7 @@ def support_flows(
                 out[c] = by_firm[c].take(px.codes).reset_index(drop=True)
     out.attrs["methods"] = methods
     out.attrs["options"] = opts
+    out.attrs["not_measured"] = ["debt"] if lacking else []
     return out
 
 
