@@ -56,7 +56,7 @@ def csmar(tmp_path_factory):
     return fs.read_dataset(csmar_folder(tmp_path_factory.mktemp("csmar")), preset="csmar")
 
 
-def test_csmar_files_recognised_by_their_own_names_and_merged(csmar):
+def test_b74_csmar_files_recognised_by_their_own_names_and_merged(csmar):
     src = csmar.provenance["tables"]["financials"]
     assert [s["file"] for s in src["sources"]] == ["CG_Ybasic.csv", "FS_Combas.xlsx", "FS_Comins.csv",
                                                    "PT_LCRDSPENDING.csv"]
@@ -101,7 +101,7 @@ def test_csmar_rd_from_the_rd_table_before_the_new_statement_format(csmar):
     assert len(issues(csmar, "R&D expense from the R&D table", "repaired")) == 1
 
 
-def test_csmar_subsidy_note_items_totals_and_accounts(csmar):
+def test_b75_csmar_subsidy_note_items_totals_and_accounts(csmar):
     g = csmar.grants.sort_values(["firm_id", "year", "programme"])
     # items counted, 合计 rows never; the parent row (Typrep 2) and the repeat in account 2 excluded
     assert g[["firm_id", "year", "programme", "amount"]].values.tolist() == [
@@ -128,7 +128,7 @@ def test_csmar_flows_by_hand(csmar):
     assert f.loc[("300750", 2020), "share"] == pytest.approx((300 + (B2020 - 0.03) * 1000) / 10000, rel=1e-9)
 
 
-def test_csmar_files_that_disagree_are_an_error(tmp_path):
+def test_b74_csmar_files_that_disagree_are_an_error(tmp_path):
     d = csmar_folder(tmp_path / "c")
     # CG_Ybasic and an FS file both give revenue? No: employees twice, with another value
     write_text(d / "CG_Ybasic.csv", "Stkcd,Reptdt,Y0601b,B001101000\n1,2019-12-31,300,2100\n")
@@ -161,7 +161,7 @@ def wind(tmp_path_factory):
     return fs.read_dataset(wind_book(tmp_path_factory.mktemp("wind") / "wind.xlsx"), preset="wind")
 
 
-def test_wind_wide_panel_reshaped_with_units_from_every_header_form(wind):
+def test_b68_wind_wide_panel_reshaped_with_units_from_every_header_form(wind):
     fin = wind.financials.set_index(["firm_id", "year"]).sort_index()
     assert list(fin.index) == [("000001", 2019), ("000001", 2020), ("600000", 2019)]  # 乙 2020 is empty
     # 120.5 万元 (multi-line header) and 0.15 亿元 (single-line header)
@@ -180,7 +180,7 @@ def test_wind_interest_bearing_debt_computed_from_parts_not_from_dai_xi_zhai_wu(
     assert fin.loc[("000001", 2019), "interest_bearing_debt_vendor"] == 9_990_000.0
 
 
-def test_wind_aggregate_used_only_when_parts_are_absent_and_flagged(tmp_path):
+def test_b76_wind_aggregate_used_only_when_parts_are_absent_and_flagged(tmp_path):
     book = write_book(tmp_path / "w.xlsx", {"财务": [["证券代码", "报告期", "营业收入(万元)", "带息债务(万元)"],
                                                      ["000001.SZ", "2019年报", 100, 30]]})
     data = fs.read_dataset(book, preset="wind")
@@ -190,13 +190,13 @@ def test_wind_aggregate_used_only_when_parts_are_absent_and_flagged(tmp_path):
 
 @pytest.mark.parametrize("header", ["营业收入[报告期]2019年报[单位]百元", "营业收入\n[报告期]2019年报\n[单位]",
                                     "营业收入(万美元)", "营业收入[单位]万港元"])
-def test_wind_unit_tag_that_cannot_be_parsed_is_an_error(tmp_path, header):
+def test_b66_unit_tag_that_cannot_be_parsed_is_an_error(tmp_path, header):
     book = write_book(tmp_path / "w.xlsx", {"财务": [["证券代码", "报告期", header], ["000001.SZ", "2019年报", 1]]})
     with pytest.raises(DataError, match="unit|currency"):
         fs.read_dataset(book, preset="wind")
 
 
-def test_wind_period_header_disagreeing_with_the_year_column_is_an_error(tmp_path):
+def test_b69_period_header_disagreeing_with_the_year_column_is_an_error(tmp_path):
     book = write_book(tmp_path / "w.xlsx", {"财务": [["证券代码", "报告期", "营业收入[报告期]2019年报[单位]万元"],
                                                      ["000001.SZ", "2020-12-31", 1]]})
     with pytest.raises(DataError, match="wrong year"):
@@ -212,8 +212,18 @@ def test_report_periods_as_wind_and_csmar_write_them(text, year, annual):
     assert p["year"] == year and (pd.isna(p["annual"]) if annual is None else p["annual"] == annual)
 
 
+def test_b71_interim_financial_rows_excluded_without_a_preset(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    write_text(d / "financials.csv", "firm_id,year,revenue\n000001,2019-06-30,5\n000001,2019-12-31,9\n"
+                                     "000001,2020中报,4\n000001,2020年报,11\n")
+    data = fs.read_dataset(d)
+    assert data.financials[["year", "revenue"]].values.tolist() == [[2019, 9.0], [2020, 11.0]]
+    assert len(issues(data, "not an annual report", "excluded")) == 2
+
+
 @pytest.mark.parametrize("value", ["2019", "2019-12-31", "20191231", "2019年报", "2019A"])
-def test_year_values_in_every_vendor_form(tmp_path, value):
+def test_b70_year_values_in_every_vendor_form(tmp_path, value):
     d = tmp_path / "d"
     d.mkdir()
     write_text(d / "financials.csv", f"firm_id,year,revenue\n000001,{value},5\n")
@@ -235,7 +245,7 @@ def survey(tmp_path_factory):
     return fs.read_dataset(survey_folder(tmp_path_factory.mktemp("survey")), preset="industrial_survey")
 
 
-def test_survey_thousand_yuan_and_subsidy_income_as_grants(survey):
+def test_b77_survey_thousand_yuan_and_subsidy_income_as_grants(survey):
     fin = survey.financials.set_index(["firm_id", "year"]).sort_index()
     # 5,000 千元 of main-business revenue = 5,000,000 yuan (used as revenue: no 营业收入合计 column)
     assert fin.loc[("100000001", 2005), "revenue"] == 5_000_000.0
@@ -254,7 +264,7 @@ def test_survey_firms_take_their_latest_attributes(survey):
     assert firms.loc["100000001", "name"] == "甲公司" and firms.loc["100000002", "province"] == "江苏省"
 
 
-def test_survey_flows_without_debt_say_so(survey):
+def test_b78_survey_flows_without_debt_say_so(survey):
     f = flows_by_key(survey)
     assert f.loc[("100000001", 2005), "share"] == pytest.approx(20_000 / 5_000_000, rel=1e-12)
     assert f["debt"].isna().all()
@@ -271,7 +281,7 @@ def test_survey_header_unit_wins_over_the_preset_default(tmp_path):
 
 
 # -- units, codes and labels that cannot go wrong quietly ------------------------------------
-def test_regression_units_wan_for_every_table_from_the_config(tmp_path):
+def test_b65_regression_units_wan_for_every_table_from_the_config(tmp_path):
     """Issue: grants and equity in 万元 stayed in yuan and the run printed a 0.0 % share."""
     ex = tmp_path / "ex"
     fs.write_example(ex)
@@ -291,7 +301,7 @@ def test_regression_units_wan_for_every_table_from_the_config(tmp_path):
     assert res.headline["pooled_share"] == pytest.approx(default.headline["pooled_share"], rel=1e-9)
 
 
-def test_units_string_header_wins_and_per_table_conflict_is_an_error(tmp_path):
+def test_b65_units_string_header_wins_and_per_table_conflict_is_an_error(tmp_path):
     d = tmp_path / "d"
     d.mkdir()
     write_text(d / "financials.csv", "firm_id,year,营业收入(亿元),total_assets\n000001,2019,1,3\n")
@@ -304,7 +314,7 @@ def test_units_string_header_wins_and_per_table_conflict_is_an_error(tmp_path):
         load_config({"data": {"units": "wan dollars"}})
 
 
-def test_regression_stkcd_without_zeros_in_csv_keeps_certified_firms(tmp_path):
+def test_b72_regression_stkcd_without_zeros_in_csv_keeps_certified_firms(tmp_path):
     """Issue: Stkcd 2001 in a CSV was not padded; the certified firms were excluded as unknown."""
     d = tmp_path / "d"
     d.mkdir()
@@ -315,7 +325,7 @@ def test_regression_stkcd_without_zeros_in_csv_keeps_certified_firms(tmp_path):
     assert data.financials["firm_id"].tolist() == ["002001"] and data.designations["firm_id"].tolist() == ["002001"]
 
 
-def test_ids_matched_after_zero_padding_or_suffix_without_preset(tmp_path):
+def test_b73_ids_matched_after_zero_padding_or_suffix_without_preset(tmp_path):
     d = tmp_path / "d"
     d.mkdir()
     write_text(d / "firms.csv", "firm_id\n002001\n600000\n")
@@ -327,7 +337,7 @@ def test_ids_matched_after_zero_padding_or_suffix_without_preset(tmp_path):
     assert orphan["detail"].iloc[0].startswith("firm code not in the firms table (1 code(s): 999")
 
 
-def test_ambiguous_id_match_is_an_error(tmp_path):
+def test_b73_ambiguous_id_match_is_an_error(tmp_path):
     d = tmp_path / "d"
     d.mkdir()
     write_text(d / "firms.csv", "firm_id\n02001\n002001\n")
@@ -336,7 +346,7 @@ def test_ambiguous_id_match_is_an_error(tmp_path):
         fs.read_dataset(d)
 
 
-def test_regression_wind_single_line_and_mixed_headers(tmp_path):
+def test_b67_regression_wind_single_line_and_mixed_headers(tmp_path):
     """Issue: 营业收入[报告期]2019年报[单位]亿元 was not mapped; a mixed header lost its unit."""
     book = write_book(tmp_path / "w.xlsx", {"财务": [
         ["证券代码", "营业收入[报告期]2019年报[单位]亿元", "资产总计(万元)\n[报告期]2019年报"],
@@ -351,7 +361,7 @@ def _cli(*args, cwd=None):
                           text=True, cwd=cwd)
 
 
-def test_regression_validate_exits_non_zero_where_the_run_would_stop(tmp_path):
+def test_b79_regression_validate_exits_non_zero_where_the_run_would_stop(tmp_path):
     ex = tmp_path / "ex"
     fs.write_example(ex)
     cases = {}
