@@ -118,3 +118,12 @@ def test_readme_shows_what_the_default_run_prints(two_runs):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for line in two_runs[0].summary().splitlines()[:4]:
         assert line in readme, line
+
+
+def test_criteria_audit_sheet_lists_untested_criteria(two_runs):
+    rows = _cells(two_runs[0].report_path)["Criteria audit"]
+    text = [str(c) for row in rows for c in row if c is not None]
+    assert any(t.startswith("Criteria not tested") for t in text)
+    for test in ("niche_years", "market_share", "innovation_route", "qualitative"):
+        assert test in text
+    assert any("miss at least one tested criterion" in t for t in text)

@@ -185,10 +185,17 @@ def _audit(result) -> Sheet | None:
     fm.update({"revenue_growth_profit_value": "pct", "sme_size_value": "yuan", "sme_size_employees": "int",
                "patents_value": "int", "patents_threshold": "int", "independent_value": "int",
                "year": "year", "batch": "int", "regime": "year", "n_failed": "int"})
+    blocks = [("Summary", a.summary())]
+    not_tested = a.not_tested[a.not_tested["regime"].isin(table["regime"].unique())] if len(a.not_tested) else None
+    if not_tested is not None and len(not_tested):
+        blocks.append(("Criteria not tested: no table of the data holds them, so no firm is judged on them",
+                       not_tested.reset_index(drop=True)))
     return Sheet(name="Criteria audit", title="Selection-criteria audit (one row per certified firm, first award)",
                  notes=["FALSE (red) = the firm misses that criterion; empty (grey) = cannot be judged (missing data)",
+                        "criteria_not_tested: criteria of the batch's rules that the data cannot show (see the block "
+                        "'Criteria not tested' below); a firm admitted on them can still appear as missing a tested one",
                         a.summary_text()],
-                 table=table, formats=fm, highlight_false=tests, blocks=[("Summary", a.summary())])
+                 table=table, formats=fm, highlight_false=tests, blocks=blocks)
 
 
 def _regressions(result) -> tuple[Sheet | None, pd.DataFrame | None, dict]:
