@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", nargs="?", help="a TOML run configuration (see `finsupport example`)")
     r.add_argument("--out", help="the workbook path (.xlsx) or a folder for it")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--strict", action="store_true",
+                   help="treat any plausibility warning as a data error (exit 2) before writing outputs")
     v = sub.add_parser("validate", help="check that a config, a data folder or a workbook is usable")
     v.add_argument("path")
     v.add_argument("--preset", choices=["csmar", "wind"], help="header preset of the export")
@@ -48,9 +50,11 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args) -> int:
     from .run import run
 
-    res = run(args.config, out=args.out, progress=False if args.quiet else None)
+    res = run(args.config, out=args.out, progress=False if args.quiet else None, strict=args.strict)
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
+    for f in res.findings:
+        print(f"warning ({f.rule}): {f.message}", file=sys.stderr)
     print(res.summary())
     return 0
 

@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import EstimationError
 from ..estimate.panel import PANEL_OUTCOMES
 from ..manifest import build_manifest, data_location, write_manifest
+from ..measure.plausibility import findings_frame
 from ..simulate import true_aggregates
 from .tables import regression_layout, to_latex, to_markdown
 from .workbook import ChartSpec, Report, Sheet, write_workbook
@@ -103,6 +104,11 @@ def _headline(result) -> Sheet:
         ("Firm-years", h["n_firm_years"]),
         ("Years", f"{h['years'][0]}–{h['years'][1]}"),
     ]
+    # plausibility warnings go right under the headline sentence: they qualify every figure below it
+    findings = getattr(result, "findings", [])
+    rows[1:1] = [("Plausibility checks", f"{len(findings)} WARNING(S): read them before quoting the figures below "
+                  "(also on the Data quality sheet)" if findings else "none triggered (rules on the Data quality sheet)"),
+                 *[(f"Warning ({f.rule})", f.message) for f in findings]]
     if result.audit is not None:
         cohorts = result.config["shares"]["headline_cohorts"] or None
         rows.append(("Criteria audit", result.audit.summary_text(years=cohorts).splitlines()[0]))
@@ -313,12 +319,24 @@ def _att_gt(result, truth) -> Sheet | None:
     return None
 
 
+PLAUSIBILITY_RULES = ("plausibility rules: headline share 0, NaN or above 100 %; a component whose median "
+                      "firm-year ratio to revenue is below 1e-5 or above 1; a component 10^3, 10^4 or 10^8 off its "
+                      "typical scale (unit mismatch between tables); certified firms out of the sample; a component "
+                      "zero everywhere although its table has rows; unknown investor types")
+
+
 def _quality(result) -> Sheet:
     log = result.data.quality.to_frame()
     acct = result.data.quality.accounting()
+    findings = getattr(result, "findings", [])
+    blocks = [("Row accounting", acct)]
+    if findings:
+        blocks.insert(0, (f"Plausibility checks: {len(findings)} warning(s)", findings_frame(findings)))
     return Sheet(name="Data quality", title="Data-quality log: every repair, exclusion and flag, row by row",
-                 notes=["rows read = rows used + rows excluded, per table (see the accounting block)"],
-                 table=log, blocks=[("Row accounting", acct)])
+                 notes=["rows read = rows used + rows excluded, per table (see the accounting block)",
+                        f"plausibility checks: {len(findings)} warning(s), listed in the first block below"
+                        if findings else "plausibility checks: none triggered", PLAUSIBILITY_RULES],
+                 table=log, blocks=blocks)
 
 
 def _manifest_sheet(manifest: dict) -> Sheet:
@@ -391,11 +409,12 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
                 write_csv(regression_layout(table), p)
             outputs[f"regressions_{fmt}"] = p
     # the manifest sheet describes inputs and configuration; output hashes live in manifest.json
-    pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="")
+    extra = {"plausibility": [f.as_dict() for f in getattr(result, "findings", [])]}
+    pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="", extra=extra)
     report.sheets.append(_manifest_sheet(pre))
     write_workbook(report, workbook)
     outputs["workbook"] = workbook
-    manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time)
+    manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time, extra=extra)
     outputs["manifest"] = write_manifest(manifest, folder / "manifest.json")
     result.outputs = outputs
     result.manifest = manifest
