@@ -36,10 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", nargs="?", help="a TOML run configuration (see `finsupport example`)")
     r.add_argument("--out", help="the workbook path (.xlsx) or a folder for it")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--strict", action="store_true",
+                   help="treat any plausibility warning as a data error (exit 2) before writing outputs")
     v = sub.add_parser("validate", help="check that a config, a data folder or a workbook is usable")
     v.add_argument("path")
     v.add_argument("--preset", choices=["csmar", "wind", "industrial_survey"], help="header preset of the export")
     v.add_argument("--units", help="unit of amounts whose header says none, for every table (yuan, wan, yi, …)")
+    v.add_argument("--strict", action="store_true",
+                   help="treat any plausibility warning as a data error (exit 2), as `run --strict` does")
     e = sub.add_parser("example", help="write the embedded example data and a config that runs it into DIR")
     e.add_argument("dir")
     e.add_argument("--force", action="store_true", help="write into a folder that is not empty")
@@ -49,9 +53,11 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args) -> int:
     from .run import run
 
-    res = run(args.config, out=args.out, progress=False if args.quiet else None)
+    res = run(args.config, out=args.out, progress=False if args.quiet else None, strict=args.strict)
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
+    for f in res.findings:
+        print(f"warning ({f.rule}): {f.message}", file=sys.stderr)
     print(res.summary())
     return 0
 
@@ -89,11 +95,20 @@ def _cmd_validate(args) -> int:
                                        "hint": "check the path (a folder of tables, a workbook or a config.toml)"}])
         cfg = _bare_folder_config(path, args.preset, args.units)
         name = path.resolve().name
-    # the same stages as `finsupport run` before estimation: read, validate, measure, certify, headline
+    # the same stages as `finsupport run` before estimation: read, validate, measure, certify, headline,
+    # plausibility checks
     res = prepare(cfg)
+    if args.strict and res.findings:
+        from .run import _strict_error
+
+        raise _strict_error(res.findings)
     data = res.data
     print(f"data {name}: usable for every stage before estimation — {data!r}")
     print(f"  headline: {res.headline['text']}")
+    for note in res.notes:
+        print(f"  note: {note}")
+    for f in res.findings:
+        print(f"  warning ({f.rule}): {f.message}")
     log = data.quality.to_frame()
     acct = data.quality.accounting()
     if len(acct):

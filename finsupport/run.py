@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, load_config
-from .errors import ConfigError, EstimationError
+from .errors import ConfigError, DataError, EstimationError
 
 __all__ = ["run", "prepare", "RunResult", "output_paths"]
 
@@ -36,6 +36,7 @@ class RunResult:
     panel: pd.DataFrame | None = None
     estimates: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    findings: list = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -54,6 +55,9 @@ class RunResult:
         if est is not None:
             lines.append(f"  certification effect on the support share (Callaway–Sant'Anna, simple ATT): "
                          f"{est.overall_att:.4f} (SE {est.overall_se:.4f})")
+        n = len(self.findings)
+        lines.append(f"  plausibility checks: {n} warning(s), see the Headline and Data quality sheets" if n
+                     else "  plausibility checks: none triggered")
         for name, p in self.outputs.items():
             lines.append(f"  {name}: {p}")
         return "\n".join(lines)
@@ -221,8 +225,15 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
     return res
 
 
+def _strict_error(findings) -> DataError:
+    return DataError(problems=[{"table": ", ".join(f.tables), "message": f"plausibility check '{f.rule}': {f.message}",
+                                "hint": "correct the input, or run without --strict to write the report with "
+                                        "this warning on its Headline and Data quality sheets"}
+                               for f in findings])
+
+
 def run(config: str | Path | dict | Config | None = None, *, out: str | Path | None = None,
-        progress: bool | None = None) -> RunResult:
+        progress: bool | None = None, strict: bool = False) -> RunResult:
     """Run a complete analysis and write its report.
 
     Parameters
@@ -236,10 +247,16 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         ``manifest.json`` go to a folder of the same name beside the workbook.
     progress : bool, optional
         Show a progress line on standard error (default: ``output.progress``).
+    strict : bool
+        Make any plausibility finding (:func:`finsupport.measure.plausibility.check_plausibility`)
+        a :class:`DataError`, raised before estimation and before any output is written.
+        Without it the findings are warnings: in ``RunResult.findings``, on the Headline
+        and Data quality sheets and in ``manifest.json``.
 
     Returns
     -------
-    RunResult with the flows, shares, status, audit, panel, estimates and output paths.
+    RunResult with the flows, shares, status, audit, panel, estimates, plausibility
+    findings and output paths.
     """
     from .estimate.panel import analysis_panel
     from .report.build import build_report, write_outputs
@@ -250,6 +267,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
         result = _prepare(cfg, prog)
+        if strict and result.findings:
+            raise _strict_error(result.findings)
         prog.step("estimating")
         if result.status is not None and cfg["analysis"]["enabled"]:
             result.panel = analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"])
@@ -269,7 +288,7 @@ def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
 
     ``finsupport validate CONFIG`` calls this, so it stops wherever the run would stop
     before estimating (missing tables or columns, no rows left after exclusions), with
-    the same error. Nothing is written.
+    the same error, and reports the same plausibility findings. Nothing is written.
     """
     return _prepare(load_config(config), _Progress(False))
 
@@ -278,6 +297,7 @@ def _prepare(cfg: Config, prog: _Progress) -> RunResult:
     from .certify.audit import audit_criteria
     from .certify.status import designation_status
     from .measure.flows import support_flows
+    from .measure.plausibility import check_plausibility
 
     prog.step("reading data")
     data = _restrict_sample(cfg, _load_data(cfg))
@@ -304,6 +324,7 @@ def _prepare(cfg: Config, prog: _Progress) -> RunResult:
     headline_table, headline = _headline(cfg, flows, status)
     years = tuple(cfg["shares"]["years"]) or None
     shares = {"headline": headline_table, **_shares(flows, status, years)}
+    findings = check_plausibility(data, flows, headline_table, tier=tier)
     prog.done()
     return RunResult(config=cfg, data=data, flows=flows, shares=shares, headline=headline, status=status,
-                     audit=audit, notes=notes)
+                     audit=audit, notes=notes, findings=findings)

@@ -120,3 +120,64 @@ def test_embedded_example_finds_what_it_was_built_with():
     assert (lg44["n_failed"] <= 1).all()  # 13 distinct firms, no overlaps
     later = firms[firms["year"].isin([2021, 2022])]
     assert (later["passes_all"] == True).all()  # noqa: E712
+
+
+def test_batch_counts_with_their_sources():
+    b = fs.little_giant_batches().set_index("batch")
+    assert list(b.index) == [1, 2, 3, 4, 5, 6, 7]
+    # batch 4: 4,328 in the ministry's figures (2022-09-08 conference) vs 4,357 in one compilation: both shown
+    assert b.loc[4, "announced_firms"] == 4328 and b.loc[4, "other_count"] == 4357
+    assert "vice-minister" in b.loc[4, "source"] and "4,357" in b.loc[4, "other_count_source"]
+    assert b.loc[2, "announced_firms"] == 1584 and b.loc[2, "other_count"] == 1744
+    assert pd.isna(b.loc[3, "other_count"])
+    assert (b.loc[6, "year"], b.loc[6, "announced_firms"]) == (2024, 3012)
+    assert (b.loc[7, "year"], b.loc[7, "announced_firms"]) == (2025, 3482)
+    assert set(b["status"]) <= {"verified", "reported", "weak"}
+    assert b["source"].str.len().gt(40).all()
+    # selection rules: the 2018 notice for batches 1-3, the 2022 measures from batch 4 on
+    assert b["criteria_regime"].to_dict() == {1: 2018, 2: 2018, 3: 2018, 4: 2022, 5: 2022, 6: 2022, 7: 2022}
+
+
+def test_batches_6_and_7_are_judged_under_the_2022_rules():
+    fin = pd.concat([_fin("s", GROWING, years=tuple(range(2019, 2025))),
+                     _fin("t", GROWING, years=tuple(range(2019, 2025)))], ignore_index=True)
+    des = pd.DataFrame({"firm_id": ["s", "t"], "tier": "little_giant", "year": [2024, 2025], "batch": [6, 7]})
+    a = audit_criteria(_dataset(fin, des)).table.set_index("firm_id")
+    assert (a["regime"] == 2022).all()
+    assert a["revenue_growth_threshold"].tolist() == pytest.approx([0.05, 0.05])
+
+
+def test_untested_criteria_are_listed_not_failed():
+    """A firm that qualified by the innovation direct-pass route is not silently called a failure.
+
+    The firm misses the R&D bar (2.9 % < 3 %); the data cannot show that it was admitted
+    through a route that does not need it, so the summary names the criteria it cannot
+    test and says that the count is of firms missing a *tested* criterion.
+    """
+    fin = pd.concat([_fin("route", GROWING, rd=0.029), _fin("ok", GROWING)], ignore_index=True)
+    des = pd.DataFrame({"firm_id": ["route", "ok"], "tier": "little_giant", "year": 2022, "batch": 4})
+    res = audit_criteria(_dataset(fin, des))
+    t = res.table.set_index("firm_id")
+    assert t.loc["route", "failed_tests"] == "rd_intensity"
+    assert t.loc["route", "criteria_not_tested"] == "niche_years, market_share, innovation_route"
+    assert set(res.not_tested["test"]) >= {"niche_years", "market_share", "innovation_route"}
+    s = res.summary().set_index("item")["firms"]
+    for test in ("niche_years", "market_share", "innovation_route"):
+        assert s[f"not tested (no data): {test}"] == 2
+    text = res.summary_text()
+    assert text.splitlines()[0] == "1 of 2 certified firms (50.0%) miss at least one tested criterion of their batch"
+    assert "years in the niche market (≥ 3)" in text and "national niche market share (≥ 10%)" in text
+    assert "innovation direct-pass route" in text and "not of firms wrongly selected" in text
+    # the 2018 rules have no such route: no such sentence for a 2019 award
+    des18 = pd.DataFrame({"firm_id": ["route"], "tier": "little_giant", "year": [2019], "batch": [1]})
+    fin18 = _fin("route", GROWING, rd=0.029, years=tuple(range(2014, 2020)))
+    text18 = audit_criteria(_dataset(fin18, des18)).summary_text()
+    assert "qualitative requirements (2018 rules)" in text18 and "direct-pass" not in text18
+
+
+def test_criteria_without_direction_column_still_audit():
+    crit = fs.selection_criteria().drop(columns="direction")
+    res = audit_criteria(_dataset(_fin("a", GROWING), pd.DataFrame(
+        {"firm_id": ["a"], "tier": "little_giant", "year": [2022], "batch": [4]})), criteria=crit)
+    assert res.table.loc[0, "criteria_not_tested"] == "" and len(res.not_tested) == 0
+    assert "not tested" not in res.summary_text()

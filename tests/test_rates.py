@@ -38,3 +38,24 @@ def test_table_has_sources_and_status():
     assert {"status", "source"} <= set(tab.columns)
     assert tab["source"].str.len().gt(10).all()
     assert set(tab["status"]) <= {"verified", "verified_1y", "recalled"}
+
+
+def test_rows_confirmed_by_published_reports_are_no_longer_recalled():
+    """Every row was checked against a published report (status and source name it).
+
+    Reuters reports of the 2008-12-23, 2015-03-01 and 2015-05-11 cuts give the one-year
+    rate only (``verified_1y``); the 2015-06-28 row is in bank-news rate histories with
+    both rates; China Daily reported the 2019-09-20 LPR fixing (4.20 / 4.85); Reuters and
+    Xinhua the 2025-05-20 fixing (3.00 / 3.50).
+    """
+    tab = benchmark_rates().set_index(benchmark_rates()["effective_date"].dt.strftime("%Y-%m-%d"))
+    assert "recalled" not in set(tab["status"])
+    expected = {"2008-12-23": ("verified_1y", 5.31, "Reuters"), "2015-03-01": ("verified_1y", 5.35, "Reuters"),
+                "2015-05-11": ("verified_1y", 5.10, "Reuters"), "2015-06-28": ("verified", 4.85, "China Banking News"),
+                "2019-09-20": ("verified", 4.20, "China Daily"), "2025-05-20": ("verified", 3.00, "Reuters")}
+    for day, (status, rate, source) in expected.items():
+        assert tab.loc[day, "status"] == status, day
+        assert tab.loc[day, "rate_1y_pct"] == pytest.approx(rate), day
+        assert source in tab.loc[day, "source"], day
+    assert tab.loc["2019-09-20", "rate_5y_plus_pct"] == pytest.approx(4.85)
+    assert tab.loc["2025-05-20", "rate_5y_plus_pct"] == pytest.approx(3.50)

@@ -116,5 +116,24 @@ def test_wheel_ships_the_embedded_dataset(tmp_path):
 def test_readme_shows_what_the_default_run_prints(two_runs):
     """The README's headline block is the default run's own output (no hand-copied figures)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for line in two_runs[0].summary().splitlines()[:4]:
+    for line in two_runs[0].summary().splitlines()[:5]:
         assert line in readme, line
+
+
+def test_criteria_audit_sheet_lists_untested_criteria(two_runs):
+    rows = _cells(two_runs[0].report_path)["Criteria audit"]
+    text = [str(c) for row in rows for c in row if c is not None]
+    assert any(t.startswith("Criteria not tested") for t in text)
+    for test in ("niche_years", "market_share", "innovation_route", "qualitative"):
+        assert test in text
+    assert any("miss at least one tested criterion" in t for t in text)
+
+
+def test_default_run_passes_the_plausibility_checks(two_runs):
+    r = two_runs[0]
+    assert r.findings == [] and r.manifest["plausibility"] == []
+    assert "  plausibility checks: none triggered" in r.summary().splitlines()
+    head = dict((row[0], row[1]) for row in _cells(r.report_path)["Headline"] if row and row[0])
+    assert str(head["Plausibility checks"]).startswith("none triggered")
+    quality = [c for row in _cells(r.report_path)["Data quality"] for c in row if isinstance(c, str)]
+    assert "plausibility checks: none triggered" in quality

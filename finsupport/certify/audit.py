@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..reference.programme import criteria_regime, selection_criteria
+from ..reference.programme import criteria_regime, selection_criteria, untested_criteria
 
 __all__ = ["audit_criteria", "AuditResult", "TESTS"]
 
 TESTS = ("sme_size", "revenue_growth", "leverage", "main_business", "rd_intensity", "patents", "independent")
 _SME_EMPLOYEES, _SME_REVENUE = 1000, 400e6
 _RD_TIER_HIGH, _RD_TIER_LOW = 100e6, 50e6
+#: Words for the criteria the data cannot show (``direction = "untested"`` in the criteria table).
+_UNTESTED_LABELS = {"niche_years": "years in the niche market (≥ 3)",
+                    "market_share": "national niche market share (≥ 10%)",
+                    "innovation_route": "innovation direct-pass route",
+                    "qualitative": "the notice's qualitative requirements"}
 
 
 def _b(mask, valid) -> pd.Series:
@@ -39,11 +44,25 @@ class AuditResult:
 
     ``table``: one row per award with, for each test T, ``T_value``, ``T_threshold`` and
     the pass flag ``T`` (nullable boolean: NA = cannot be judged), ``passes_all``,
-    ``n_failed``, ``failed_tests``, ``untestable_tests`` and the criteria ``regime``.
+    ``n_failed``, ``failed_tests``, ``untestable_tests`` (tests whose inputs are missing),
+    ``criteria_not_tested`` (criteria of the award's regime that no table records) and the
+    criteria ``regime``. ``not_tested`` lists those criteria (``regime, test, measure,
+    threshold, status, source``).
     """
 
     table: pd.DataFrame
     tier: str
+    not_tested: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["regime", "test", "measure"]))
+
+    def _not_tested_for(self, f: pd.DataFrame) -> pd.DataFrame:
+        """The untested criteria of the regimes of the firms in ``f``, with the count of firms subject to each."""
+        nt = self.not_tested
+        if not len(nt) or not len(f):
+            return nt.assign(firms=pd.Series(dtype="int64")).iloc[0:0]
+        per_regime = f["regime"].value_counts()
+        out = nt[nt["regime"].isin(per_regime.index)].copy()
+        out["firms"] = out["regime"].map(per_regime).astype("int64")
+        return out.reset_index(drop=True)
 
     def by_firm(self) -> pd.DataFrame:
         """One row per firm: its first award of the tier."""
@@ -59,6 +78,9 @@ class AuditResult:
             Only firms first awarded in these years (e.g. the 2019 and 2020 batches).
 
         Returns a tidy DataFrame ``item, firms, share`` (share of the certified firms).
+        Items ``not tested (no data): T`` count the firms whose regime has a criterion T
+        that the data contract cannot show (years in the niche, market share, the
+        innovation direct-pass route): those firms are not judged on it.
         """
         f = self.by_firm()
         if years is not None:
@@ -76,16 +98,23 @@ class AuditResult:
             both = int((fails[a] & fails[b]).sum())
             if both:
                 rows.append((f"fail both {a} and {b}", both))
+        nt = self._not_tested_for(f)
+        rows += [(f"not tested (no data): {t}", int(k)) for t, k in nt.groupby("test", sort=False)["firms"].sum().items()]
         out = pd.DataFrame(rows, columns=["item", "firms"])
         out["share"] = out["firms"] / n if n else np.nan
         return out
 
     def summary_text(self, *, years=None) -> str:
-        """A readable summary (first line: the count of failing firms)."""
+        """A readable summary (first line: the count of firms missing a tested criterion).
+
+        The count is of firms that miss at least one *tested* criterion; the criteria the
+        data cannot show are named on their own line, so that a firm admitted through a
+        route the audit cannot see is not read as wrongly selected.
+        """
         s = self.summary(years=years).set_index("item")["firms"]
         n, k = int(s["certified firms"]), int(s["fail at least one test"])
         share = f"{k / n:.1%}" if n else "n/a"
-        lines = [f"{k} of {n} certified firms ({share}) miss at least one selection criterion of their batch"]
+        lines = [f"{k} of {n} certified firms ({share}) miss at least one tested criterion of their batch"]
         per = [f"{t}: {int(s[f'fail {t}'])}" for t in TESTS if s[f"fail {t}"]]
         if per:
             lines.append("failures by test: " + ", ".join(per))
@@ -95,6 +124,18 @@ class AuditResult:
         unt = int(s["cannot be judged on some test, fail none"])
         if unt:
             lines.append(f"{unt} firm(s) cannot be judged on some test (missing data) and fail none")
+        f = self.by_firm()
+        if years is not None:
+            f = f[f["year"].isin(list(years))]
+        nt = self._not_tested_for(f)
+        if len(nt):
+            by_regime = "; ".join(f"{', '.join(_UNTESTED_LABELS.get(t, t) for t in g['test'])} ({r} rules)"
+                                  for r, g in nt.groupby("regime", sort=True))
+            lines.append(f"not tested (no data in the contract): {by_regime}")
+            if nt["test"].eq("innovation_route").any():
+                lines.append("a firm admitted by the innovation direct-pass route can appear above as missing a "
+                             "tested criterion: the count is of firms missing a tested criterion, not of firms "
+                             "wrongly selected")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -124,6 +165,12 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
       in the data contract);
     * ``independent``: not a subsidiary of a larger group (``firms.parent_id`` empty);
       value = ``parent_share`` when given.
+
+    Criteria that no table of the data contract records (rows of ``criteria`` with
+    ``direction = "untested"``: years in the niche market, national market share ≥ 10 %,
+    the innovation direct-pass route of the 2022 measures, the 2018 notice's qualitative
+    requirements) are not judged: they are named per award in ``criteria_not_tested``,
+    listed in ``AuditResult.not_tested`` and in the summary.
 
     A test whose inputs are missing is NA — neither passed nor failed — and is listed in
     ``untestable_tests``. ``passes_all`` is False when any test fails, NA when none fails
@@ -244,10 +291,14 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
     pa = pd.Series(np.where(out["n_failed"] > 0, False, True), dtype="boolean")
     pa[(out["n_failed"] == 0).to_numpy() & unknown.any(axis=1).to_numpy()] = pd.NA
     out["passes_all"] = pa.to_numpy()
+    nt = untested_criteria(crit)
+    names = nt.groupby("regime", sort=False)["test"].agg(", ".join).to_dict() if len(nt) else {}
+    out["criteria_not_tested"] = (pd.Series(names, dtype=object).reindex(out["regime"].to_numpy())
+                                  .fillna("").to_numpy(dtype=object))
     front = ["firm_id", "year", *[c for c in ("batch",) if c in out], "regime", "passes_all", "n_failed",
-             "failed_tests", "untestable_tests"]
+             "failed_tests", "untestable_tests", "criteria_not_tested"]
     rest = []
     for t in TESTS:
         rest += [t, f"{t}_value", f"{t}_threshold"] + [c for c in out.columns if c.startswith(f"{t}_") and c not in
                                                       (f"{t}_value", f"{t}_threshold")]
-    return AuditResult(table=out[front + rest], tier=tier)
+    return AuditResult(table=out[front + rest], tier=tier, not_tested=nt)

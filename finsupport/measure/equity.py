@@ -12,21 +12,24 @@ from ..data.spec import STATE_INVESTOR_TYPES
 from ..errors import ConfigError
 from ..reference.rates import annual_benchmark
 from .allocation import allocate_declining_balance
+from .investors import InvestorTypes, classify_investor_types
 
-__all__ = ["equity_flows", "equity_events", "EQUITY_BASES", "EquityEvents"]
+__all__ = ["equity_flows", "equity_events", "EQUITY_BASES", "EquityEvents", "log_investor_types",
+           "investor_type_warning"]
 
 EQUITY_BASES = ("gross", "grant_equivalent")
 
 
 @dataclass
 class EquityEvents:
-    """``state`` masks state-linked rows; benefit is ``in_year`` (gross) or allocated."""
+    """``state`` masks state-linked rows; benefit is ``in_year`` (gross) or allocated; ``types`` classifies rows."""
 
     state: np.ndarray
     in_year: np.ndarray
     alloc_row: np.ndarray
     alloc_year: np.ndarray
     alloc_amount: np.ndarray
+    types: InvestorTypes | None = None
 
 
 def equity_events(equity: pd.DataFrame, *, basis: str, state_investor_types: Iterable[str],
@@ -34,25 +37,71 @@ def equity_events(equity: pd.DataFrame, *, basis: str, state_investor_types: Ite
     """Vectorised core of :func:`equity_flows`."""
     if basis not in EQUITY_BASES:
         raise ConfigError(f"equity_basis '{basis}' is not known; use one of {', '.join(EQUITY_BASES)}")
-    types = [str(t).strip().lower() for t in state_investor_types]
-    itype = equity["investor_type"].astype("string").str.strip().str.lower()
-    state = (itype.isin(types).fillna(False) & equity["amount"].notna()).to_numpy(dtype=bool)
+    types = classify_investor_types(equity["investor_type"], state_investor_types=state_investor_types)
+    state = types.state & equity["amount"].notna().to_numpy(dtype=bool)
     empty = np.empty(0, np.int64)
     if basis == "gross":
-        return EquityEvents(state, state, empty, empty, np.empty(0))
+        return EquityEvents(state, state, empty, empty, np.empty(0), types)
     chosen = state.copy()
     if unequityworthy is not None:
         chosen &= equity["firm_id"].isin(pd.Index(list(unequityworthy)).astype(str)).to_numpy(dtype=bool)
     rows = np.flatnonzero(chosen)
     year = equity["year"].to_numpy(dtype=np.int64)[rows]
     if not len(rows):
-        return EquityEvents(state, np.zeros(len(state), bool), empty, empty, np.empty(0))
+        return EquityEvents(state, np.zeros(len(state), bool), empty, empty, np.empty(0), types)
     d = annual_benchmark(np.unique(year), benchmark=discount_benchmark) / 100.0
     alloc = allocate_declining_balance(pd.Series(rows), pd.Series(year),
                                        pd.Series(equity["amount"].to_numpy(dtype=float)[rows]),
                                        pd.Series(d.reindex(year).to_numpy()), aul_years=aul_years)
     return EquityEvents(state, np.zeros(len(state), bool), alloc["firm_id"].to_numpy(dtype=np.int64),
-                        alloc["year"].to_numpy(), alloc["allocated"].to_numpy())
+                        alloc["year"].to_numpy(), alloc["allocated"].to_numpy(), types)
+
+
+def log_investor_types(equity: pd.DataFrame, types: InvestorTypes, log) -> None:
+    """Record in the quality log the rows whose investor type was read from another label or is unknown.
+
+    Unknown or missing types are *flagged* (the row counts as not state-linked, which may
+    understate state equity); labels read as a contract type (政府引导基金 → guidance_fund)
+    are *info*.
+    """
+    itype = equity["investor_type"].astype("string")
+    for mask, issue, action, detail in (
+        (types.unknown, "investor type not recognised", "flagged",
+         "neither a state-linked nor a known private type: counted as NOT state-linked; add it to "
+         "measure.state_investor_types if it is state-linked, or write it as one of the contract's types"),
+        (types.missing & equity["amount"].notna().to_numpy(dtype=bool), "investor type missing", "flagged",
+         "no investor type: counted as NOT state-linked"),
+    ):
+        if mask.any():
+            sel = equity[mask]
+            log.add(stage="measure", table="equity", rows=sel.index, firm_id=sel["firm_id"], year=sel["year"],
+                    column="investor_type", issue=issue, action=action,
+                    detail=(itype[mask].fillna("").to_numpy(dtype=object) + ": " + detail))
+    if types.renamed.any():
+        sel = equity[types.renamed]
+        read_as = np.asarray(types.type[types.renamed], dtype=object)
+        log.add(stage="measure", table="equity", rows=sel.index, firm_id=sel["firm_id"], year=sel["year"],
+                column="investor_type", issue="investor type read as a contract type", action="info",
+                detail=itype[types.renamed].to_numpy(dtype=object) + " → " + read_as)
+
+
+def investor_type_warning(equity: pd.DataFrame, types: InvestorTypes, *, limit: int = 5) -> str | None:
+    """One sentence naming the unknown investor types (most frequent first) and their row count, or None."""
+    n_unknown = int(types.unknown.sum())
+    n_missing = int((types.missing & equity["amount"].notna().to_numpy(dtype=bool)).sum())
+    if not n_unknown and not n_missing:
+        return None
+    parts = []
+    if n_unknown:
+        counts = types.unknown_labels(equity["investor_type"])
+        shown = ", ".join(f"'{k}' ({int(v)})" for k, v in counts.head(limit).items())
+        more = f" and {len(counts) - limit} more" if len(counts) > limit else ""
+        parts.append(f"{n_unknown} equity row(s) with an investor type that is neither state-linked nor known "
+                     f"private: {shown}{more}")
+    if n_missing:
+        parts.append(f"{n_missing} equity row(s) without an investor type")
+    return ("; ".join(parts) + ". They are counted as NOT state-linked equity; list state-linked labels in "
+            "measure.state_investor_types (see the Data quality sheet)")
 
 
 def equity_flows(
@@ -84,7 +133,13 @@ def equity_flows(
         private-investor prices, which the data contract does not carry).
     state_investor_types : iterable of str
         Investor types counted as state-linked (default: guidance_fund, state_vc, soe,
-        government). Matching ignores case and surrounding spaces.
+        government). Labels are read by
+        :func:`finsupport.measure.investors.classify_investor_types`: Chinese and English
+        variants (政府引导基金, 产业投资基金 → guidance_fund; 国有创投 → state_vc; 国有企业,
+        国资, 国有资本投资运营公司 → soe; 政府, 地方政府平台 → government; 民营, 私募, 外资,
+        个人, 自然人, VC/PE → private), ignoring case, width and separators. A label that
+        is neither state-linked nor known counts as not state-linked and is reported by
+        :func:`support_flows` (quality log and a warning).
     unequityworthy : iterable of firm codes, optional
         Firms treated as unequityworthy under ``grant_equivalent``; ``None`` means all.
 

@@ -11,7 +11,7 @@ from ..data.spec import STATE_INVESTOR_TYPES
 from ..errors import ConfigError, DataError
 from ..reference.rates import BENCHMARKS
 from .debt import FIRST_YEAR_RULES, debt_arrays, log_debt
-from .equity import EQUITY_BASES, equity_events
+from .equity import EQUITY_BASES, equity_events, investor_type_warning, log_investor_types
 from .panel_index import PanelIndex
 from .subsidies import SUBSIDY_BASES, log_subsidy_events, subsidy_events
 
@@ -95,7 +95,10 @@ def support_flows(
     the plain-words method description.
 
     Grants and equity rows in years without financials cannot be related to revenue:
-    they are excluded from the flows and recorded in ``data.quality``.
+    they are excluded from the flows and recorded in ``data.quality``. Equity rows whose
+    investor type is neither state-linked nor a known private type (or missing) count as
+    not state-linked; they are *flagged* in ``data.quality`` and summed up in
+    ``attrs["warnings"]`` (printed by ``finsupport run``).
     """
     opts = dict(subsidy_basis=subsidy_basis, equity_basis=equity_basis, benchmark=benchmark, spread_bp=spread_bp,
                 aul_years=aul_years, expense_threshold=expense_threshold,
@@ -143,10 +146,15 @@ def support_flows(
                    subsidy_expensed=px.total(pos, np.where(ev.expensed, amount, 0.0)),
                    subsidy_allocated=px.total(px.locate(codes[ev.alloc_row], ev.alloc_year), ev.alloc_amount))
     eq = dict(equity=zeros, equity_state_gross=zeros, n_state_investments=zeros.astype(np.int64))
+    warnings: list[str] = []
     if data.equity is not None and len(data.equity):
         e = data.require("equity", ["firm_id", "year", "amount", "investor_type"], purpose="equity support")
         ev = equity_events(e, basis=equity_basis, state_investor_types=state_investor_types,
                            unequityworthy=unequityworthy, aul_years=aul_years, discount_benchmark="lpr_5y")
+        log_investor_types(e, ev.types, log)
+        w = investor_type_warning(e, ev.types)
+        if w:
+            warnings.append(w)
         codes = px.firm_codes(e["firm_id"])
         pos = px.locate(codes, e["year"])
         amount = e["amount"].to_numpy(dtype=float)
@@ -176,6 +184,7 @@ def support_flows(
     out.attrs["methods"] = methods
     out.attrs["options"] = opts
     out.attrs["not_measured"] = ["debt"] if lacking else []
+    out.attrs["warnings"] = warnings
     return out
 
 

@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import EstimationError
 from ..estimate.panel import PANEL_OUTCOMES
 from ..manifest import build_manifest, data_location, write_manifest
+from ..measure.plausibility import findings_frame
 from ..simulate import true_aggregates
 from .tables import regression_layout, to_latex, to_markdown
 from .workbook import ChartSpec, Report, Sheet, write_workbook
@@ -103,6 +104,11 @@ def _headline(result) -> Sheet:
         ("Firm-years", h["n_firm_years"]),
         ("Years", f"{h['years'][0]}–{h['years'][1]}"),
     ]
+    # plausibility warnings go right under the headline sentence: they qualify every figure below it
+    findings = getattr(result, "findings", [])
+    rows[1:1] = [("Plausibility checks", f"{len(findings)} WARNING(S): read them before quoting the figures below "
+                  "(also on the Data quality sheet)" if findings else "none triggered (rules on the Data quality sheet)"),
+                 *[(f"Warning ({f.rule})", f.message) for f in findings]]
     if result.audit is not None:
         cohorts = result.config["shares"]["headline_cohorts"] or None
         rows.append(("Criteria audit", result.audit.summary_text(years=cohorts).splitlines()[0]))
@@ -185,10 +191,17 @@ def _audit(result) -> Sheet | None:
     fm.update({"revenue_growth_profit_value": "pct", "sme_size_value": "yuan", "sme_size_employees": "int",
                "patents_value": "int", "patents_threshold": "int", "independent_value": "int",
                "year": "year", "batch": "int", "regime": "year", "n_failed": "int"})
+    blocks = [("Summary", a.summary())]
+    not_tested = a.not_tested[a.not_tested["regime"].isin(table["regime"].unique())] if len(a.not_tested) else None
+    if not_tested is not None and len(not_tested):
+        blocks.append(("Criteria not tested: no table of the data holds them, so no firm is judged on them",
+                       not_tested.reset_index(drop=True)))
     return Sheet(name="Criteria audit", title="Selection-criteria audit (one row per certified firm, first award)",
                  notes=["FALSE (red) = the firm misses that criterion; empty (grey) = cannot be judged (missing data)",
+                        "criteria_not_tested: criteria of the batch's rules that the data cannot show (see the block "
+                        "'Criteria not tested' below); a firm admitted on them can still appear as missing a tested one",
                         a.summary_text()],
-                 table=table, formats=fm, highlight_false=tests, blocks=[("Summary", a.summary())])
+                 table=table, formats=fm, highlight_false=tests, blocks=blocks)
 
 
 def _regressions(result) -> tuple[Sheet | None, pd.DataFrame | None, dict]:
@@ -306,12 +319,24 @@ def _att_gt(result, truth) -> Sheet | None:
     return None
 
 
+PLAUSIBILITY_RULES = ("plausibility rules: headline share 0, NaN or above 100 %; a component whose median "
+                      "firm-year ratio to revenue is below 1e-5 or above 1; a component 10^3, 10^4 or 10^8 off its "
+                      "typical scale (unit mismatch between tables); certified firms out of the sample; a component "
+                      "zero everywhere although its table has rows; unknown investor types")
+
+
 def _quality(result) -> Sheet:
     log = result.data.quality.to_frame()
     acct = result.data.quality.accounting()
+    findings = getattr(result, "findings", [])
+    blocks = [("Row accounting", acct)]
+    if findings:
+        blocks.insert(0, (f"Plausibility checks: {len(findings)} warning(s)", findings_frame(findings)))
     return Sheet(name="Data quality", title="Data-quality log: every repair, exclusion and flag, row by row",
-                 notes=["rows read = rows used + rows excluded, per table (see the accounting block)"],
-                 table=log, blocks=[("Row accounting", acct)])
+                 notes=["rows read = rows used + rows excluded, per table (see the accounting block)",
+                        f"plausibility checks: {len(findings)} warning(s), listed in the first block below"
+                        if findings else "plausibility checks: none triggered", PLAUSIBILITY_RULES],
+                 table=log, blocks=blocks)
 
 
 def _manifest_sheet(manifest: dict) -> Sheet:
@@ -384,11 +409,12 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
                 write_csv(regression_layout(table), p)
             outputs[f"regressions_{fmt}"] = p
     # the manifest sheet describes inputs and configuration; output hashes live in manifest.json
-    pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="")
+    extra = {"plausibility": [f.as_dict() for f in getattr(result, "findings", [])]}
+    pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="", extra=extra)
     report.sheets.append(_manifest_sheet(pre))
     write_workbook(report, workbook)
     outputs["workbook"] = workbook
-    manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time)
+    manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time, extra=extra)
     outputs["manifest"] = write_manifest(manifest, folder / "manifest.json")
     result.outputs = outputs
     result.manifest = manifest
