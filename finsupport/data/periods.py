@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["parse_periods", "PERIOD_PATTERN"]
@@ -69,6 +70,15 @@ def parse_periods(values: pd.Series) -> pd.DataFrame:
 
 
 def _parse_text(txt: pd.Series) -> pd.DataFrame:
+    # a year column holds few distinct values: parse each once
+    codes, uniques = pd.factorize(txt, use_na_sentinel=True)
+    parsed = _parse_unique(pd.Series(list(uniques) + [pd.NA], dtype="string"))  # last row: a missing cell
+    out = parsed.iloc[np.where(codes < 0, len(uniques), codes)]
+    out.index = txt.index
+    return out
+
+
+def _parse_unique(txt: pd.Series) -> pd.DataFrame:
     m = txt.str.extract(PERIOD_PATTERN)
     year = pd.to_numeric(m["y1"].fillna(m["y2"]).fillna(m["y3"]), errors="coerce")
     month = pd.to_numeric(m["m1"].fillna(m["m2"]), errors="coerce")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
@@ -54,7 +55,7 @@ from .mapping import (
 from .quality import QualityLog
 from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
-from .validate import MISSING_MARKERS, _numeric, exclude_interim
+from .validate import MISSING_MARKERS, _numeric, exclude_interim, to_float
 from .wide import reshape_wide
 
 __all__ = ["read_dataset", "REQUIRED_COLUMNS", "TABLE_FILE_SUFFIXES"]
@@ -268,7 +269,7 @@ def _decode(data: bytes, table: str, name: str) -> tuple[str, str]:
 
 
 def _delimiter(text: str) -> str:
-    for line in text.splitlines():
+    for line in text[:65536].splitlines():
         if line.strip():
             counts = {d: line.count(d) for d in (",", "\t", ";", "|")}
             if counts[","]:
@@ -293,6 +294,11 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
     src.meta["encoding"] = enc
     delim = _delimiter(text)
     src.meta["delimiter"] = delim
+    frame = _csv_frame(text, delim)
+    if frame is not None:  # the common case: pandas' C parser, one record per line
+        src.frame = frame
+        src.meta["text_grid"] = True
+        return src
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     rows: list[tuple[int, list]] = []
     start = 1
@@ -307,6 +313,25 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
             "and a quote inside it doubled (\"\"); check that line in a text editor", rows=[start])]) from None
     src.rows = rows
     return src
+
+
+def _csv_frame(text: str, delim: str) -> pd.DataFrame | None:
+    """Every cell as text (``""`` when empty), row ``i`` being line ``i + 1``; ``None`` when the file
+    needs the record-by-record reader: a quoted line break (records and lines differ), rows wider
+    than the first line, or quoting the C parser reads differently from Python's strict reader."""
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if '"' in text and re.search(r'[^\s' + re.escape(delim) + r']"[^"\s' + re.escape(delim) + r']', text):
+        return None  # a quote inside an unquoted field: let the strict reader judge it
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=str, keep_default_na=False,
+                         na_filter=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL,
+                         doublequote=True)
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(df) != lines:
+        return None
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    return df
 
 
 # -- Parquet -----------------------------------------------------------------------
@@ -518,6 +543,8 @@ class _Builder:
     def build(self, src: _Source, problems: list) -> pd.DataFrame | None:
         if src.rows is not None:
             parsed = self._grid(src, problems)
+        elif src.meta.get("text_grid"):
+            parsed = self._text_grid(src, problems)
         else:
             parsed = self._frame(src)
         if parsed is None:
@@ -595,14 +622,7 @@ class _Builder:
             problems.append(_problem(t, f"{src.where}: the {what} is empty (no header, no rows)",
                                      f"fill it in, or remove the {what} if there is no {t} data"))
             return None
-        if src.meta.get("encoding") not in (None, "utf-8"):
-            enc = src.meta["encoding"]
-            self.note(t, "text encoding", "info",
-                      detail={"utf-8-sig": f"{src.file}: UTF-8 with a byte-order mark (BOM); BOM removed",
-                              "gb18030": f"{src.file}: not UTF-8; decoded as GB18030 (Chinese Windows)",
-                              "utf-16": f"{src.file}: decoded as UTF-16"}.get(enc, enc))
-        if src.meta.get("delimiter", ",") != ",":
-            self.note(t, "delimiter", "info", detail=f"{src.file}: fields separated by {src.meta['delimiter']!r}")
+        self._source_notes(src)
         # a title line above the header: one filled cell, followed by a wider row
         first_filled = sum(not _blank(v) for v in rows[0][1])
         if len(rows) > 1 and first_filled == 1 and sum(not _blank(v) for v in rows[1][1]) > 1:
@@ -676,6 +696,11 @@ class _Builder:
                              + ("detected" if detected else "header_rows") + ")")
         grid, index = grid[n_extra:], index[n_extra:]
         src.meta["header_rows"] = 1 + n_extra
+        return self._wide(src, header, labels, grid, index, problems)
+
+    def _wide(self, src: _Source, header, labels, grid, index, problems):
+        """Reshape a grid whose headers carry report periods (Wind); otherwise return it as it is."""
+        t = src.table
         try:
             year_cols = [j for j, h in enumerate(header) if self._target_of(t, h) == "year"]
             wide = reshape_wide(header, labels, grid, index, year_columns=year_cols)
@@ -701,6 +726,106 @@ class _Builder:
                                  "were not turned into rows")
             return wide.header, wide.labels, wide.grid, wide.index
         return header, labels, grid, index
+
+    def _text_grid(self, src: _Source, problems: list):
+        """:meth:`_grid` on a frame of text cells (a CSV file): the same rules, column by column."""
+        t = src.table
+        raw = src.frame
+        filled = pd.DataFrame({c: raw[c].str.strip().ne("") for c in raw.columns})
+        nfilled = filled.sum(axis=1).to_numpy()
+        line = raw.index.to_numpy()
+        pos = np.flatnonzero(nfilled > 0)
+        if not len(pos):
+            problems.append(_problem(t, f"{src.where}: the file is empty (no header, no rows)",
+                                     f"fill it in, or remove the file if there is no {t} data"))
+            return None
+        self._source_notes(src)
+        first_cell = lambda k: next(v for v in raw.iloc[k] if v.strip())  # noqa: E731
+        if len(pos) > 1 and nfilled[pos[0]] == 1 and nfilled[pos[1]] > 1:
+            self.note(t, "title row skipped", "info", rows=[int(line[pos[0]])],
+                      detail=f"'{first_cell(pos[0])[:60]}' above the header")
+            pos = pos[1:]
+        end = len(pos)
+        while end > 1 and nfilled[pos[end - 1]] == 1 and _FOOTER_RE.match(first_cell(pos[end - 1])):
+            end -= 1
+        if end < len(pos):
+            self.note(t, "footer line skipped", "info", rows=sorted(int(x) for x in line[pos[end:]]),
+                      detail="source note below the table")
+            pos = pos[:end]
+        head_pos, body_pos = pos[0], pos[1:]
+        header = [str(v).strip() for v in raw.iloc[head_pos]]
+        while header and not header[-1]:
+            header.pop()
+        ncol = len(header)
+        if ncol == 0:
+            problems.append(_problem(t, f"{src.where}: the header row {int(line[head_pos])} is empty",
+                                     "put the column names in the first row"))
+            return None
+        body_filled = filled.iloc[body_pos]
+        if raw.shape[1] > ncol:
+            wide = body_filled.iloc[:, ncol:]
+            over = wide.any(axis=1).to_numpy()
+            if over.any():
+                width = int(max(np.flatnonzero(r)[-1] for r in wide.to_numpy()[over])) + ncol + 1
+                problems.append(_problem(
+                    t, f"{src.where}: rows with more fields than the {ncol} header columns (up to {width})",
+                    "quote fields that contain the delimiter — a thousands separator such as 1,234 must be "
+                    "written \"1,234\" or 1234 — or add the missing header names",
+                    rows=[int(x) for x in line[body_pos][over]]))
+                return None
+        if len(body_pos):
+            inner = np.flatnonzero((nfilled == 0) & (np.arange(len(raw)) > head_pos)
+                                   & (np.arange(len(raw)) < body_pos[-1]))
+            if len(inner):
+                self.note(t, "blank row skipped", "info", rows=[int(x) for x in line[inner]],
+                          detail="empty line inside the table")
+        keep = []
+        for j, h in enumerate(header):
+            if h:
+                keep.append(j)
+            elif body_filled.iloc[:, j].any():
+                header[j] = f"unnamed_{j + 1}"
+                keep.append(j)
+                self.note(t, "column without a header", "info", column=header[j],
+                          detail=f"column {j + 1} of {src.where} has data but no header; kept as '{header[j]}'")
+        header = [header[j] for j in keep]
+        body = raw.iloc[body_pos, keep].mask(~body_filled.iloc[:, keep].to_numpy())  # empty cells are missing
+        body.columns = range(len(keep))
+        index = line[body_pos].tolist()
+        n_extra = self.opts.header_rows.get(t, self.opts.header_rows.get(None))
+        detected = n_extra is None
+        if detected:
+            kinds = [self._kind_of(t, h) for h in header]
+            head = body.iloc[:502].astype(object).where(body.iloc[:502].notna(), None).values.tolist()
+            n_extra = 1 + _detect_label_rows(head, kinds)
+        n_extra -= 1
+        if n_extra > len(body):
+            problems.append(_problem(t, f"{src.where}: header_rows={n_extra + 1} but the file has only "
+                                        f"{len(body) + 1} non-empty rows", "check header_rows"))
+            return None
+        labels = [[_cell_text(v).strip() for v in body.iloc[:n_extra, j].fillna("")] for j in range(len(header))]
+        if n_extra:
+            self.note(t, "extra header rows", "info", rows=index[:n_extra],
+                      detail=f"{n_extra} row(s) under the header read as labels/units ("
+                             + ("detected" if detected else "header_rows") + ")")
+        body, index = body.iloc[n_extra:], index[n_extra:]
+        src.meta["header_rows"] = 1 + n_extra
+        if any(split_header(h).period for h in header):  # a wide panel: the list-based reshaping
+            grid = body.astype(object).where(body.notna(), None).values.tolist()
+            return self._wide(src, header, labels, grid, index, problems)
+        body.columns = range(len(header))
+        return header, labels, body, index
+
+    def _source_notes(self, src: _Source) -> None:
+        t = src.table
+        if src.meta.get("encoding") not in (None, "utf-8"):
+            enc = src.meta["encoding"]
+            self.note(t, "text encoding", "info",
+                      detail={"utf-8-sig": f"{src.file}: UTF-8 with a byte-order mark (BOM); BOM removed",
+                              "gb18030": f"{src.file}: not UTF-8; decoded as GB18030 (Chinese Windows)",
+                              "utf-16": f"{src.file}: decoded as UTF-16"}.get(enc, enc))
+        if src.meta.get("delimiter", ",") != ",":
+            self.note(t, "delimiter", "info", detail=f"{src.file}: fields separated by {src.meta['delimiter']!r}")
 
     def _target_of(self, table: str, header: str) -> str | None:
         return resolve_header(header, table, user=self.opts.mapping, preset=self.opts.preset).target
@@ -785,12 +910,8 @@ class _Builder:
     # ---- columns ----
     def _columns(self, src: _Source, resolved: list[Resolved], body, index, problems: list):
         t = src.table
-        if not len(index):
-            idx = pd.Index([], dtype="int64")
-        elif all(isinstance(i, int) for i in index):
-            idx = pd.Index(index, dtype="int64")
-        else:  # reshaped wide panels: "5 (2019)" = row 5, period 2019
-            idx = pd.Index(index, dtype=object)
+        # source rows (int64), or "5 (2019)" = row 5, period 2019 for reshaped wide panels (object)
+        idx = pd.Index(index) if len(index) else pd.Index([], dtype="int64")
         out: dict[str, pd.Series] = {}
         n_before = len(problems)
         typed = isinstance(body, pd.DataFrame)
@@ -871,6 +992,11 @@ class _Builder:
             raw = raw.astype(object)
         if kind is None and raw.dtype != object:  # a typed extra column (Parquet) stays as it is
             return raw
+        text_dtype = pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object
+        if kind == "text" and text_dtype:
+            return raw
+        if kind not in (None, "text") and text_dtype:  # a column of text cells (CSV): vectorised
+            return self._convert_strings(t, name, kind, raw, factor, idx)
         is_num_dtype = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
         if kind in ("amount", "number", "count") and is_num_dtype:
             s = raw.astype(float)
@@ -932,7 +1058,7 @@ class _Builder:
 
     def _convert_strings(self, t: str, name: str, kind: str, vals: list, factor, idx) -> pd.Series:
         """Vectorised :meth:`_convert` for a column of text cells (every CSV column)."""
-        st = pd.Series(vals, index=idx, dtype="string")
+        st = vals.astype("string") if isinstance(vals, pd.Series) else pd.Series(vals, index=idx, dtype="string")
         nonascii = st.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
         w = st
         if nonascii.any():
@@ -949,23 +1075,26 @@ class _Builder:
                 self.note(t, "spaces around a code", "repaired", rows=idx[spaced.to_numpy()], column=name,
                           detail="leading/trailing spaces removed")
         stripped = stripped.mask(stripped == "")
+        if not (kind in ("amount", "number", "count") and factor and factor != 1):
+            return stripped
         out = stripped.astype(object).where(stripped.notna(), None)
-        if kind in ("amount", "number", "count") and factor and factor != 1:
-            cleaned = stripped.str.replace(",", "", regex=False).str.replace("−", "-", regex=False)
-            ok = cleaned.str.fullmatch(_NUMBER_RE.pattern).fillna(False).astype(bool)
-            exp = int(round(math.log10(factor)))
-            simple = ok & ~cleaned.str.contains("[eE]", regex=True).fillna(False).astype(bool)
-            if 10**exp != factor:
-                simple[:] = False
-            # shifting the decimal exponent is exact: float("0.07e4") == 700.0
-            out[simple] = [float(f"{x}e{exp}") for x in cleaned[simple].tolist()]
-            rest = ok & ~simple
-            for i in rest[rest].index:
-                d = _to_decimal(cleaned[i])
-                if d is not None:
-                    out[i] = float(d * factor)
-            if out.map(lambda v: v is None or isinstance(v, float)).all():
-                return out.astype(float)
+        cleaned = stripped.str.replace(",", "", regex=False).str.replace("−", "-", regex=False)
+        ok = cleaned.str.fullmatch(_NUMBER_RE.pattern).fillna(False).astype(bool)
+        exp = int(round(math.log10(factor)))
+        simple = ok & ~cleaned.str.contains("[eE]", regex=True).fillna(False).astype(bool)
+        if 10**exp != factor:
+            simple[:] = False
+        # shifting the decimal exponent is exact: float("0.07e4") == 700.0 (a correctly rounded parse)
+        shifted = to_float(cleaned[simple] + f"e{exp}")
+        out[simple] = (shifted.to_numpy(dtype=object) if shifted is not None
+                       else [float(f"{x}e{exp}") for x in cleaned[simple].tolist()])
+        rest = ok & ~simple
+        for i in rest[rest].index:
+            d = _to_decimal(cleaned[i])
+            if d is not None:
+                out[i] = float(d * factor)
+        if out.map(lambda v: v is None or isinstance(v, float)).all():
+            return out.astype(float)
         return out
 
     # ---- preset rules ----

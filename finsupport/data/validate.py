@@ -64,9 +64,14 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
         return out
     txt = s.astype("string").str.strip()
     # thousands separators and full-width minus are common in exports
-    cleaned = txt.str.replace(",", "", regex=False).str.replace("，", "", regex=False).str.replace("−", "-", regex=False)
-    num = pd.to_numeric(cleaned, errors="coerce")
+    cleaned = txt
+    if txt.str.contains("[,，−]", regex=True).fillna(False).any():
+        cleaned = txt.str.replace(",", "", regex=False).str.replace("，", "", regex=False).str.replace(
+            "−", "-", regex=False)
     is_marker = txt.isna() | txt.str.lower().isin(MISSING_MARKERS)
+    num = to_float(cleaned.mask(is_marker.fillna(True)))
+    if num is None:  # some cell is not a plain number: find which
+        num = pd.to_numeric(cleaned, errors="coerce")
     marker_rows = s.index[is_marker.fillna(True) & s.notna() & txt.notna()]
     if len(marker_rows):
         log.add(stage=stage, table=table, column=column, rows=marker_rows,
@@ -82,6 +87,47 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
     num = num.astype(float)
     _not_finite(num, table, column, problems)
     return num
+
+
+def _arrow_strings(s: pd.Series):
+    """The column as a pyarrow string array, or None without pyarrow (then pandas' own paths are used)."""
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return None
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string(), from_pandas=True)
+    return arr
+
+
+def to_float(s: pd.Series) -> pd.Series | None:
+    """Text cells to floats, correctly rounded (pyarrow's parser); None where a cell is not a plain number."""
+    arr = _arrow_strings(s)
+    if arr is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        out = pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(out.to_numpy(zero_copy_only=False), index=s.index, dtype=float)
+
+
+def isin_values(s: pd.Series, values) -> np.ndarray:
+    """``s.isin(values)`` as a boolean array, fast for many text values (firm codes)."""
+    if pd.api.types.is_string_dtype(s.dtype):
+        arr = _arrow_strings(s)
+        if arr is not None:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            vals = pd.Series(values).dropna().astype(str).to_numpy(dtype=object)
+            value_set = pa.array(vals, type=pa.string()).cast(arr.type)
+            return np.asarray(pc.fill_null(pc.is_in(arr, value_set=value_set), False), dtype=bool)
+    return s.isin(values).to_numpy(dtype=bool)
 
 
 def _not_finite(num: pd.Series, table: str, column: str, problems: list) -> None:
@@ -240,28 +286,30 @@ def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems:
     logged row by row. A code whose canonical form fits several firms is an error.
     """
     ids = df["firm_id"]
-    unknown = ids.notna() & ~ids.isin(known)
+    unknown = ids.notna() & ~isin_values(ids, known)
     if not unknown.any() or not len(known):
         return df
-    kc = pd.DataFrame({"known": known.astype(str), "canon": _canonical_ids(pd.Series(known.astype(str))).to_numpy()})
-    by_canon = kc.groupby("canon")["known"].agg(list)
+    known_s = pd.Series(known.astype(str))
+    canon = pd.Series(_canonical_ids(known_s).to_numpy(), index=known_s.to_numpy())
+    several = canon.duplicated(keep=False).to_numpy()
+    single = pd.Series(canon.index[~several], index=canon[~several].to_numpy())  # canonical form -> firm code
     u = pd.Series(ids[unknown].unique())
-    cand = pd.Series(_canonical_ids(u).map(by_canon).to_numpy(), index=u.to_numpy())
-    cand = cand.dropna()
-    if cand.empty:
-        return df
-    ambiguous = cand[cand.map(len) > 1]
+    uc = pd.Series(_canonical_ids(u).to_numpy(), index=u.to_numpy())
+    amb_canon = set(canon[several])
+    ambiguous = uc[uc.isin(amb_canon)]
     if len(ambiguous):
         rows = list(df.index[ids.isin(ambiguous.index)])
-        ex = "; ".join(f"'{k}' could be {', '.join(repr(x) for x in v)}" for k, v in ambiguous.head(3).items())
+        fits = canon[several]
+        ex = "; ".join(f"'{k}' could be {', '.join(repr(x) for x in fits.index[fits == c])}"
+                       for k, c in ambiguous.head(3).items())
         problems.append({"table": table, "column": "firm_id", "rows": rows,
                          "message": f"firm codes match several firms of the firms table after adding leading "
                                     f"zeros or removing an exchange suffix ({ex})",
                          "hint": "write the firm codes in full, as in the firms table (e.g. six digits, as text)"})
-    unique = cand[cand.map(len) == 1].map(lambda v: v[0])
+    unique = uc.map(single).dropna()
     if unique.empty:
         return df
-    hit = ids.isin(unique.index)
+    hit = pd.Series(isin_values(ids, unique.index), index=ids.index)
     new = ids[hit].map(unique)
     log.add(stage=stage, table=table, rows=df.index[hit], column="firm_id", issue="firm code matched to the firms table",
             action="repaired", firm_id=new,
@@ -315,7 +363,7 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
             if name == "firms" or "firm_id" not in df.columns:
                 continue
             df = _reconcile_ids(df, known, name, log, problems, stage)
-            orphan = ~df["firm_id"].isin(known) & df["firm_id"].notna()
+            orphan = ~isin_values(df["firm_id"], known) & df["firm_id"].notna()
             if orphan.any():
                 ids = df.loc[orphan, "firm_id"].unique()
                 shown = ", ".join(map(str, ids[:5])) + (f" … (+{len(ids) - 5} more)" if len(ids) > 5 else "")
