@@ -209,3 +209,10 @@ def test_strict_makes_a_finding_a_data_error_before_writing(wan_folder, capsys):
     assert not (wan_folder / "reports").exists()
     with pytest.raises(fs.DataError, match="unit_mismatch"):
         fs.run(wan_folder / "config.toml", strict=True, progress=False)
+
+
+@pytest.mark.parametrize("seed, subsidy_level, equity_rate", [(0, 0.005, 0.05), (1, 0.03, 0.12), (2, 0.10, 0.3)])
+def test_silent_on_simulated_panels_of_different_support_levels(seed, subsidy_level, equity_rate):
+    """No false alarm across subsidy levels of 0.5–10 % of revenue (the rules are about orders of magnitude)."""
+    data = fs.simulate(n_firms=300, seed=seed, subsidy_level=subsidy_level, equity_rate=equity_rate)
+    assert _check(data) == []
