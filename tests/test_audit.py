@@ -136,6 +136,8 @@ def test_batch_counts_with_their_sources():
     assert b["source"].str.len().gt(40).all()
     # selection rules: the 2018 notice for batches 1-3, the 2022 measures from batch 4 on
     assert b["criteria_regime"].to_dict() == {1: 2018, 2: 2018, 3: 2018, 4: 2022, 5: 2022, 6: 2022, 7: 2022}
+    assert all("381号" in b.loc[k, "criteria_source"] for k in (1, 2, 3))
+    assert all("〔2022〕63号" in b.loc[k, "criteria_source"] for k in (4, 5, 6, 7))
 
 
 def test_batches_6_and_7_are_judged_under_the_2022_rules():

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 import finsupport as fs
 from finsupport.cli import main
@@ -188,6 +189,17 @@ def test_regression_wan_tables_with_financials_converted_only(wan_folder, capsys
     manifest = json.loads((wan_folder / "reports" / "robotics44" / "manifest.json").read_text(encoding="utf-8"))
     um = [f for f in manifest["plausibility"] if f["rule"] == "unit_mismatch"]
     assert [(f["tables"], f["factor"]) for f in um] == [(["grants", "financials"], 1e4), (["equity", "financials"], 1e4)]
+    # the workbook: right under the headline sentence, on the Data quality sheet, on the Manifest sheet
+    wb = load_workbook(wan_folder / "reports" / "robotics44.xlsx", read_only=True)
+    head = [row for row in wb["Headline"].iter_rows(values_only=True) if row and row[0]]
+    keys = [r[0] for r in head]
+    at = max(i for i, k in enumerate(keys) if k == "Headline")  # the first "Headline" is the title
+    assert keys[at + 1] == "Plausibility checks" and str(head[at + 1][1]).startswith("3 WARNING(S)")
+    assert keys[at + 2: at + 5] == ["Warning (component_ratio)", "Warning (unit_mismatch)", "Warning (unit_mismatch)"]
+    quality = [c for row in wb["Data quality"].iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert "Plausibility checks: 3 warning(s)" in quality and "unit_mismatch" in quality
+    manifest_rows = {row[0]: row[1] for row in wb["Manifest"].iter_rows(values_only=True) if row and row[0]}
+    assert manifest_rows["plausibility.2. unit_mismatch"].startswith("subsidy: grants amounts look 10^4 too small")
 
 
 def test_strict_makes_a_finding_a_data_error_before_writing(wan_folder, capsys):
@@ -197,3 +209,10 @@ def test_strict_makes_a_finding_a_data_error_before_writing(wan_folder, capsys):
     assert not (wan_folder / "reports").exists()
     with pytest.raises(fs.DataError, match="unit_mismatch"):
         fs.run(wan_folder / "config.toml", strict=True, progress=False)
+
+
+@pytest.mark.parametrize("seed, subsidy_level, equity_rate", [(0, 0.005, 0.05), (1, 0.03, 0.12), (2, 0.10, 0.3)])
+def test_silent_on_simulated_panels_of_different_support_levels(seed, subsidy_level, equity_rate):
+    """No false alarm across subsidy levels of 0.5–10 % of revenue (the rules are about orders of magnitude)."""
+    data = fs.simulate(n_firms=300, seed=seed, subsidy_level=subsidy_level, equity_rate=equity_rate)
+    assert _check(data) == []

@@ -147,8 +147,8 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
 
     The award of year t is judged on the financial years before it (t − 1 for levels,
     t − 3 … t − 1 for growth). Regimes (``finsupport.selection_criteria()``):
-    batches 1–3 (2019–2021) the 2018 MIIT notice (工信厅企业函〔2018〕381号); batches 4–5
-    (2022–2023) the 2022 graded-cultivation measures (工信部企业〔2022〕63号). Tests:
+    batches 1–3 (2019–2021) the 2018 MIIT notice (工信厅企业函〔2018〕381号); batches 4–7
+    (2022–2025) the 2022 graded-cultivation measures (工信部企业〔2022〕63号). Tests:
 
     * ``sme_size``: employees(t−1) < 1000 **or** revenue(t−1) < CNY 400m (industrial
       SME rules, 工信部联企业〔2011〕300号); value = revenue, also ``sme_size_employees``;

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..data.spec import STATE_INVESTOR_TYPES
+
 __all__ = ["INVESTOR_TYPE_LABELS", "STATE_LINKED_TYPES", "classify_investor_types", "InvestorTypes",
            "normalise_label"]
 
 #: The contract's state-linked investor types (the default of ``state_investor_types``).
-STATE_LINKED_TYPES = ("guidance_fund", "state_vc", "soe", "government")
+STATE_LINKED_TYPES = STATE_INVESTOR_TYPES
 
 # Labels (any case, full-width or half-width, spaces/underscores/hyphens/slashes alike) → contract type.
 # Exact matches only: CSMAR's 股东性质 writes 境内非国有法人 (private), which contains 国有.

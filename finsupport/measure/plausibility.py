@@ -129,15 +129,10 @@ def check_plausibility(data, flows: pd.DataFrame, headline=None, *, tier: str = 
     component's scale and the thresholds are in the module docstring and
     ``docs/methods.md`` ("Plausibility checks").
     """
-    out: list[Finding] = []
-    out += _headline_rule(flows, headline)
+    log = data.quality.to_frame()  # built once: the log can be long
     scales = _scales(flows)
-    out += _ratio_rule(scales)
-    out += _unit_rule(data, scales)
-    out += _certified_rule(data, flows, tier)
-    out += _all_zero_rule(data, flows)
-    out += _investor_rule(data)
-    return out
+    return [*_headline_rule(flows, headline), *_ratio_rule(scales), *_unit_rule(data, scales),
+            *_certified_rule(data, flows, tier, log), *_all_zero_rule(data, flows), *_investor_rule(log)]
 
 
 def _pooled(flows: pd.DataFrame, headline) -> tuple[float, int | None]:
@@ -241,13 +236,12 @@ def _unit_rule(data, scales) -> list[Finding]:
     return out
 
 
-def _certified_rule(data, flows, tier) -> list[Finding]:
+def _certified_rule(data, flows, tier, log: pd.DataFrame) -> list[Finding]:
     des = data.designations
     firms: set = set()
     if des is not None and len(des) and "tier" in des:
         certified = pd.Index(des.loc[des["tier"] == tier, "firm_id"].dropna().unique())
         firms |= set(certified.difference(pd.Index(flows["firm_id"].unique())))
-    log = data.quality.to_frame()
     lost = log[(log["table"] == "designations") & (log["action"] == "excluded")
                & (log["issue"] != "outside the configured sample")]
     firms |= set(lost["firm_id"].dropna().astype(str))
@@ -287,8 +281,7 @@ def _all_zero_rule(data, flows) -> list[Finding]:
     return out
 
 
-def _investor_rule(data) -> list[Finding]:
-    log = data.quality.to_frame()
+def _investor_rule(log: pd.DataFrame) -> list[Finding]:
     sel = log[(log["table"] == "equity") & log["issue"].isin(["investor type not recognised", "investor type missing"])]
     if not len(sel):
         return []

@@ -23,14 +23,15 @@ def _read(name: str) -> pd.DataFrame:
 def little_giant_batches() -> pd.DataFrame:
     """MIIT Little Giant batches, one row per batch.
 
-    Columns: ``batch, year, announced_firms, other_count, criteria_regime, status, source,
-    other_count_source``. ``announced_firms`` is the count of the best source;
+    Columns: ``batch, year, announced_firms, other_count, criteria_regime, criteria_source,
+    status, source, other_count_source``. ``announced_firms`` is the count of the best source;
     ``other_count`` a different count found elsewhere (batch 2: 1,584 vs 1,744; batch 4:
     4,328 in the ministry's figures vs 4,357 in one compilation of the lists), with its
     source. ``status``: ``verified`` = an MIIT document or figures given by the ministry;
     ``reported`` = press or industry-association reports of the MIIT list; ``weak`` = one
     secondary report only. ``criteria_regime`` names the selection rules the batch was
-    chosen under (2018 notice: batches 1–3; 2022 measures: batches 4 on).
+    chosen under (2018 notice: batches 1–3; 2022 measures: batches 4 on) and
+    ``criteria_source`` the document.
     """
     out = _read("little_giant_batches.csv").copy()
     out["other_count"] = out["other_count"].astype("Int64")

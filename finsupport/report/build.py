@@ -409,8 +409,11 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
                 write_csv(regression_layout(table), p)
             outputs[f"regressions_{fmt}"] = p
     # the manifest sheet describes inputs and configuration; output hashes live in manifest.json
-    extra = {"plausibility": [f.as_dict() for f in getattr(result, "findings", [])]}
-    pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="", extra=extra)
+    findings = getattr(result, "findings", [])
+    extra = {"plausibility": [f.as_dict() for f in findings]}
+    # the sheet shows one row per finding (the firm lists are in manifest.json)
+    shown = {"plausibility": {f"{k + 1}. {f.rule}": f.message for k, f in enumerate(findings)} or "none triggered"}
+    pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="", extra=shown)
     report.sheets.append(_manifest_sheet(pre))
     write_workbook(report, workbook)
     outputs["workbook"] = workbook
