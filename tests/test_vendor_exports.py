@@ -402,3 +402,49 @@ def test_validate_a_csmar_download_from_the_command_line(tmp_path):
 
 def test_wind_fixture_layout_is_what_the_test_says():
     assert "\n" in WIND_FIN[0][2] and "\n" not in WIND_FIN[0][3]
+
+
+# -- invariants (hypothesis) ------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+UNITS = {"元": 1, "千元": 1_000, "万元": 10_000, "百万元": 1_000_000, "亿元": 100_000_000}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False), min_size=2, max_size=2),
+       units=st.lists(st.sampled_from(sorted(UNITS)), min_size=2, max_size=2), single_line=st.booleans())
+def test_wind_unit_scaling_is_exact_in_every_header_form(tmp_path_factory, values, units, single_line):
+    """A value written in any unit and header form is read as exactly value × unit yuan."""
+    def head(year, unit):
+        return (f"营业收入[报告期]{year}年报[单位]{unit}" if single_line
+                else f"营业收入\n[报告期]{year}年报\n[单位]{unit}")
+    book = write_book(tmp_path_factory.mktemp("w") / "w.xlsx", {"财务": [
+        ["证券代码", head(2019, units[0]), head(2020, units[1])], ["000001.SZ", str(values[0]), str(values[1])]]})
+    fin = fs.read_dataset(book, preset="wind").financials.set_index("year")["revenue"]
+    for y, v, u in zip((2019, 2020), values, units, strict=True):
+        assert fin.loc[y] == float(v * UNITS[u])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6))
+def test_csmar_row_order_does_not_change_the_tables(tmp_path_factory, seed):
+    """Shuffling the rows of every CSMAR CSV file gives the same tables and flows."""
+    import random
+
+    base = csmar_folder(tmp_path_factory.mktemp("a"))
+    other = csmar_folder(tmp_path_factory.mktemp("b"))
+    rng = random.Random(seed)
+    for f in other.glob("*.csv"):
+        head, *rows = f.read_text(encoding="utf-8").splitlines()
+        rng.shuffle(rows)
+        f.write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    a, b = fs.read_dataset(base, preset="csmar"), fs.read_dataset(other, preset="csmar")
+    for t in ("financials", "grants", "firms", "designations"):
+        key = ["firm_id", "year", "programme"] if t == "grants" else ["firm_id", "year"] if t != "firms" else ["firm_id"]
+        x = getattr(a, t).sort_values(key).reset_index(drop=True)
+        y = getattr(b, t).sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(x[sorted(x.columns)], y[sorted(y.columns)], check_dtype=False)
+    fa = fs.support_flows(a).sort_values(["firm_id", "year"]).reset_index(drop=True)
+    fb = fs.support_flows(b).sort_values(["firm_id", "year"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(fa, fb)

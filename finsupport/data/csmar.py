@@ -152,8 +152,10 @@ def subsidy_items(df: pd.DataFrame, log, stage: str, *, where: str = "") -> pd.D
         keep &= ~no_amount
     if src_col:
         k = pd.DataFrame({"f": df["firm_id"].astype("string"), "y": df["year"].astype("string"),
-                          "p": prog, "a": amount})[keep]
-        repeat = k.duplicated(keep="first").reindex(df.index, fill_value=False)
+                          "p": prog, "a": amount, "s": df[src_col].astype("string")})[keep]
+        # the row kept is the one in the lowest account code, whatever the file's row order
+        k = k.sort_values("s", kind="stable")
+        repeat = k.duplicated(["f", "y", "p", "a"], keep="first").reindex(df.index, fill_value=False)
         if repeat.any():
             sel = df[repeat]
             log.add(stage=stage, table="grants", rows=sel.index, column=src_col, firm_id=sel["firm_id"],
