@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,9 @@ import pandas as pd
 
 from .config import Config, load_config
 from .errors import ConfigError, EstimationError
+from .progress import Progress
 
 __all__ = ["run", "RunResult", "output_paths"]
-
-STEPS = ("read", "measure", "certify", "estimate", "report")
-
 
 @dataclass
 class RunResult:
@@ -38,6 +35,8 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: wall time of each stage in seconds, in the order the stages ran (not in the manifest: it varies)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def report_path(self) -> Path | None:
@@ -59,30 +58,6 @@ class RunResult:
         return "\n".join(lines)
 
 
-class _Progress:
-    def __init__(self, enabled: bool):
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            # disable=None: no display when standard error is not a terminal (logs, CI)
-            self.bar = tqdm(total=len(STEPS), desc="finsupport", unit="step", file=sys.stderr, disable=None,
-                            bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}", leave=False)
-
-    def step(self, name: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(name)
-            self.bar.update(0)
-
-    def done(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def output_paths(cfg: Config, out: str | Path | None) -> tuple[Path, Path]:
     """The workbook path and the folder for figures, tables and the manifest."""
     name = cfg["run"]["name"]
@@ -97,16 +72,23 @@ def output_paths(cfg: Config, out: str | Path | None) -> tuple[Path, Path]:
     return workbook, workbook.with_suffix("")
 
 
-def _load_data(cfg: Config):
+def _load_data(cfg: Config, prog: Progress):
     from .data.readers import read_dataset
+    from .data.validate import validate_dataset
     from .example import load_example
 
     d = cfg["data"]
     if cfg.data_path is None:
-        data = load_example()
+        with prog.stage("read"):
+            data = load_example()
     else:
-        data = read_dataset(cfg.data_path, mapping=d["mapping"] or None, preset=d["preset"] or None,
-                            units=d["units"] or None)
+        with prog.stage("read") as task:
+            data = read_dataset(cfg.data_path, mapping=d["mapping"] or None, preset=d["preset"] or None,
+                                units=d["units"] or None, validate=False)
+            task.note(", ".join(f"{n} {len(df):,} rows" for n, df in data.tables().items()))
+        # validation apart from reading, so that each has its own time
+        with prog.stage("validate"):
+            validate_dataset(data)
     if d["synthetic"]:
         data.provenance["synthetic"] = True
     if d["description"]:
@@ -179,7 +161,7 @@ def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str
     return out
 
 
-def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[str, dict[str, Any]]:
+def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Progress) -> dict[str, dict[str, Any]]:
     from .estimate.event_study import event_study
     from .estimate.twfe import twfe_did
 
@@ -194,27 +176,40 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
             if "twfe" in a["estimators"]:
                 # covariates are time-invariant pre-designation values: the firm effects absorb them,
                 # so they enter only the Callaway–Sant'Anna propensity score and outcome regression
-                r["twfe"] = twfe_did(d, outcome=outcome, treatment="treated", unit="firm_id", time="year",
-                                     cluster=cluster)
+                with prog.stage(f"estimate: twfe ({outcome})"):
+                    r["twfe"] = twfe_did(d, outcome=outcome, treatment="treated", unit="firm_id", time="year",
+                                         cluster=cluster)
             if "event_study" in a["estimators"]:
-                r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                                               window=tuple(a["event_window"]), cluster=cluster)
+                with prog.stage(f"estimate: event_study ({outcome})"):
+                    r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year",
+                                                   cohort="cohort", window=tuple(a["event_window"]),
+                                                   cluster=cluster)
             if "att_gt" in a["estimators"]:
                 from .estimate.cs_core import att_gt
 
-                cs = att_gt(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
-                            control_group=a["control_group"], method=a["method"], anticipation=a["anticipation"],
-                            base_period=a["base_period"], bootstrap=a["bootstrap"] or None, seed=cfg["run"]["seed"],
-                            alpha=a["alpha"])
+                with prog.stage(f"estimate: att_gt ({outcome})"):
+                    cs = att_gt(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
+                                control_group=a["control_group"], method=a["method"],
+                                anticipation=a["anticipation"], base_period=a["base_period"],
+                                bootstrap=a["bootstrap"] or None, seed=cfg["run"]["seed"], alpha=a["alpha"])
                 r["att_gt"] = cs
                 if len(cs.dropped):
                     notes.append(f"{outcome}: att_gt left out {len(cs.dropped)} unit(s) "
                                  f"({'; '.join(sorted(set(cs.dropped['reason'])))})")
-                r["aggregates"] = {k: cs.aggregate(k) for k in ("simple", "group", "dynamic", "calendar")}
+                kinds = ("simple", "group", "dynamic", "calendar")
+                with prog.stage(f"estimate: att_gt aggregations ({outcome})", total=len(kinds),
+                                unit="aggregations") as task:
+                    r["aggregates"] = {}
+                    for k in kinds:
+                        task.note(k)
+                        r["aggregates"][k] = cs.aggregate(k)
+                        task.advance()
             if "bacon" in a["estimators"]:
                 from .estimate.bacon import bacon_decomposition
 
-                r["bacon"] = bacon_decomposition(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort")
+                with prog.stage(f"estimate: bacon ({outcome})"):
+                    r["bacon"] = bacon_decomposition(d, outcome=outcome, unit="firm_id", time="year",
+                                                     cohort="cohort")
         except EstimationError as e:
             notes.append(f"{outcome}: estimation stopped: {e}")
         res[outcome] = r
@@ -222,7 +217,7 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
 
 
 def run(config: str | Path | dict | Config | None = None, *, out: str | Path | None = None,
-        progress: bool | None = None) -> RunResult:
+        progress: bool | None = None, progress_to: Progress | None = None) -> RunResult:
     """Run a complete analysis and write its report.
 
     Parameters
@@ -235,7 +230,11 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         directory for the embedded default). Figures, regression tables and
         ``manifest.json`` go to a folder of the same name beside the workbook.
     progress : bool, optional
-        Show a progress line on standard error (default: ``output.progress``).
+        Show progress on standard error (default: ``output.progress``): one line rewritten
+        in place on a terminal, timestamped lines otherwise (see :mod:`finsupport.progress`).
+    progress_to : Progress, optional
+        A :class:`~finsupport.progress.Progress` to report to instead (another stream, a
+        test's captured stream); ``progress`` is then ignored.
 
     Returns
     -------
@@ -249,44 +248,43 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
 
     cfg = load_config(config)
     workbook, folder = output_paths(cfg, out)
-    prog = _Progress(cfg["output"]["progress"] if progress is None else progress)
+    show = cfg["output"]["progress"] if progress is None else progress
+    prog = progress_to if progress_to is not None else Progress(enabled=show)
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
-        prog.step("reading data")
-        data = _restrict_sample(cfg, _load_data(cfg))
-        prog.done()
-        prog.step("measuring support")
+        data = _load_data(cfg, prog)
+        with prog.stage("sample"):
+            data = _restrict_sample(cfg, data)
         m = cfg["measure"]
-        flows = support_flows(data, subsidy_basis=m["subsidy_basis"], equity_basis=m["equity_basis"],
-                              benchmark=m["benchmark"], spread_bp=m["spread_bp"], aul_years=m["aul_years"],
-                              expense_threshold=m["expense_threshold"],
-                              state_investor_types=m["state_investor_types"], first_year_debt=m["first_year_debt"])
-        prog.done()
-        prog.step("certification")
+        with prog.stage("measure"):
+            flows = support_flows(data, subsidy_basis=m["subsidy_basis"], equity_basis=m["equity_basis"],
+                                  benchmark=m["benchmark"], spread_bp=m["spread_bp"], aul_years=m["aul_years"],
+                                  expense_threshold=m["expense_threshold"],
+                                  state_investor_types=m["state_investor_types"],
+                                  first_year_debt=m["first_year_debt"])
         tier = cfg["sample"]["tier"]
         status = audit = None
         notes: list[str] = []
-        if data.designations is not None and len(data.designations):
-            status = designation_status(data, tier=tier, years=sorted(flows["year"].unique()))
-            audit = audit_criteria(data, tier=tier)
-        else:
-            notes.append("no designations table: certification status, audit and regressions skipped")
-        headline_table, headline = _headline(cfg, flows, status)
-        years = tuple(cfg["shares"]["years"]) or None
-        shares = {"headline": headline_table, **_shares(flows, status, years)}
-        prog.done()
-        prog.step("estimating")
+        with prog.stage("certify"):
+            if data.designations is not None and len(data.designations):
+                status = designation_status(data, tier=tier, years=sorted(flows["year"].unique()))
+                audit = audit_criteria(data, tier=tier)
+            else:
+                notes.append("no designations table: certification status, audit and regressions skipped")
+        with prog.stage("shares"):
+            headline_table, headline = _headline(cfg, flows, status)
+            years = tuple(cfg["shares"]["years"]) or None
+            shares = {"headline": headline_table, **_shares(flows, status, years)}
         panel, estimates = None, {}
         if status is not None and cfg["analysis"]["enabled"]:
-            panel = analysis_panel(data, flows, tier=tier)
-            estimates = _estimate(cfg, panel, data, notes)
-        prog.done()
-        prog.step("writing report")
+            with prog.stage("analysis panel"):
+                panel = analysis_panel(data, flows, tier=tier)
+            estimates = _estimate(cfg, panel, data, notes, prog)
         result = RunResult(config=cfg, data=data, flows=flows, shares=shares, headline=headline, status=status,
-                           audit=audit, panel=panel, estimates=estimates, notes=notes)
-        report = build_report(result)
-        write_outputs(result, report, workbook=workbook, folder=folder, run_time=started)
-        prog.done()
+                           audit=audit, panel=panel, estimates=estimates, notes=notes, timings=prog.timings)
+        with prog.stage("report: build"):
+            report = build_report(result)
+        write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog)
     finally:
         prog.close()
     return result

@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import EstimationError
 from ..estimate.panel import PANEL_OUTCOMES
 from ..manifest import build_manifest, data_location, write_manifest
+from ..progress import Progress
 from ..simulate import true_aggregates
 from .tables import regression_layout, to_latex, to_markdown
 from .workbook import ChartSpec, Report, Sheet, write_workbook
@@ -347,18 +348,21 @@ def build_report(result) -> Report:
                   synthetic=bool(result.data.provenance.get("synthetic")))
 
 
-def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_time: str) -> None:
+def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_time: str,
+                  progress: Progress | None = None) -> None:
     """Write the workbook, figures, regression tables and the manifest; fill ``result.outputs``."""
+    prog = progress if progress is not None else Progress(enabled=False)
     workbook.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, Path] = {}
     out_cfg = result.config["output"]
     # figures
-    for outcome, r in result.estimates.items():
-        for kind in ("event_study", "att_gt"):
-            est = r.get(kind)
-            if est is None:
-                continue
+    plots = [(outcome, kind, r[kind]) for outcome, r in result.estimates.items()
+             for kind in ("event_study", "att_gt") if r.get(kind) is not None]
+    with prog.stage("report: figures", total=len(plots) * len(out_cfg["figures"]), unit="files") as task:
+        import matplotlib.pyplot as plt
+
+        for outcome, kind, est in plots:
             fig = est.plot()
             for fmt in out_cfg["figures"]:
                 p = folder / f"{kind}_{outcome}.{fmt}"
@@ -366,29 +370,31 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
                                                                   "CreationDate": None}
                 fig.savefig(p, format=fmt, dpi=150, bbox_inches="tight", metadata=meta)
                 outputs[f"{kind}_{outcome}_{fmt}"] = p
-            import matplotlib.pyplot as plt
-
+                task.advance()
             plt.close(fig)
     # regression tables for papers
-    _, table, models = _regressions(result) if result.estimates else (None, None, {})
-    if table is not None:
-        for fmt in out_cfg["tables"]:
-            p = folder / f"regressions.{fmt}"
-            if fmt == "md":
-                p.write_text(to_markdown(table), encoding="utf-8")
-            elif fmt == "tex":
-                p.write_text(to_latex(table), encoding="utf-8")
-            else:
-                from .workbook import write_csv
+    with prog.stage("report: tables"):
+        _, table, models = _regressions(result) if result.estimates else (None, None, {})
+        if table is not None:
+            for fmt in out_cfg["tables"]:
+                p = folder / f"regressions.{fmt}"
+                if fmt == "md":
+                    p.write_text(to_markdown(table), encoding="utf-8")
+                elif fmt == "tex":
+                    p.write_text(to_latex(table), encoding="utf-8")
+                else:
+                    from .workbook import write_csv
 
-                write_csv(regression_layout(table), p)
-            outputs[f"regressions_{fmt}"] = p
+                    write_csv(regression_layout(table), p)
+                outputs[f"regressions_{fmt}"] = p
     # the manifest sheet describes inputs and configuration; output hashes live in manifest.json
     pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="")
     report.sheets.append(_manifest_sheet(pre))
-    write_workbook(report, workbook)
+    with prog.stage("report: workbook", total=len(report.sheets), unit="sheets") as task:
+        write_workbook(report, workbook, on_sheet=lambda name: (task.note(name), task.advance()))
     outputs["workbook"] = workbook
-    manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time)
-    outputs["manifest"] = write_manifest(manifest, folder / "manifest.json")
+    with prog.stage("report: manifest"):
+        manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time)
+        outputs["manifest"] = write_manifest(manifest, folder / "manifest.json")
     result.outputs = outputs
     result.manifest = manifest
