@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,57 @@ def output_paths(cfg: Config, out: str | Path | None) -> tuple[Path, Path]:
         out = Path(out)
         workbook = out if out.suffix.lower() == ".xlsx" else out / f"{name}.xlsx"
     return workbook, workbook.with_suffix("")
+
+
+def check_outputs(workbook: Path, folder: Path) -> list[Path]:
+    """Check, before any computation, that the run can write its outputs; create their folders.
+
+    The workbook must not be a folder, the run's folder (figures, tables, detail files,
+    manifest) must not be a file, and both folders must accept a new file. Returns the
+    folders created here, so that a run that fails later can remove them if still empty.
+
+    Raises
+    ------
+    ConfigError
+        Naming the path and what to do (exit code 3 on the command line).
+    """
+    if workbook.is_dir():
+        raise ConfigError(f"the output '{workbook}' is a folder, not a workbook: give a path ending in .xlsx, or a "
+                          f"folder without the .xlsx suffix to hold {workbook.name}")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"'{folder}' is a file, but the run writes its figures, tables and manifest into a folder "
+                          "of that name beside the workbook: move the file or choose another --out")
+    created: list[Path] = []
+    try:
+        for d in (workbook.parent, folder):
+            for p in [d, *d.parents]:
+                if p.exists() and not p.is_dir():
+                    raise ConfigError(f"cannot write the outputs into '{d}': '{p}' is a file, not a folder")
+            missing = [p for p in [d, *d.parents] if not p.exists()]
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"cannot write the outputs into '{d}': {e.strerror or e}; choose another --out "
+                                  "or output_dir") from None
+            created.extend(reversed(missing))
+            try:
+                with tempfile.TemporaryFile(dir=d):
+                    pass
+            except OSError as e:
+                raise ConfigError(f"cannot write the outputs into '{d}': {e.strerror or e}; choose a folder you "
+                                  "can write to (--out or output_dir)") from None
+    except ConfigError:
+        _remove_empty(created)
+        raise
+    return created
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for d in reversed(folders):
+        try:
+            d.rmdir()   # only if empty: a failed run leaves no empty folders behind
+        except OSError:
+            pass
 
 
 def _load_data(cfg: Config, prog: Progress):
@@ -245,12 +297,20 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     from .estimate.panel import analysis_panel
     from .measure.flows import support_flows
     from .report.build import build_report, write_outputs
+    from .report.detail import detail_format
 
     cfg = load_config(config)
     workbook, folder = output_paths(cfg, out)
+    # everything knowable before the data are read is checked now, not after minutes of work
+    created = check_outputs(workbook, folder)
+    notes: list[str] = []
+    _, why = detail_format(cfg["report"]["detail_format"])
+    if why:
+        notes.append(why)
     show = cfg["output"]["progress"] if progress is None else progress
     prog = progress_to if progress_to is not None else Progress(enabled=show)
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    ok = False
     try:
         data = _load_data(cfg, prog)
         with prog.stage("sample"):
@@ -264,7 +324,6 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
                                   first_year_debt=m["first_year_debt"])
         tier = cfg["sample"]["tier"]
         status = audit = None
-        notes: list[str] = []
         with prog.stage("certify"):
             if data.designations is not None and len(data.designations):
                 status = designation_status(data, tier=tier, years=sorted(flows["year"].unique()))
@@ -283,8 +342,11 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         result = RunResult(config=cfg, data=data, flows=flows, shares=shares, headline=headline, status=status,
                            audit=audit, panel=panel, estimates=estimates, notes=notes, timings=prog.timings)
         with prog.stage("report: build"):
-            report = build_report(result)
+            report = build_report(result, folder=folder)
         write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog)
+        ok = True
     finally:
         prog.close()
+        if not ok:
+            _remove_empty(created)
     return result

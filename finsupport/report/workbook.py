@@ -154,11 +154,16 @@ class Report:
         Report title: document property and page header.
     synthetic : bool, default False
         Mark every sheet (and the document properties) as built from synthetic data.
+    attachments : list, optional
+        Tables its builder writes beside the workbook (see
+        :mod:`finsupport.report.detail`); :func:`write_workbook` does not write them.
     """
 
     sheets: list[Sheet]
     title: str = "finsupport report"
     synthetic: bool = False
+    #: tables that go beside the workbook, as (file description, DataFrame); the writer ignores them
+    attachments: list = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- tables
