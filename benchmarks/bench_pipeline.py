@@ -60,8 +60,13 @@ def write_inputs(workdir: Path, *, firms: int, years: int, formats: list[str], b
     """Simulate the panel and write it in each format, with a config, into ``workdir/<format>``."""
     import finsupport as fs
 
-    t = time.perf_counter()
     first, last = 2013, 2013 + years - 1
+    stamp = json.dumps({"firms": firms, "years": years, "bootstrap": bootstrap, "seed": 1})
+    if all((workdir / f / "inputs.json").exists() and (workdir / f / "inputs.json").read_text() == stamp
+           for f in formats):
+        print(f"reusing the inputs in {workdir} ({firms:,} firms × {years} years)")
+        return {f: workdir / f for f in formats}
+    t = time.perf_counter()
     data = fs.simulate(n_firms=firms, years=(first, last), seed=1)
     tables = data.tables()
     print(f"simulated {firms:,} firms × {years} years: " + ", ".join(f"{n} {len(df):,} rows"
@@ -78,7 +83,8 @@ def write_inputs(workdir: Path, *, firms: int, years: int, formats: list[str], b
             else:
                 df.to_parquet(d / f"{name}.parquet", index=False)
         (d / "config.toml").write_text(_config_text("bench", first, last, bootstrap), encoding="utf-8")
-        size = sum(p.stat().st_size for p in d.iterdir())
+        (d / "inputs.json").write_text(stamp, encoding="utf-8")
+        size = sum(p.stat().st_size for p in d.iterdir() if p.suffix in (".csv", ".parquet"))
         print(f"wrote {fmt}: {size / 1e6:,.0f} MB ({time.perf_counter() - t:.1f} s)")
         folders[fmt] = d
     return folders
@@ -103,7 +109,7 @@ def child(config: str, out: str) -> None:
 
     res = run(config, out=out, progress=False)
     size = sum(int(df.memory_usage(deep=True).sum()) for df in res.data.tables().values())
-    print(json.dumps({"timings": res.timings, "input_bytes": size,
+    print(json.dumps({"timings": res.timings, "details": res.timing_details, "input_bytes": size,
                       "rows": {n: len(df) for n, df in res.data.tables().items()},
                       "outputs": {k: str(v) for k, v in res.outputs.items()}}))
 
@@ -134,6 +140,9 @@ def _print_run(fmt: str, wall: float, rss: int, rep: dict, parse: float) -> None
     print(f"   {'stage':<48}{'seconds':>9}{'share':>8}")
     for name, s in tm.items():
         print(f"   {name:<48}{s:>9.2f}{s / wall:>8.1%}")
+        for part, ps in rep.get("details", {}).items():
+            if part.startswith(name + " / "):
+                print(f"     {part[len(name) + 3:]:<46}{ps:>9.2f}")
     other = wall - covered
     print(f"   {'start-up, imports and other':<48}{other:>9.2f}{other / wall:>8.1%}")
     rv = tm.get("read", 0.0) + tm.get("validate", 0.0)
@@ -155,7 +164,8 @@ def main() -> None:
     ap.add_argument("--formats", nargs="+", choices=["csv", "parquet"], default=["csv", "parquet"])
     ap.add_argument("--bootstrap", type=int, default=999, help="att_gt bootstrap draws (the example's 999)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per format; the median run is shown")
-    ap.add_argument("--workdir", help="keep the generated files here (default: a temporary folder)")
+    ap.add_argument("--workdir", help="keep the generated files here and reuse them when the sizes match "
+                                      "(default: a temporary folder)")
     ap.add_argument("--child", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

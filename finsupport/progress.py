@@ -9,7 +9,8 @@ One :class:`Progress` object follows a run. Each stage is a context manager::
             task.advance(len(chunk))
 
 Every stage's wall time is kept in :attr:`Progress.timings` (seconds, in the order the
-stages ran), shown or not. What is shown depends on the stream:
+stages ran), shown or not; parts of a stage (each sheet of the workbook) in
+:attr:`Progress.details`. What is shown depends on the stream:
 
 * a terminal: one line, rewritten in place (``\\r``), with the stage, its count, the
   elapsed time and, when the stage knows its total, an estimate of the time left
@@ -121,6 +122,7 @@ class Progress:
         self.clock = clock
         self.prefix = prefix
         self.timings: dict[str, float] = {}
+        self.details: dict[str, float] = {}
         self.start = clock()
         self._last_shown = -1e18
         self._width = 0
@@ -143,6 +145,10 @@ class Progress:
     def record(self, name: str, seconds: float) -> None:
         """Add a timing measured elsewhere."""
         self.timings[name] = self.timings.get(name, 0.0) + float(seconds)
+
+    def detail(self, name: str, seconds: float) -> None:
+        """Time a part of a running stage (kept in :attr:`details`, not added to :attr:`timings`)."""
+        self.details[name] = self.details.get(name, 0.0) + float(seconds)
 
     def close(self) -> None:
         """End the display (clear the terminal line)."""

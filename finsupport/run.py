@@ -38,6 +38,8 @@ class RunResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     #: wall time of each stage in seconds, in the order the stages ran (not in the manifest: it varies)
     timings: dict[str, float] = field(default_factory=dict)
+    #: wall time of parts of stages (each workbook sheet), not included in ``timings``
+    timing_details: dict[str, float] = field(default_factory=dict)
 
     @property
     def report_path(self) -> Path | None:
@@ -340,7 +342,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
                 panel = analysis_panel(data, flows, tier=tier)
             estimates = _estimate(cfg, panel, data, notes, prog)
         result = RunResult(config=cfg, data=data, flows=flows, shares=shares, headline=headline, status=status,
-                           audit=audit, panel=panel, estimates=estimates, notes=notes, timings=prog.timings)
+                           audit=audit, panel=panel, estimates=estimates, notes=notes, timings=prog.timings,
+                           timing_details=prog.details)
         with prog.stage("report: build"):
             report = build_report(result, folder=folder)
         write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog)

@@ -71,16 +71,23 @@ def test_format_seconds():
 
 
 def test_a_run_reports_every_stage_to_a_log(tmp_path):
+    from finsupport.example import write_example
+
+    ex = write_example(tmp_path / "ex")
+    cfg = (ex / "config.toml").read_text(encoding="utf-8")
+    cfg = cfg.replace("bootstrap = 999", "bootstrap = 49").replace('figures = ["png", "pdf"]', "figures = []")
+    cfg = cfg.replace('estimators = ["twfe", "event_study", "att_gt", "bacon"]', 'estimators = ["twfe", "att_gt"]')
+    (ex / "config.toml").write_text(cfg, encoding="utf-8")
     out = io.StringIO()
-    cfg = {"analysis": {"bootstrap": 49, "estimators": ["twfe", "att_gt"]}, "output": {"figures": []}}
-    r = fs.run(cfg, out=tmp_path / "r.xlsx", progress_to=Progress(stream=out, interactive=False))
+    r = fs.run(ex / "config.toml", out=tmp_path / "r.xlsx", progress_to=Progress(stream=out, interactive=False))
     text = out.getvalue()
     for stage in ("read", "validate", "measure", "certify", "estimate: twfe (share)", "estimate: att_gt (share)",
-                  "report: workbook"):
-        assert re.search(STAMP + f" finsupport: {re.escape(stage)}\\b.* — done", text), stage
+                  "estimate: att_gt aggregations (share)", "report: workbook"):
+        assert re.search(STAMP + f" finsupport: {re.escape(stage)} .*— done", text), stage
         assert stage in r.timings
-    assert re.search(r"report: workbook — \d+/\d+ sheets", text)
-    assert re.search(r"read \(firms [\d,]+ rows, financials [\d,]+ rows", text) or "read" in r.timings
+    # reading names every table with its rows; the workbook counts its sheets
+    assert re.search(r"finsupport: read \(firms 244 rows, financials 2,196 rows, grants [\d,]+ rows", text)
+    assert re.search(r"report: workbook \(Manifest\) — (\d+)/\1 sheets — .* — done", text)
 
 
 def test_cli_quiet_silences_progress(tmp_path, capsys):

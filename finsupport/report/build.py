@@ -469,7 +469,16 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
             outputs["data_quality"] = q
         task.advance()
     with prog.stage("report: workbook", total=len(report.sheets), unit="sheets") as task:
-        write_workbook(report, workbook, on_sheet=lambda name: (task.note(name), task.advance()))
+        last = [prog.clock()]
+
+        def sheet_done(name: str) -> None:
+            now = prog.clock()
+            prog.detail(f"report: workbook / {name}", now - last[0])
+            last[0] = now
+            task.note(name)
+            task.advance()
+
+        write_workbook(report, workbook, on_sheet=sheet_done)
     outputs["workbook"] = workbook
     with prog.stage("report: manifest"):
         manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time)
