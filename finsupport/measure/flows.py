@@ -132,7 +132,8 @@ def support_flows(
             _log_outside(g, pos, log, "grants")
         sub = dict(subsidy_received=px.total(pos, amount), n_grants=px.count(pos),
                    subsidy_expensed=px.total(pos, np.where(ev.expensed, amount, 0.0)),
-                   subsidy_allocated=px.total(px.locate(codes[ev.alloc_row], ev.alloc_year), ev.alloc_amount))
+                   subsidy_allocated=ev.allocated_at(codes, g["year"], amount, at_codes=px.codes,
+                                                     at_years=px.year)[0])
     eq = dict(equity=zeros, equity_state_gross=zeros, n_state_investments=zeros.astype(np.int64))
     if data.equity is not None and len(data.equity):
         e = data.require("equity", ["firm_id", "year", "amount", "investor_type"], purpose="equity support")
