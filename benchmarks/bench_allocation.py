@@ -63,6 +63,7 @@ def child(folder: str, repeat: int) -> None:
     import pandas as pd
 
     from finsupport.data.dataset import Dataset
+    from finsupport.data.quality import QualityLog
     from finsupport.measure.flows import support_flows
 
     tables = {t: pd.read_parquet(Path(folder) / f"{t}.parquet") for t in TABLES}
@@ -72,8 +73,11 @@ def child(folder: str, repeat: int) -> None:
     gc.collect()
     out = {"input_bytes": size, "rows": {t: len(df) for t, df in tables.items()}, "bases": {}}
     for basis in ("received", "cvd"):
+        data.quality = QualityLog()
+        gc.collect()
         times, peaks, before = [], [], _rss()
         for _ in range(repeat):
+            data.quality = QualityLog()   # each call logs its flags afresh: no growth across repeats
             gc.collect()
             with PeakRSS() as p:
                 t = time.perf_counter()
