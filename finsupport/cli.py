@@ -1,7 +1,9 @@
 """The ``finsupport`` command.
 
 Exit codes: 0 success; 1 unexpected error; 2 data error (DataError); 3 configuration
-error (ConfigError); 4 estimation error (EstimationError); 64 wrong command-line usage.
+error (ConfigError), including an output path that cannot be written (a workbook path
+that is a folder, a folder that refuses files), which ``run`` finds before reading any
+data; 4 estimation error (EstimationError); 64 wrong command-line usage; 130 interrupted.
 No traceback is shown unless ``--debug`` is given.
 """
 
@@ -34,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     r = sub.add_parser("run", help="run an analysis and write the Excel report (no CONFIG: the embedded example)")
     r.add_argument("config", nargs="?", help="a TOML run configuration (see `finsupport example`)")
-    r.add_argument("--out", help="the workbook path (.xlsx) or a folder for it")
-    r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--out", help="the workbook path (.xlsx) or a folder for it; checked before any work starts")
+    r.add_argument("--quiet", action="store_true", help="no progress display (stages, counts, time left)")
     r.add_argument("--strict", action="store_true",
                    help="treat any plausibility warning as a data error (exit 2) before writing outputs")
     v = sub.add_parser("validate", help="check that a config, a data folder or a workbook is usable")

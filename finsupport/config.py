@@ -149,6 +149,12 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "tables": (_list_of(str, ("md", "tex", "csv")), ["md", "tex"]),
         "progress": (_typed(bool), True),
     },
+    "report": {
+        # tables longer than this go beside the workbook (Parquet or CSV); the sheet keeps a summary.
+        # At most 1,000,000 so that a sheet with its title, notes and blocks stays within Excel's 1,048,576 rows.
+        "max_sheet_rows": (_typed(int, min_value=1, max_value=1_000_000), 100_000),
+        "detail_format": (_choice("parquet", "csv"), "parquet"),
+    },
 }
 
 
@@ -290,4 +296,8 @@ anticipation = 0
 figures = ["png", "pdf"]
 tables = ["md", "tex"]
 progress = true
+
+[report]
+max_sheet_rows = 100000             # longer tables (firm-year flows, …) go beside the workbook; the sheet keeps a summary
+detail_format = "parquet"           # "parquet" | "csv" (CSV also when pyarrow is not installed)
 '''

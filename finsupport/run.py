@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,9 @@ import pandas as pd
 
 from .config import Config, load_config
 from .errors import ConfigError, DataError, EstimationError
+from .progress import Progress
 
 __all__ = ["run", "prepare", "RunResult", "output_paths"]
-
-STEPS = ("read", "measure", "certify", "estimate", "report")
-
 
 @dataclass
 class RunResult:
@@ -39,6 +37,10 @@ class RunResult:
     findings: list = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: wall time of each stage in seconds, in the order the stages ran (not in the manifest: it varies)
+    timings: dict[str, float] = field(default_factory=dict)
+    #: wall time of parts of stages (each workbook sheet), not included in ``timings``
+    timing_details: dict[str, float] = field(default_factory=dict)
 
     @property
     def report_path(self) -> Path | None:
@@ -63,30 +65,6 @@ class RunResult:
         return "\n".join(lines)
 
 
-class _Progress:
-    def __init__(self, enabled: bool):
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            # disable=None: no display when standard error is not a terminal (logs, CI)
-            self.bar = tqdm(total=len(STEPS), desc="finsupport", unit="step", file=sys.stderr, disable=None,
-                            bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}", leave=False)
-
-    def step(self, name: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(name)
-            self.bar.update(0)
-
-    def done(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def output_paths(cfg: Config, out: str | Path | None) -> tuple[Path, Path]:
     """The workbook path and the folder for figures, tables and the manifest."""
     name = cfg["run"]["name"]
@@ -101,16 +79,74 @@ def output_paths(cfg: Config, out: str | Path | None) -> tuple[Path, Path]:
     return workbook, workbook.with_suffix("")
 
 
-def _load_data(cfg: Config):
+def check_outputs(workbook: Path, folder: Path) -> list[Path]:
+    """Check, before any computation, that the run can write its outputs; create their folders.
+
+    The workbook must not be a folder, the run's folder (figures, tables, detail files,
+    manifest) must not be a file, and both folders must accept a new file. Returns the
+    folders created here, so that a run that fails later can remove them if still empty.
+
+    Raises
+    ------
+    ConfigError
+        Naming the path and what to do (exit code 3 on the command line).
+    """
+    if workbook.is_dir():
+        raise ConfigError(f"the output '{workbook}' is a folder, not a workbook: give a path ending in .xlsx, or a "
+                          f"folder without the .xlsx suffix to hold {workbook.name}")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"'{folder}' is a file, but the run writes its figures, tables and manifest into a folder "
+                          "of that name beside the workbook: move the file or choose another --out")
+    created: list[Path] = []
+    try:
+        for d in (workbook.parent, folder):
+            for p in [d, *d.parents]:
+                if p.exists() and not p.is_dir():
+                    raise ConfigError(f"cannot write the outputs into '{d}': '{p}' is a file, not a folder")
+            missing = [p for p in [d, *d.parents] if not p.exists()]
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"cannot write the outputs into '{d}': {e.strerror or e}; choose another --out "
+                                  "or output_dir") from None
+            created.extend(reversed(missing))
+            try:
+                with tempfile.TemporaryFile(dir=d):
+                    pass
+            except OSError as e:
+                raise ConfigError(f"cannot write the outputs into '{d}': {e.strerror or e}; choose a folder you "
+                                  "can write to (--out or output_dir)") from None
+    except ConfigError:
+        _remove_empty(created)
+        raise
+    return created
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for d in reversed(folders):
+        try:
+            d.rmdir()   # only if empty: a failed run leaves no empty folders behind
+        except OSError:
+            pass
+
+
+def _load_data(cfg: Config, prog: Progress):
     from .data.readers import read_dataset
+    from .data.validate import validate_dataset
     from .example import load_example
 
     d = cfg["data"]
     if cfg.data_path is None:
-        data = load_example()
+        with prog.stage("read"):
+            data = load_example()
     else:
-        data = read_dataset(cfg.data_path, mapping=d["mapping"] or None, preset=d["preset"] or None,
-                            units=d["units"] or None)
+        with prog.stage("read") as task:
+            data = read_dataset(cfg.data_path, mapping=d["mapping"] or None, preset=d["preset"] or None,
+                                units=d["units"] or None, validate=False)
+            task.note(", ".join(f"{n} {len(df):,} rows" for n, df in data.tables().items()))
+        # validation apart from reading, so that each has its own time
+        with prog.stage("validate"):
+            validate_dataset(data)
     if d["synthetic"]:
         data.provenance["synthetic"] = True
     if d["description"]:
@@ -183,7 +219,7 @@ def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str
     return out
 
 
-def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[str, dict[str, Any]]:
+def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Progress) -> dict[str, dict[str, Any]]:
     from .estimate.event_study import event_study
     from .estimate.twfe import twfe_did
 
@@ -198,27 +234,40 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
             if "twfe" in a["estimators"]:
                 # covariates are time-invariant pre-designation values: the firm effects absorb them,
                 # so they enter only the Callaway–Sant'Anna propensity score and outcome regression
-                r["twfe"] = twfe_did(d, outcome=outcome, treatment="treated", unit="firm_id", time="year",
-                                     cluster=cluster)
+                with prog.stage(f"estimate: twfe ({outcome})"):
+                    r["twfe"] = twfe_did(d, outcome=outcome, treatment="treated", unit="firm_id", time="year",
+                                         cluster=cluster)
             if "event_study" in a["estimators"]:
-                r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                                               window=tuple(a["event_window"]), cluster=cluster)
+                with prog.stage(f"estimate: event_study ({outcome})"):
+                    r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year",
+                                                   cohort="cohort", window=tuple(a["event_window"]),
+                                                   cluster=cluster)
             if "att_gt" in a["estimators"]:
                 from .estimate.cs_core import att_gt
 
-                cs = att_gt(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
-                            control_group=a["control_group"], method=a["method"], anticipation=a["anticipation"],
-                            base_period=a["base_period"], bootstrap=a["bootstrap"] or None, seed=cfg["run"]["seed"],
-                            alpha=a["alpha"])
+                with prog.stage(f"estimate: att_gt ({outcome})"):
+                    cs = att_gt(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
+                                control_group=a["control_group"], method=a["method"],
+                                anticipation=a["anticipation"], base_period=a["base_period"],
+                                bootstrap=a["bootstrap"] or None, seed=cfg["run"]["seed"], alpha=a["alpha"])
                 r["att_gt"] = cs
                 if len(cs.dropped):
                     notes.append(f"{outcome}: att_gt left out {len(cs.dropped)} unit(s) "
                                  f"({'; '.join(sorted(set(cs.dropped['reason'])))})")
-                r["aggregates"] = {k: cs.aggregate(k) for k in ("simple", "group", "dynamic", "calendar")}
+                kinds = ("simple", "group", "dynamic", "calendar")
+                with prog.stage(f"estimate: att_gt aggregations ({outcome})", total=len(kinds),
+                                unit="aggregations") as task:
+                    r["aggregates"] = {}
+                    for k in kinds:
+                        task.note(k)
+                        r["aggregates"][k] = cs.aggregate(k)
+                        task.advance()
             if "bacon" in a["estimators"]:
                 from .estimate.bacon import bacon_decomposition
 
-                r["bacon"] = bacon_decomposition(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort")
+                with prog.stage(f"estimate: bacon ({outcome})"):
+                    r["bacon"] = bacon_decomposition(d, outcome=outcome, unit="firm_id", time="year",
+                                                     cohort="cohort")
         except EstimationError as e:
             notes.append(f"{outcome}: estimation stopped: {e}")
         res[outcome] = r
@@ -233,7 +282,7 @@ def _strict_error(findings) -> DataError:
 
 
 def run(config: str | Path | dict | Config | None = None, *, out: str | Path | None = None,
-        progress: bool | None = None, strict: bool = False) -> RunResult:
+        progress: bool | None = None, progress_to: Progress | None = None, strict: bool = False) -> RunResult:
     """Run a complete analysis and write its report.
 
     Parameters
@@ -246,7 +295,11 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         directory for the embedded default). Figures, regression tables and
         ``manifest.json`` go to a folder of the same name beside the workbook.
     progress : bool, optional
-        Show a progress line on standard error (default: ``output.progress``).
+        Show progress on standard error (default: ``output.progress``): one line rewritten
+        in place on a terminal, timestamped lines otherwise (see :mod:`finsupport.progress`).
+    progress_to : Progress, optional
+        A :class:`~finsupport.progress.Progress` to report to instead (another stream, a
+        test's captured stream); ``progress`` is then ignored.
     strict : bool
         Make any plausibility finding (:func:`finsupport.measure.plausibility.check_plausibility`)
         a :class:`DataError`, raised before estimation and before any output is written.
@@ -260,26 +313,37 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     """
     from .estimate.panel import analysis_panel
     from .report.build import build_report, write_outputs
+    from .report.detail import detail_format
 
     cfg = load_config(config)
     workbook, folder = output_paths(cfg, out)
-    prog = _Progress(cfg["output"]["progress"] if progress is None else progress)
+    # everything knowable before the data are read is checked now, not after minutes of work
+    created = check_outputs(workbook, folder)
+    notes: list[str] = []
+    _, why = detail_format(cfg["report"]["detail_format"])
+    if why:
+        notes.append(why)
+    show = cfg["output"]["progress"] if progress is None else progress
+    prog = progress_to if progress_to is not None else Progress(enabled=show)
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    ok = False
     try:
-        result = _prepare(cfg, prog)
+        result = _prepare(cfg, prog, notes)
         if strict and result.findings:
             raise _strict_error(result.findings)
-        prog.step("estimating")
         if result.status is not None and cfg["analysis"]["enabled"]:
-            result.panel = analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"])
-            result.estimates = _estimate(cfg, result.panel, result.data, result.notes)
-        prog.done()
-        prog.step("writing report")
-        report = build_report(result)
-        write_outputs(result, report, workbook=workbook, folder=folder, run_time=started)
-        prog.done()
+            with prog.stage("analysis panel"):
+                result.panel = analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"])
+            result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
+        result.timings, result.timing_details = prog.timings, prog.details
+        with prog.stage("report: build"):
+            report = build_report(result, folder=folder)
+        write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog)
+        ok = True
     finally:
         prog.close()
+        if not ok:
+            _remove_empty(created)
     return result
 
 
@@ -290,41 +354,40 @@ def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
     before estimating (missing tables or columns, no rows left after exclusions), with
     the same error, and reports the same plausibility findings. Nothing is written.
     """
-    return _prepare(load_config(config), _Progress(False))
+    return _prepare(load_config(config), Progress(enabled=False), [])
 
 
-def _prepare(cfg: Config, prog: _Progress) -> RunResult:
+def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:
     from .certify.audit import audit_criteria
     from .certify.status import designation_status
     from .measure.flows import support_flows
     from .measure.plausibility import check_plausibility
 
-    prog.step("reading data")
-    data = _restrict_sample(cfg, _load_data(cfg))
-    prog.done()
-    prog.step("measuring support")
+    data = _load_data(cfg, prog)
+    with prog.stage("sample"):
+        data = _restrict_sample(cfg, data)
     m = cfg["measure"]
-    flows = support_flows(data, subsidy_basis=m["subsidy_basis"], equity_basis=m["equity_basis"],
-                          benchmark=m["benchmark"], spread_bp=m["spread_bp"], aul_years=m["aul_years"],
-                          expense_threshold=m["expense_threshold"],
-                          state_investor_types=m["state_investor_types"], first_year_debt=m["first_year_debt"])
-    prog.done()
-    prog.step("certification")
-    tier = cfg["sample"]["tier"]
-    status = audit = None
-    notes: list[str] = []
+    with prog.stage("measure"):
+        flows = support_flows(data, subsidy_basis=m["subsidy_basis"], equity_basis=m["equity_basis"],
+                              benchmark=m["benchmark"], spread_bp=m["spread_bp"], aul_years=m["aul_years"],
+                              expense_threshold=m["expense_threshold"],
+                              state_investor_types=m["state_investor_types"], first_year_debt=m["first_year_debt"])
     if flows.attrs.get("not_measured"):
         notes.append(f"not measured: {', '.join(flows.attrs['not_measured'])} (the data have no interest-bearing "
                      "debt); the total and the shares leave it out")
-    if data.designations is not None and len(data.designations):
-        status = designation_status(data, tier=tier, years=sorted(flows["year"].unique()))
-        audit = audit_criteria(data, tier=tier)
-    else:
-        notes.append("no designations table: certification status, audit and regressions skipped")
-    headline_table, headline = _headline(cfg, flows, status)
-    years = tuple(cfg["shares"]["years"]) or None
-    shares = {"headline": headline_table, **_shares(flows, status, years)}
-    findings = check_plausibility(data, flows, headline_table, tier=tier)
-    prog.done()
+    tier = cfg["sample"]["tier"]
+    status = audit = None
+    with prog.stage("certify"):
+        if data.designations is not None and len(data.designations):
+            status = designation_status(data, tier=tier, years=sorted(flows["year"].unique()))
+            audit = audit_criteria(data, tier=tier)
+        else:
+            notes.append("no designations table: certification status, audit and regressions skipped")
+    with prog.stage("shares"):
+        headline_table, headline = _headline(cfg, flows, status)
+        years = tuple(cfg["shares"]["years"]) or None
+        shares = {"headline": headline_table, **_shares(flows, status, years)}
+    with prog.stage("plausibility"):
+        findings = check_plausibility(data, flows, headline_table, tier=tier)
     return RunResult(config=cfg, data=data, flows=flows, shares=shares, headline=headline, status=status,
                      audit=audit, notes=notes, findings=findings)

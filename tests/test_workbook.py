@@ -457,3 +457,31 @@ def test_stars_and_tables(tmp_path):
         to_markdown(tidy.drop(columns="se"))
     with pytest.raises(ConfigError, match="more than one row"):
         to_markdown(pd.concat([tidy, tidy]))
+
+
+def test_plain_string_columns_match_xlsxwriter_api(tmp_path, monkeypatch):
+    """Whole columns of plain text take a shortcut; columns with anything to escape do not. Same bytes."""
+    plain = ["Guangdong", "", None, "电子 企业", "x" * 200]
+    df = pd.DataFrame({
+        "plain": pd.array(plain, dtype="string"),
+        "plain_obj": pd.Series(plain, dtype=object),
+        "as_text": ["001", "002", None, "", "010"],
+        "flag": [True, False, None, True, False],
+        "edge_space": ["a ", " b", "c", None, "d"],
+        "amp": ["R&D", "a<b", "c>d", "ok", None],
+        "ctrl_x": ["_x0041_", "tab\there", "bell\x07", "ok", "\ufffe"],
+        "long": ["y" * 40_000, "short", None, "", "z"],
+        "mixed": ["a", 1, None, 2.5, "b"],
+    })
+    rep = Report([Sheet("Strings", df, formats={"as_text": "text", "flag": "bool"}, highlight_false=["flag"]),
+                  Sheet("Highlighted", pd.DataFrame({"ok": [True, None], "name": ["a", None]}),
+                        highlight_false=["ok"])])
+    fast, slow = tmp_path / "fast.xlsx", tmp_path / "slow.xlsx"
+    write_workbook(rep, fast)
+    monkeypatch.setattr(stream_mod, "FAST_ROWS", False)
+    write_workbook(rep, slow)
+    assert fast.read_bytes() == slow.read_bytes()
+    ws = openpyxl.load_workbook(fast)["Strings"]
+    h = header_row(ws, "plain")
+    assert [ws.cell(h + i, 1).value for i in range(1, 6)] == ["Guangdong", None, None, "电子 企业", "x" * 200]
+    assert ws.cell(h + 1, 3).value == "001" and ws.cell(h + 1, 6).value == "R&D"

@@ -120,7 +120,10 @@ def support_flows(
                                    "every row was excluded: see the data-quality log)",
                                    "hint": "provide at least one firm-year with revenue"}])
     px = PanelIndex(fin["firm_id"], fin["year"])
-    f = fin.iloc[px.order]
+    # only the columns measured here: a copy of every column of a national panel costs gigabytes
+    used = [c for c in ("firm_id", "year", "revenue", "interest_bearing_debt", "interest_expense", "benchmark_rate")
+            if c in fin.columns]
+    f = fin.iloc[px.order, [fin.columns.get_loc(c) for c in used]]
     revenue = f["revenue"].to_numpy(dtype=float)
     own = f["benchmark_rate"].to_numpy(dtype=float) if "benchmark_rate" in f else None
     debt = debt_arrays(px.codes, px.year, f["interest_bearing_debt"].to_numpy(dtype=float),
@@ -132,7 +135,8 @@ def support_flows(
     sub = dict(subsidy_received=zeros, n_grants=zeros.astype(np.int64), subsidy_expensed=zeros, subsidy_allocated=zeros)
     if data.grants is not None and len(data.grants):
         grants = data.require("grants", ["firm_id", "year", "amount"], purpose="subsidies")
-        g = grants[grants["amount"].notna()]
+        known = grants["amount"].notna()
+        g = grants if known.all() else grants[known]   # no copy of millions of grant rows when none is missing
         codes = px.firm_codes(g["firm_id"])
         pos = px.locate(codes, g["year"])
         sales = np.where(pos >= 0, revenue[np.maximum(pos, 0)], np.nan)
@@ -144,7 +148,8 @@ def support_flows(
             _log_outside(g, pos, log, "grants")
         sub = dict(subsidy_received=px.total(pos, amount), n_grants=px.count(pos),
                    subsidy_expensed=px.total(pos, np.where(ev.expensed, amount, 0.0)),
-                   subsidy_allocated=px.total(px.locate(codes[ev.alloc_row], ev.alloc_year), ev.alloc_amount))
+                   subsidy_allocated=ev.allocated_at(codes, g["year"], amount, at_codes=px.codes,
+                                                     at_years=px.year)[0])
     eq = dict(equity=zeros, equity_state_gross=zeros, n_state_investments=zeros.astype(np.int64))
     warnings: list[str] = []
     if data.equity is not None and len(data.equity):

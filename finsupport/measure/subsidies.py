@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..reference.rates import annual_benchmark
-from .allocation import allocate_declining_balance, allocate_straight_line
+from .allocation import allocate_at
 
 __all__ = ["subsidy_flows", "SUBSIDY_BASES", "SubsidyEvents", "subsidy_events"]
 
@@ -21,16 +21,31 @@ _COLUMNS = ["firm_id", "year", "subsidy", "subsidy_received", "n_grants", "subsi
 class SubsidyEvents:
     """Where each grant's benefit falls: expensed in the year of receipt, or allocated.
 
-    ``expensed`` is a mask over the grant rows; ``alloc_row``/``alloc_year``/``alloc_amount``
-    give one entry per grant row and allocation year.
+    ``expensed`` is a mask over the grant rows; ``alloc_row`` lists the grant rows
+    allocated over the AUL and ``alloc_rate`` their discount rate (a decimal; None for
+    straight line). :meth:`allocated_at` sums the allocations into any firm-years
+    without expanding a grant into its years of life.
     """
 
     expensed: np.ndarray
     alloc_row: np.ndarray
-    alloc_year: np.ndarray
-    alloc_amount: np.ndarray
+    alloc_rate: np.ndarray | None
+    aul_years: int
     no_sales: np.ndarray  # mask: 0.5 % test not applicable (sales unknown)
     recurring_missing: np.ndarray
+
+    def allocated_at(self, codes: np.ndarray, year, amount, *, at_codes: np.ndarray,
+                     at_years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Allocated subsidy and number of allocating grants in each firm-year ``(at_codes, at_years)``.
+
+        ``codes``, ``year`` and ``amount`` are aligned with the grant rows (firm codes in
+        the coding of ``at_codes``; negative for firms not wanted). See
+        :func:`finsupport.measure.allocation.allocate_at`.
+        """
+        rows = self.alloc_row
+        return allocate_at(np.asarray(codes)[rows], np.asarray(year, dtype=np.int64)[rows],
+                           np.asarray(amount, dtype=float)[rows], self.alloc_rate, aul_years=self.aul_years,
+                           at_codes=at_codes, at_years=at_years)
 
 
 def subsidy_events(
@@ -51,8 +66,8 @@ def subsidy_events(
     amount = grants["amount"].to_numpy(dtype=float)
     year = grants["year"].to_numpy(dtype=np.int64)
     if basis == "received":
-        return SubsidyEvents(np.ones(n, bool), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0),
-                             np.zeros(n, bool), np.zeros(n, bool))
+        return SubsidyEvents(np.ones(n, bool), np.empty(0, np.int64), None, int(aul_years), np.zeros(n, bool),
+                             np.zeros(n, bool))
     rec = grants["recurring"] if "recurring" in grants else pd.Series(pd.NA, index=grants.index, dtype="boolean")
     rec = rec.astype("boolean")
     recurring_missing = rec.isna().to_numpy()
@@ -78,16 +93,11 @@ def subsidy_events(
         with np.errstate(invalid="ignore"):
             expensed |= (nonrec_total < expense_threshold * sales) & ~np.isnan(sales)
     rows = np.flatnonzero(~expensed)
+    rate = None
     if basis == "cvd":
         d = annual_benchmark(np.unique(year[rows]), benchmark=discount_benchmark) / 100.0 if len(rows) else None
         rate = d.reindex(year[rows]).to_numpy() if len(rows) else np.empty(0)
-        alloc = allocate_declining_balance(pd.Series(rows), pd.Series(year[rows]), pd.Series(amount[rows]),
-                                           pd.Series(rate), aul_years=aul_years)
-    else:
-        alloc = allocate_straight_line(pd.Series(rows), pd.Series(year[rows]), pd.Series(amount[rows]),
-                                       aul_years=aul_years)
-    return SubsidyEvents(expensed, alloc["firm_id"].to_numpy(dtype=np.int64), alloc["year"].to_numpy(),
-                         alloc["allocated"].to_numpy(), no_sales, recurring_missing)
+    return SubsidyEvents(expensed, rows, rate, int(aul_years), no_sales, recurring_missing)
 
 
 def log_subsidy_events(ev: SubsidyEvents, grants: pd.DataFrame, log) -> None:
@@ -163,12 +173,23 @@ def subsidy_flows(
                         discount_benchmark=discount_benchmark)
     log_subsidy_events(ev, g, log)
     amount = g["amount"].to_numpy(dtype=float)
-    parts = [
-        pd.DataFrame({"c": codes, "year": g["year"].to_numpy(), "subsidy_received": amount, "n_grants": 1,
-                      "subsidy_expensed": np.where(ev.expensed, amount, 0.0), "subsidy_allocated": 0.0}),
-        pd.DataFrame({"c": codes[ev.alloc_row], "year": ev.alloc_year, "subsidy_received": 0.0, "n_grants": 0,
-                      "subsidy_expensed": 0.0, "subsidy_allocated": ev.alloc_amount}),
-    ]
+    year = g["year"].to_numpy(dtype=np.int64)
+    parts = [pd.DataFrame({"c": codes, "year": year, "subsidy_received": amount, "n_grants": 1,
+                           "subsidy_expensed": np.where(ev.expensed, amount, 0.0), "subsidy_allocated": 0.0})]
+    if len(ev.alloc_row):
+        # the firm-years an allocation can reach: each allocating firm's first receipt to its last + AUL − 1
+        n = int(aul_years)
+        ac, ay = codes[ev.alloc_row], year[ev.alloc_row]
+        first = pd.Series(ay).groupby(ac).min()
+        last = pd.Series(ay).groupby(ac).max() + n - 1
+        length = (last - first + 1).to_numpy()
+        qc = np.repeat(first.index.to_numpy(), length)
+        qy = np.repeat(first.to_numpy(), length) + (np.arange(length.sum()) - np.repeat(np.cumsum(length) - length,
+                                                                                         length))
+        alloc, count = ev.allocated_at(codes, year, amount, at_codes=qc, at_years=qy)
+        hit = count > 0
+        parts.append(pd.DataFrame({"c": qc[hit], "year": qy[hit], "subsidy_received": 0.0, "n_grants": 0,
+                                   "subsidy_expensed": 0.0, "subsidy_allocated": alloc[hit]}))
     out = pd.concat(parts, ignore_index=True).groupby(["c", "year"], sort=True).sum().reset_index()
     out.insert(0, "firm_id", firms.take(out["c"].to_numpy()))
     out["subsidy"] = out["subsidy_expensed"] + out["subsidy_allocated"]

@@ -18,7 +18,9 @@ from ..errors import EstimationError
 from ..estimate.panel import PANEL_OUTCOMES
 from ..manifest import build_manifest, data_location, write_manifest
 from ..measure.plausibility import findings_frame
+from ..progress import Progress
 from ..simulate import true_aggregates
+from .detail import DetailFile, column_summary, file_stem, write_detail
 from .tables import regression_layout, to_latex, to_markdown
 from .workbook import ChartSpec, Report, Sheet, write_workbook
 
@@ -354,8 +356,65 @@ def _manifest_sheet(manifest: dict) -> Sheet:
                  kv=rows)
 
 
-def build_report(result) -> Report:
-    """The report of a run as a :class:`Report` (sheets in the brief's order)."""
+def _flows_summary(flows: pd.DataFrame) -> pd.DataFrame:
+    """Firm-years, firms and the sums of the amounts, by year (what the Flows sheet shows when the detail is beside)."""
+    amounts = [c for c in ("revenue", "subsidy", "equity", "debt", "total", "subsidy_received", "subsidy_expensed",
+                           "subsidy_allocated", "equity_state_gross") if c in flows]
+    g = flows.groupby("year", sort=True)
+    out = pd.concat([g.size().rename("firm_years"), g["firm_id"].nunique().rename("firms"), g[amounts].sum()],
+                    axis=1)
+    if "debt_missing" in flows:
+        out["debt_missing"] = g["debt_missing"].sum().astype(np.int64)
+    return out.reset_index()
+
+
+def _quality_summary(log: pd.DataFrame) -> pd.DataFrame:
+    """Records by stage, table, column, issue and action."""
+    keys = ["stage", "table", "column", "issue", "action"]
+    return log.groupby(keys, dropna=False, sort=True).size().rename("rows").reset_index()
+
+
+_SUMMARIES = {"Flows": (_flows_summary, "totals by year"), "Data quality": (_quality_summary, "records by issue")}
+
+
+def _move_detail(report: Report, result, folder: Path) -> list[tuple[DetailFile, pd.DataFrame]]:
+    """Tables longer than ``[report] max_sheet_rows``: replaced on their sheet by a summary, to be written beside."""
+    rc = result.config["report"]
+    limit, fmt = rc["max_sheet_rows"], _detail_format(result)
+    moved = []
+    for i, sh in enumerate(report.sheets):
+        if sh.table is None or len(sh.table) <= limit:
+            continue
+        table = sh.table
+        path = folder / f"{file_stem(sh.name)}.{fmt}"
+        where = f"{folder.name}/{path.name}"
+        df = DetailFile(sheet=sh.name, path=path, rows=len(table), columns=table.shape[1], format=fmt)
+        summarise, what = _SUMMARIES.get(sh.name, (column_summary, "one row per column"))
+        summary = summarise(table)
+        note = (f"Detail beside this workbook: {len(table):,} rows × {table.shape[1]} columns in '{where}' "
+                f"(more than [report] max_sheet_rows = {limit:,}); this sheet shows {what}. "
+                f"Its sha256 is in {folder.name}/manifest.json.")
+        report.sheets[i] = Sheet(name=sh.name, title=sh.title, notes=[note, *sh.notes], table=summary,
+                                 formats=sh.formats, blocks=sh.blocks)
+        result.notes.append(f"{sh.name}: {len(table):,} rows written to {where} (more than [report] "
+                            f"max_sheet_rows = {limit:,}); the sheet shows {what}")
+        moved.append((df, table))
+    return moved
+
+
+def _detail_format(result) -> str:
+    from .detail import detail_format
+
+    return detail_format(result.config["report"]["detail_format"])[0]
+
+
+def build_report(result, *, folder: Path | None = None) -> Report:
+    """The report of a run as a :class:`Report` (sheets in the brief's order).
+
+    Tables longer than ``[report] max_sheet_rows`` are replaced on their sheet by a
+    summary and a note naming the file in ``folder`` (default: a folder named after the
+    run) that :func:`write_outputs` writes them to; they are listed in ``report.attachments``.
+    """
     truth = _truth(result)
     sheets = [_about(result), _headline(result), _shares(result), _flows(result), _firms(result)]
     if result.data.designations is not None:
@@ -368,22 +427,30 @@ def build_report(result) -> Report:
         if s is not None:
             sheets.append(s)
     sheets.append(_quality(result))
-    return Report(sheets=sheets, title=result.config["run"]["title"],
-                  synthetic=bool(result.data.provenance.get("synthetic")))
+    report = Report(sheets=sheets, title=result.config["run"]["title"],
+                    synthetic=bool(result.data.provenance.get("synthetic")))
+    moved = _move_detail(report, result, Path(folder) if folder is not None else Path(result.config["run"]["name"]))
+    if moved:
+        sheets[0] = _about(result)   # the About sheet lists the notes, now with the files beside the workbook
+    report.attachments = moved
+    return report
 
 
-def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_time: str) -> None:
+def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_time: str,
+                  progress: Progress | None = None) -> None:
     """Write the workbook, figures, regression tables and the manifest; fill ``result.outputs``."""
+    prog = progress if progress is not None else Progress(enabled=False)
     workbook.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, Path] = {}
     out_cfg = result.config["output"]
     # figures
-    for outcome, r in result.estimates.items():
-        for kind in ("event_study", "att_gt"):
-            est = r.get(kind)
-            if est is None:
-                continue
+    plots = [(outcome, kind, r[kind]) for outcome, r in result.estimates.items()
+             for kind in ("event_study", "att_gt") if r.get(kind) is not None]
+    with prog.stage("report: figures", total=len(plots) * len(out_cfg["figures"]), unit="files") as task:
+        import matplotlib.pyplot as plt
+
+        for outcome, kind, est in plots:
             fig = est.plot()
             for fmt in out_cfg["figures"]:
                 p = folder / f"{kind}_{outcome}.{fmt}"
@@ -391,23 +458,23 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
                                                                   "CreationDate": None}
                 fig.savefig(p, format=fmt, dpi=150, bbox_inches="tight", metadata=meta)
                 outputs[f"{kind}_{outcome}_{fmt}"] = p
-            import matplotlib.pyplot as plt
-
+                task.advance()
             plt.close(fig)
     # regression tables for papers
-    _, table, models = _regressions(result) if result.estimates else (None, None, {})
-    if table is not None:
-        for fmt in out_cfg["tables"]:
-            p = folder / f"regressions.{fmt}"
-            if fmt == "md":
-                p.write_text(to_markdown(table), encoding="utf-8")
-            elif fmt == "tex":
-                p.write_text(to_latex(table), encoding="utf-8")
-            else:
-                from .workbook import write_csv
+    with prog.stage("report: tables"):
+        _, table, models = _regressions(result) if result.estimates else (None, None, {})
+        if table is not None:
+            for fmt in out_cfg["tables"]:
+                p = folder / f"regressions.{fmt}"
+                if fmt == "md":
+                    p.write_text(to_markdown(table), encoding="utf-8")
+                elif fmt == "tex":
+                    p.write_text(to_latex(table), encoding="utf-8")
+                else:
+                    from .workbook import write_csv
 
-                write_csv(regression_layout(table), p)
-            outputs[f"regressions_{fmt}"] = p
+                    write_csv(regression_layout(table), p)
+                outputs[f"regressions_{fmt}"] = p
     # the manifest sheet describes inputs and configuration; output hashes live in manifest.json
     findings = getattr(result, "findings", [])
     extra = {"plausibility": [f.as_dict() for f in findings]}
@@ -415,9 +482,36 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     shown = {"plausibility": {f"{k + 1}. {f.rule}": f.message for k, f in enumerate(findings)} or "none triggered"}
     pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="", extra=shown)
     report.sheets.append(_manifest_sheet(pre))
-    write_workbook(report, workbook)
+    fmt = _detail_format(result)
+    with prog.stage("report: detail files", total=len(report.attachments) + 1, unit="files") as task:
+        for d, table in report.attachments:
+            task.note(d.path.name)
+            write_detail(table, d.path, d.format)
+            outputs[f"detail_{d.path.stem}"] = d.path
+            task.advance()
+        # the full data-quality log, beside the workbook whatever its length
+        q = folder / f"data_quality.{fmt}"
+        if "detail_data_quality" in outputs:
+            outputs["data_quality"] = outputs.pop("detail_data_quality")
+        else:
+            write_detail(result.data.quality.to_frame(), q, fmt)
+            outputs["data_quality"] = q
+        task.advance()
+    with prog.stage("report: workbook", total=len(report.sheets), unit="sheets") as task:
+        last = [prog.clock()]
+
+        def sheet_done(name: str) -> None:
+            now = prog.clock()
+            prog.detail(f"report: workbook / {name}", now - last[0])
+            last[0] = now
+            task.note(name)
+            task.advance()
+
+        write_workbook(report, workbook, on_sheet=sheet_done)
     outputs["workbook"] = workbook
-    manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time, extra=extra)
-    outputs["manifest"] = write_manifest(manifest, folder / "manifest.json")
+    with prog.stage("report: manifest"):
+        manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time,
+                                  extra=extra)
+        outputs["manifest"] = write_manifest(manifest, folder / "manifest.json")
     result.outputs = outputs
     result.manifest = manifest

@@ -370,6 +370,8 @@ class _FastStream(_ApiStream):
     @staticmethod
     def _column(s: pd.Series, kind: str | None, a: tuple, letter: str, rns: list[str]) -> list[str]:
         """The XML of every cell of one column of a chunk ("" where no cell is written)."""
+        if kind not in ("bool", "text"):
+            s = _whole_numbers_as_floats(s)
         dt = s.dtype
         numeric = (isinstance(dt, np.dtype) and dt.kind in "fiu") and kind not in ("bool", "text")
         if numeric and dt.kind in "iu":
@@ -386,7 +388,66 @@ class _FastStream(_ApiStream):
             t, f = f'{a[0]} t="b"><v>1</v></c>', f'{a[1]} t="b"><v>0</v></c>'
             return [f'<c r="{letter}{rn}"{t if v else f}' for v, rn in zip(s.tolist(), rns, strict=True)]
         vals = s.to_numpy(dtype=object, na_value=None).tolist()
+        if kind != "bool" and _plain_strings(s, vals):
+            # text that needs no escaping, clipping or xml:space: the markup _str_xml would give, built directly
+            sa = a[4] if kind == "text" else a[0]
+            empty = f"{a[2]}/>" if a[2] is not None else None
+            if empty is None:
+                return [f'<c r="{letter}{rn}"{sa} t="inlineStr"><is><t>{v}</t></is></c>' if v else ""
+                        for v, rn in zip(vals, rns, strict=True)]
+            return [f'<c r="{letter}{rn}"{sa} t="inlineStr"><is><t>{v}</t></is></c>' if v
+                    else f'<c r="{letter}{rn}"{empty}' for v, rn in zip(vals, rns, strict=True)]
         return [_cell_xml(letter + rn, v, kind, a) for v, rn in zip(vals, rns, strict=True)]
+
+
+def _whole_numbers_as_floats(s: pd.Series) -> pd.Series:
+    """Nullable integers (``Int64``, or Python ints and missing values in an object column) as float64.
+
+    Below 2**53 a whole number and its float give the same cell (``{:.16G}``), and a missing
+    value becomes NaN, which is written as the missing value was: so the column takes the
+    numeric path instead of being rendered cell by cell. Anything else is returned unchanged.
+    """
+    dt = s.dtype
+    if isinstance(dt, np.dtype):
+        if dt.kind != "O" or pd.api.types.infer_dtype(s, skipna=True) != "integer":
+            return s
+    elif not pd.api.types.is_integer_dtype(dt):
+        return s
+    arr = s.to_numpy(dtype=float, na_value=np.nan)
+    finite = arr[~np.isnan(arr)]
+    if len(finite) and np.abs(finite).max() >= BIG_INT:
+        return s
+    return pd.Series(arr, index=s.index)
+
+
+def _plain_strings(s: pd.Series, vals: list) -> bool:
+    """Whether every value is a string (or missing) that :func:`_str_xml` would write unchanged.
+
+    That is: no ``&``, ``<``, ``>``, no ``_xHHHH_``-like text, nothing unprintable, no space at
+    either end and short enough not to be clipped. Checked on the joined column, not cell by cell.
+    """
+    if isinstance(s.dtype, pd.StringDtype):
+        texts = [v for v in vals if v is not None]       # a string column holds only str and missing values
+    elif s.dtype == object:
+        texts = [v for v in vals if v is not None]
+        if not all(type(v) is str for v in texts):
+            return False
+    else:
+        return False
+    if not texts:
+        return True
+    if max(map(len, texts)) > MAX_STRING // 2:
+        return False
+    joined = " ".join(texts)
+    if "&" in joined or "<" in joined or ">" in joined or "_x" in joined:
+        return False
+    # printable text has no whitespace but the ASCII space (other spaces are Unicode separators, not printable)
+    if not joined.isprintable():
+        return False
+    if " " not in joined:
+        return True
+    ends = "\x00".join(texts)
+    return not (ends[0] == " " or ends[-1] == " " or " \x00" in ends or "\x00 " in ends)
 
 
 def make_stream(ws):

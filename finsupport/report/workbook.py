@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -154,11 +154,16 @@ class Report:
         Report title: document property and page header.
     synthetic : bool, default False
         Mark every sheet (and the document properties) as built from synthetic data.
+    attachments : list, optional
+        Tables its builder writes beside the workbook (see
+        :mod:`finsupport.report.detail`); :func:`write_workbook` does not write them.
     """
 
     sheets: list[Sheet]
     title: str = "finsupport report"
     synthetic: bool = False
+    #: tables that go beside the workbook, as (file description, DataFrame); the writer ignores them
+    attachments: list = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- tables
@@ -469,7 +474,8 @@ def _page_setup(ws, report: Report, *, landscape: bool, width_chars: float, tabl
     ws.set_footer("&C&8Page &P of &N", {"margin": 0.3})
 
 
-def write_workbook(report: Report, path: str | os.PathLike) -> Path:
+def write_workbook(report: Report, path: str | os.PathLike, *,
+                   on_sheet: Callable[[str], object] | None = None) -> Path:
     """Write a report to one Excel workbook.
 
     The same report always gives the same bytes (fixed document properties and
@@ -483,6 +489,8 @@ def write_workbook(report: Report, path: str | os.PathLike) -> Path:
     path : str or os.PathLike
         The ``.xlsx`` file to write. Only this file is created or replaced
         (through a temporary file next to it); its folder must exist.
+    on_sheet : callable, optional
+        Called with each sheet's name once the sheet is written (progress display).
 
     Returns
     -------
@@ -535,6 +543,8 @@ def write_workbook(report: Report, path: str | os.PathLike) -> Path:
             for name, sheet in zip(names, report.sheets, strict=True):
                 ws = wb.add_worksheet(name)
                 _write_sheet(wb, ws, name, sheet, report, fc)
+                if on_sheet is not None:
+                    on_sheet(name)
         finally:
             wb.close()
         os.replace(tmp, path)
