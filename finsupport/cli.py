@@ -84,10 +84,17 @@ def _cmd_validate(args) -> int:
     from .run import prepare
 
     path = Path(args.path)
-    if path.suffix.lower() == ".toml" or (path.is_dir() and (path / "config.toml").is_file()
-                                           and not any((path / f"{t}.csv").exists() for t in ("financials",))):
+    if path.suffix.lower() == ".toml" or (path.is_dir() and (path / "config.toml").is_file()):
+        # a folder with a config.toml is checked as that config runs it: its units, sample and headline
         cfg = load_config(path)
-        print(f"config {cfg.source}: OK ({len(cfg.values)} sections, hash {cfg.hash()[:12]})")
+        if args.preset or args.units:
+            from .errors import ConfigError
+
+            raise ConfigError(f"--preset/--units describe a bare data folder, but {path} has a config.toml whose "
+                              f"[data] preset = {cfg['data']['preset']!r} and units = {cfg['data']['units']!r} are "
+                              "what `finsupport run` uses: change them there (or validate a folder without a config)")
+        print(f"config {cfg.source}: OK ({len(cfg.values)} sections, hash {cfg.hash()[:12]}); "
+              "checked as `finsupport run` would run it")
         name = cfg.data_path.name if cfg.data_path is not None else "embedded example"
     else:
         if not path.exists():
@@ -114,8 +121,13 @@ def _cmd_validate(args) -> int:
     log = data.quality.to_frame()
     acct = data.quality.accounting()
     if len(acct):
+        tables = data.provenance.get("tables", {})
         for _, a in acct.iterrows():
-            print(f"  {a['table']}: {a['rows_read']} rows read, {a['rows_used']} used, {a['rows_excluded']} excluded")
+            merged = tables.get(a["table"], {}).get("sources")
+            rows = len(getattr(data, a["table"], None)) if getattr(data, a["table"], None) is not None else 0
+            extra = f" (source rows of {len(merged)} files; {rows} rows after merging)" if merged else ""
+            print(f"  {a['table']}: {a['rows_read']} rows read, {a['rows_used']} used, {a['rows_excluded']} "
+                  f"excluded{extra}")
     warn = log[log["action"].isin(["excluded", "repaired", "flagged"])]
     if len(warn):
         print(f"warnings: {len(warn)} data-quality records")

@@ -448,3 +448,102 @@ def test_csmar_row_order_does_not_change_the_tables(tmp_path_factory, seed):
     fa = fs.support_flows(a).sort_values(["firm_id", "year"]).reset_index(drop=True)
     fb = fs.support_flows(b).sort_values(["firm_id", "year"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(fa, fb)
+
+
+# -- cases found by trying the command line as a new user would -------------------------------
+def test_b80_interim_rows_of_the_subsidy_note_are_not_grants(tmp_path):
+    d = csmar_folder(tmp_path / "c")
+    with open(d / "FN_Fn056.csv", "a", encoding="utf-8") as fh:  # a half-year note: 06-30 amounts
+        fh.write("300750,丙,2020-06-30,1,1,产业扶持资金,150,\n300750,丙,2020-06-30,1,1,合计,150,\n")
+    data = fs.read_dataset(d, preset="csmar")
+    assert data.grants.loc[data.grants["firm_id"] == "300750", "amount"].tolist() == [300.0]
+    assert len(issues(data, "not an annual report", "excluded").query("table == 'grants'")) == 2
+
+
+def test_b81_the_same_vendor_table_downloaded_twice_counts_once(tmp_path):
+    d = csmar_folder(tmp_path / "c")
+    (d / "FN_Fn0561.csv").write_bytes((d / "FN_Fn056.csv").read_bytes())  # a second copy of the download
+    data = fs.read_dataset(d, preset="csmar")
+    assert data.grants["amount"].sum() == 410.0  # 10 + 30 + 50 + 20 + 300, not twice that
+    # the copy's five item rows (its totals, parent and repeated rows go by the file's own rules)
+    assert len(issues(data, "row repeated in another file", "excluded")) == 5
+
+
+def test_b82_csmar_missing_value_codes(tmp_path):
+    d = csmar_folder(tmp_path / "c")
+    text = (d / "FS_Comins.csv").read_text(encoding="utf-8").replace("000001,甲,2020-12-31,A,2400,45,120,150",
+                                                                     "000001,甲,2020-12-31,A,2400,-95,-99,150")
+    (d / "FS_Comins.csv").write_text(text, encoding="utf-8")
+    data = fs.read_dataset(d, preset="csmar")
+    row = data.financials.set_index(["firm_id", "year"]).loc[("000001", 2020)]
+    assert pd.isna(row["interest_expense"])
+    assert row["rd_expense"] == 120.0  # -99 is missing: the R&D table's figure fills it
+    assert len(issues(data, "CSMAR missing-value code", "repaired")) == 2
+    # no invented debt benefit: the interest expense is missing, not -95
+    assert pd.isna(flows_by_key(data).loc[("000001", 2020), "debt"])
+
+
+def test_b83_merged_rows_name_every_file_and_conflicts_the_right_one(csmar, tmp_path):
+    label = csmar.financials.index[csmar.financials["firm_id"].eq("000001")][0]
+    assert "FS_Combas.xlsx:" in label and "FS_Comins.csv:" in label and "CG_Ybasic.csv:" in label
+    d = csmar_folder(tmp_path / "c")
+    write_text(d / "FS_Comins1.csv", "Stkcd,Accper,Typrep,B001101000\n000001,2019-12-31,A,999\n")
+    with pytest.raises(DataError, match="FS_Comins.csv and FS_Comins1.csv give different values") as e:
+        fs.read_dataset(d, preset="csmar")
+    assert "FS_Comins1.csv:2" in str(e.value)
+
+
+def test_b84_vendor_files_without_their_preset_are_an_error_naming_it(tmp_path):
+    d = csmar_folder(tmp_path / "c")
+    with pytest.raises(DataError, match="preset='csmar'") as e:
+        fs.read_dataset(d)
+    assert "FS_Combas.xlsx" in str(e.value)
+    stata = tmp_path / "s"
+    stata.mkdir()
+    (stata / "survey.dta").write_bytes(b"\x00")
+    with pytest.raises(DataError, match="survey.dta: Stata"):
+        fs.read_dataset(stata, preset="industrial_survey")
+
+
+def test_b85_a_qualified_indicator_is_not_the_indicator(tmp_path):
+    """营业收入(同比增长率) is a growth rate: it must not be read as revenue."""
+    book = write_book(tmp_path / "w.xlsx", {"财务": [
+        ["证券代码", "营业收入[报告期]2019年报[单位]万元", "营业收入(同比增长率)\n[报告期]2019年报\n[单位]%",
+         "资产负债率(%)\n[报告期]2019年报"],
+        ["000001.SZ", 120, 15.5, 40]]})
+    fin = fs.read_dataset(book, preset="wind").financials
+    assert fin["revenue"].tolist() == [1_200_000.0]
+    assert "营业收入(同比增长率) [单位]%" in " ".join(map(str, fin.columns)).replace("\n", " ")
+    d = tmp_path / "d"
+    d.mkdir()
+    write_text(d / "financials.csv", "firm_id,year,营业收入(同比增长率)\n000001,2019,15\n")
+    with pytest.raises(DataError, match="revenue"):  # not silently taken for revenue
+        fs.prepare({"data": {"path": str(d), "synthetic": False}, "sample": {"years": []},
+                    "shares": {"years": [], "headline_cohorts": []}})
+
+
+def test_b86_survey_headers_without_brackets_and_batches_in_words(tmp_path):
+    d = tmp_path / "s"
+    d.mkdir()
+    write_text(d / "asif.csv", "法人代码,年份,主营业务收入千元,补贴收入千元,资产总计千元\n1,2005,5000,20,8000\n")
+    data = fs.read_dataset(d, preset="industrial_survey")
+    assert data.financials[["revenue", "total_assets"]].values.tolist() == [[5_000_000.0, 8_000_000.0]]
+    assert data.grants["amount"].tolist() == [20_000.0]
+    nofirm = tmp_path / "n"
+    nofirm.mkdir()
+    write_text(nofirm / "asif.csv", "企业,nf,主营业务收入千元\n1,2005,5000\n")
+    with pytest.raises(DataError, match="no column for firm_id, year"):
+        fs.read_dataset(nofirm, preset="industrial_survey")
+    e = tmp_path / "e"
+    e.mkdir()
+    write_text(e / "designations.csv", "firm_id,tier,year,batch\n000001,小巨人,2019,第一批\n000002,小巨人,2021,第三批\n")
+    assert fs.read_dataset(e).designations["batch"].tolist() == [1.0, 3.0]
+
+
+def test_b87_validate_checks_a_folder_as_its_config_runs_it(tmp_path):
+    ex = tmp_path / "ex"
+    fs.write_example(ex)
+    r = _cli("validate", ex)
+    assert r.returncode == 0 and "pooled support share 13.7%" in r.stdout  # the config's headline, as run
+    r = _cli("validate", ex, "--preset", "csmar")
+    assert r.returncode == 3 and "config.toml" in r.stderr

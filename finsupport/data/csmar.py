@@ -40,8 +40,9 @@ def merge_on_key(table: str, frames: list[pd.DataFrame], names: list[str], key: 
                  problems: list, stage: str) -> pd.DataFrame | None:
     """Outer-merge the files of one keyed table; conflicting values are problems.
 
-    Row labels are the first file's ``file:row`` label for each key. Numbers agree when
-    they are equal to a relative 1e-9 (the same figure written with other rounding).
+    Row labels name every file and row a merged row comes from (``FS_Combas.xlsx:5 +
+    FS_Comins.csv:3``). Numbers agree when they are equal to a relative 1e-9 (the same figure
+    written with other rounding).
     """
     n0 = len(problems)
     frames = [_keys(df, table, key, log, problems, stage) for df in frames]
@@ -62,6 +63,7 @@ def merge_on_key(table: str, frames: list[pd.DataFrame], names: list[str], key: 
     if len(problems) > n0:
         return None
     out = frames[0].assign(_label=frames[0].index.astype(str))
+    source_of = {c: names[0] for c in out.columns}  # the file each column was first read from
     for df, name in zip(frames[1:], names[1:], strict=True):
         df = df.assign(_label=df.index.astype(str))
         both = [c for c in df.columns if c in out.columns and c not in key]
@@ -69,19 +71,25 @@ def merge_on_key(table: str, frames: list[pd.DataFrame], names: list[str], key: 
         for c in both:
             a, b = m[c], m[f"{c}__r"]
             kind = TABLES[table].kind(c)
-            if c != "_label" and kind is not None:
+            if c == "_label":  # a merged row names every file:row it comes from
+                m[c] = a.where(b.isna(), a.fillna("").str.cat(b.fillna(""), sep=" + ").str.strip(" +"))
+                m = m.drop(columns=f"{c}__r")
+                continue
+            if kind is not None:
                 differ = _differ(a, b)
                 if differ.any():
                     sel = m.loc[differ]
                     ex = "; ".join(f"{r.firm_id}/{r.year}: {getattr(r, c)!r} vs {getattr(r, c + '__r')!r}"
                                    for r in sel.head(3).itertuples())
-                    problems.append({"table": table, "column": c, "rows": list(sel["_label"].fillna(sel["_label__r"])),
-                                     "message": f"{names[0] if len(names) == 2 else 'the files'} and {name} give "
-                                                f"different values for the same firm-year ({ex})",
+                    problems.append({"table": table, "column": c, "rows": list(sel["_label__r"]),
+                                     "message": f"{source_of[c]} and {name} give different values for the same "
+                                                f"firm-year ({ex})",
                                      "hint": "export both files from the same download (same date and statement "
                                              "type), or drop the column from one of them"})
             m[c] = a.where(a.notna(), b)
             m = m.drop(columns=f"{c}__r")
+        for c in df.columns:
+            source_of.setdefault(c, name)
         out = m
     if len(problems) > n0:
         return None

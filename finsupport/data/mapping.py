@@ -147,6 +147,10 @@ WIND_TAGS = ("单位", "报告期", "年度", "截止日期", "交易日期", "�
 PERIOD_TAGS = ("报告期", "年度", "截止日期")
 _TAG = re.compile(r"[\[【]\s*(?P<tag>" + "|".join(sorted(WIND_TAGS, key=len, reverse=True))
                   + r")\s*[\]】]\s*[:：]?\s*(?P<val>[^\[【\r\n]*)")
+#: bracketed units of counts, stripped from the name (员工总数(人), 发明专利数(件))
+COUNT_UNITS = frozenset({"人", "个", "件", "项", "家", "户", "名", "位", "次", "people", "persons", "number"})
+#: a money unit glued to the name, as Stata writes survey headers (主营业务收入千元, 补贴收入千元)
+_GLUED_UNIT = re.compile(r"^(?P<base>\S{2,}?)(?P<u>千万元|百万元|千元|万元|亿元)$")
 #: a bracketed note that names a money unit (元, 万, 亿, yuan …) even if we cannot parse it
 _MONEYISH = re.compile(r"元|万|亿|千|百|yuan|rmb|cny|usd|dollar|wan|thousand|million|\bmn\b|\bbn\b", re.I)
 
@@ -186,15 +190,27 @@ def split_header(raw: object) -> HeaderParts:
             unit, explicit = m.group("u"), True
     m = _BRACKET.match(name)
     if m and m.group("base").strip():
-        inner = m.group("inner")
-        name = m.group("base")
-        if unit is None:
-            um = re.match(r"^单位\s*[:：]\s*(?P<u>.*)$", inner.strip())
-            unit, explicit = (um.group("u"), True) if um else (inner, False)
+        inner = m.group("inner").strip()
+        um = re.match(r"^单位\s*[:：]\s*(?P<u>.*)$", inner)
+        if um:
+            name = m.group("base")
+            if unit is None:
+                unit, explicit = um.group("u"), True
+        elif parse_unit(inner, strict=False) or _MONEYISH.search(inner):
+            name = m.group("base")
+            unit = inner if unit is None else unit
+        elif inner in COUNT_UNITS:
+            name = m.group("base")
+        # any other bracket qualifies the indicator (营业收入(同比增长率), 资产负债率(%)): it stays in the
+        # name, so the column is not taken for the plain indicator
     elif unit is None:
         m = _UNIT_SUFFIX.match(name)
         if m and m.group("base").strip() and parse_unit(m.group("u"), strict=False):
             name, unit = m.group("base"), m.group("u")
+        else:  # Stata drops the brackets: 主营业务收入千元
+            m = _GLUED_UNIT.match(name)
+            if m:
+                name, unit = m.group("base"), m.group("u")
     return HeaderParts(text, name.strip(), unit.strip() if unit is not None else None, explicit, tags)
 
 
@@ -339,7 +355,7 @@ PRESETS: dict[str, Preset] = {
             "(Chinese name, unit) in Excel downloads; Stkcd is the six-digit code; Accper the report date; "
             "Typrep A/1 = consolidated, B/2 = parent-company statement.",
         code_width=6,
-        rules=("typrep_consolidated", "csmar_subsidy_items"),
+        rules=("typrep_consolidated", "csmar_subsidy_items", "csmar_missing_codes"),
         files={"FS_Combas": "financials", "FS_Comins": "financials", "CG_Ybasic": "financials",
                "PT_LCRDSPENDING": "financials", "FN_Fn056": "grants", "TRD_Co": "firms"},
     ),

@@ -79,6 +79,7 @@ _EXCHANGE_RE = re.compile(r"^([0-9A-Za-z]+)\.(SZ|SH|BJ|HK|SS|NQ|OC|SZE|SHE)$", r
 #: statement-type columns (CSMAR Typrep / StateTypeCode, Chinese 报表类型) and their values
 _STATEMENT_TYPE_KEYS = {"typrep", "statetypecode", "statetype", "报表类型"}
 _PARENT_STATEMENT = {"B", "2", "母公司", "母公司报表"}
+_CSMAR_MISSING_CODES = (-95.0, -97.0, -99.0)
 _CONSOLIDATED = {"A", "1", "合并", "合并报表"}
 _MAX_HEADER_ROWS = 10
 
@@ -196,6 +197,16 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
         found.setdefault(table, []).append(p)
     prov["ignored_files"] = ignored
     problems = []
+    if preset is None:  # a vendor's download read without its preset: say so rather than skip the files
+        for name in PRESETS:
+            vendor = [f for f in ignored if PRESETS[name].files and table_for_name(Path(f).stem, name)]
+            lost = sorted({table_for_name(Path(f).stem, name) for f in vendor} - set(found))
+            if lost:
+                problems.append(_problem(
+                    lost[0], f"files named like {name.upper()} downloads ({', '.join(vendor[:6])}) are not read "
+                             f"without the {name!r} preset, and no {', '.join(lost)} table was found",
+                    f"read them with preset='{name}' (command line: --preset {name}; config: [data] preset = "
+                    f"\"{name}\")"))
     for t, name in wanted.items():
         if t not in found:
             problems.append(_problem(t, f"file '{name}' given in sheets= is not in the folder",
@@ -214,7 +225,10 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
             found.setdefault(t, []).append(p)
     if not found:
         books = [p.name for p in files if p.suffix.lower() in (".xlsx", ".xlsm")]
-        hint = (f"name the files after the tables ({_expected_files()}; .parquet also accepted)"
+        other = [p.name for p in files if p.suffix.lower() in (".dta", ".sav", ".sas7bdat", ".xls", ".rds")]
+        hint = (f"{', '.join(other)}: Stata/SPSS/SAS/R and old Excel files are not read — export them as CSV; "
+                if other else "")
+        hint += (f"name the files after the tables ({_expected_files()}; .parquet also accepted)"
                 + (f"; to read the workbook {books[0]!r} pass its path instead of the folder" if books else ""))
         raise DataError(problems=[_problem(folder.name or str(folder), "no table files in the folder (found: "
                                            + (", ".join(p.name for p in files[:12]) or "nothing") + ")", hint)])
@@ -557,6 +571,9 @@ class _Builder:
         if src.meta.get("split"):
             resolved, body = self._split_columns(src, resolved, body)
             if resolved is None:
+                if isinstance(body, str):
+                    problems.append(_problem(src.table, f"{src.where}: {body}",
+                                             "map the headers, e.g. mapping={'financials': {'nf': 'year'}}"))
                 return None
         n_ids = len(self.numeric_ids)
         df = self._columns(src, resolved, body, index, problems)
@@ -596,11 +613,20 @@ class _Builder:
         keep = [j for j, r in enumerate(resolved) if r.target in targets or (t == "firms" and r.target == "year")]
         have = {resolved[j].target for j in keep}
         missing = [c for c in REQUIRED_COLUMNS[t] if c not in have]
+        if missing and t == "financials":  # without firm and year nothing in the file can be used
+            return None, f"no column for {', '.join(missing)} (headers found: " + ", ".join(
+                repr(r.source) for r in resolved[:15]) + ")"
         if missing:
             self.note(t, "table not in this file", "flagged", column=", ".join(missing),
                       detail=f"{src.where} has no column for {', '.join(missing)}: no {t} rows are read from it"
                              + (" (this release has no 补贴收入: subsidies are not measured)" if t == "grants" else ""))
             return None, None
+        if t == "financials":
+            unused = [r.source for r in resolved if r.target is None]
+            if unused:
+                self.note(t, "column not read", "info", column=", ".join(_one_line(u) for u in unused[:10]),
+                          detail=f"{src.where}: {len(unused)} column(s) match no column of the data contract "
+                                 "(map them with mapping= if they are needed)")
         if t == "grants":  # the survey's 补贴收入 is a yearly total: one grant row per firm-year
             self.note(t, "subsidy income as a grant", "info", column="amount",
                       detail=f"{src.where}: each firm-year's subsidy income (补贴收入) is one grant row, programme "
@@ -1102,9 +1128,12 @@ class _Builder:
         t = src.table
         p = PRESETS.get(self.opts.preset) if self.opts.preset else None
         df = self._consolidated_only(t, df)
-        df = exclude_interim(df, t, self.log, STAGE)
+        vendor_file = p is not None and bool(p.files) and table_for_name(Path(src.file).stem) is None
+        df = exclude_interim(df, t, self.log, STAGE, report_dates=vendor_file)
         if p is None:
             return df
+        if "csmar_missing_codes" in p.rules:
+            df = self._csmar_missing_codes(t, df)
         if "csmar_subsidy_items" in p.rules and t == "grants" and "programme" in df.columns:
             df = subsidy_items(df, self.log, STAGE, where=src.where)
         if p.splits and t == "grants":
@@ -1123,6 +1152,23 @@ class _Builder:
                         self.note(t, "exchange suffix removed", "repaired", rows=df.index[m], column=col,
                                   detail=[f"'{a}' read as '{b}'" for a, b in zip(s[m], new[m], strict=True)])
                         df[col] = df[col].where(~m, new.astype(object))
+        return df
+
+    def _csmar_missing_codes(self, t: str, df: pd.DataFrame) -> pd.DataFrame:
+        """GTA/CSMAR extracts write -95, -97, -99 for 'not applicable / not disclosed / missing'."""
+        for col in df.columns:
+            if column_kind(t, col) not in ("amount", "number", "count"):
+                continue
+            v = df[col]
+            num = v if pd.api.types.is_numeric_dtype(v) else pd.to_numeric(
+                v.astype("string").str.strip().str.replace(",", "", regex=False), errors="coerce")
+            code = num.isin(_CSMAR_MISSING_CODES).to_numpy()
+            if code.any():
+                self.note(t, "CSMAR missing-value code", "repaired", rows=df.index[code], column=col,
+                          firm_id=df.loc[code, "firm_id"] if "firm_id" in df else None,
+                          detail=[f"{x:g} read as missing (-95, -97 and -99 are CSMAR's codes for missing values)"
+                                  for x in num[code]])
+                df[col] = v.mask(code)
         return df
 
     def _consolidated_only(self, t: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -1161,8 +1207,24 @@ class _Builder:
             return self._combine_firms(frames, names, problems)
         key = list(TABLES[table].key)
         if not key:
-            return pd.concat(frames)
+            return self._stack(table, frames, names)
         return merge_on_key(table, frames, names, key, self.log, problems, STAGE)
+
+    def _stack(self, table: str, frames: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
+        """Rows of several files of one table (a download split by years); a row that an earlier file
+        already holds (the same table downloaded twice, as CSV and as Excel) is counted once."""
+        df = pd.concat(frames)
+        src = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+        h = pd.util.hash_pandas_object(df.astype("string"), index=False).to_numpy()
+        first = pd.Series(src).groupby(h).transform("min").to_numpy()
+        repeat = src != first
+        if repeat.any():
+            sel = df[repeat]
+            self.log.add(stage=STAGE, table=table, rows=sel.index, issue="row repeated in another file",
+                         action="excluded", firm_id=sel["firm_id"] if "firm_id" in sel else None,
+                         detail=[f"the same row is in {names[k]}; counted once" for k in first[repeat]])
+            df = df[~repeat]
+        return df
 
     def _combine_firms(self, frames, names, problems) -> pd.DataFrame | None:
         df = pd.concat(frames)

@@ -178,14 +178,17 @@ def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: st
     return out.where(~bad).round().astype("Int64")
 
 
-def exclude_interim(df: pd.DataFrame, table: str, log, stage: str) -> pd.DataFrame:
+def exclude_interim(df: pd.DataFrame, table: str, log, stage: str, *, report_dates: bool = False) -> pd.DataFrame:
     """Drop financial rows whose period is not a fiscal year end (interim reports, opening balances).
 
     Chinese firms' fiscal year is the calendar year, so a report date other than 12-31
     (``2019-06-30``, CSMAR's opening-balance ``2019-01-01``) or a Wind interim period
-    (``2019中报``) is not an annual figure. The rows are excluded and logged.
+    (``2019中报``) is not an annual figure. The rows are excluded and logged. ``report_dates``:
+    the table's dates are report dates whatever the table (a vendor's note table, such as
+    CSMAR's subsidy note FN_Fn056, whose 06-30 rows are half-year amounts).
     """
-    if table != "financials" or "year" not in df.columns or pd.api.types.is_bool_dtype(df["year"]):
+    if not (table == "financials" or report_dates) or "year" not in df.columns or \
+            pd.api.types.is_bool_dtype(df["year"]):
         return df
     if pd.api.types.is_numeric_dtype(df["year"]) and (df["year"].dropna() <= 2200).all():
         return df  # plain years carry no period
@@ -235,10 +238,39 @@ def _tier_from_chinese(v) -> str | None:
     return TIER_NAMES_ZH.get(t)
 
 
+_ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_BATCH_RE = r"^\s*第?\s*(?P<n>[一二三四五六七八九十]{1,2}|\d+)\s*批(?:次)?\s*$"
+
+
+def _batch_numbers(s: pd.Series, log, stage: str) -> pd.Series:
+    """MIIT writes batches as 第一批, 第三批: read as 1, 3 (repaired, logged)."""
+    if pd.api.types.is_numeric_dtype(s):
+        return s
+    txt = s.astype("string")
+    m = txt.str.extract(_BATCH_RE)["n"]
+    hit = m.notna().to_numpy()
+    if not hit.any():
+        return s
+
+    def value(n: str) -> int:
+        if n.isdigit():
+            return int(n)
+        if len(n) == 2:  # 十一 … 十九
+            return 10 + _ZH_DIGITS[n[1]] if n[0] == "十" else _ZH_DIGITS[n[0]] * 10
+        return _ZH_DIGITS[n]
+
+    nums = m[hit].map(value)
+    log.add(stage=stage, table="designations", column="batch", rows=s.index[hit], issue="batch written in words",
+            action="repaired", detail=("'" + txt[hit].astype(str) + "' read as " + nums.astype(str)).tolist())
+    return s.astype(object).where(~hit, nums.reindex(s.index).astype(object))
+
+
 def normalise_table(df: pd.DataFrame, table: str, log, problems: list, *, stage: str = "validate") -> pd.DataFrame:
     """Coerce the known columns of ``table`` to their kinds; unknown columns are kept as is."""
     spec = TABLES[table]
     df = df.copy()
+    if table == "designations" and "batch" in df.columns:
+        df["batch"] = _batch_numbers(df["batch"], log, stage)
     for col in df.columns:
         kind = spec.kind(col)
         if kind is None:

@@ -26,7 +26,9 @@ Rules (each a ``rule`` code of the finding):
     designation rows were excluded (e.g. "firm not in firms table").
 ``component_all_zero``
     a component is zero (or not computable) in every firm-year although its source table
-    has rows (grants with amounts; equity rows; interest-bearing debt in financials).
+    has rows (grants with amounts; equity rows; interest-bearing debt in financials — for
+    debt only when no effective interest rate could be computed, since firms that all
+    borrow at or above the benchmark have a true benefit of zero).
 ``investor_type_unknown``
     equity rows whose investor type is neither state-linked nor a known private type
     (counted as not state-linked; see :mod:`finsupport.measure.investors`).
@@ -264,7 +266,10 @@ def _all_zero_rule(data, flows) -> list[Finding]:
     if data.equity is not None and "amount" in data.equity:
         checks.append(("equity", "equity", int((data.equity["amount"].fillna(0) != 0).sum()), "equity rows with an amount"))
     fin = data.financials
-    if fin is not None and "interest_bearing_debt" in fin:
+    # a debt benefit of zero everywhere is a finding only when no effective rate could be computed: firms that
+    # all borrow at or above the benchmark are a result, not a data problem
+    rates = flows["effective_rate"].to_numpy(dtype=float) if "effective_rate" in flows else np.array([])
+    if fin is not None and "interest_bearing_debt" in fin and not np.isfinite(rates).any():
         checks.append(("debt", "financials", int((fin["interest_bearing_debt"].fillna(0) > 0).sum()),
                        "firm-years with interest-bearing debt"))
     for comp, table, rows, what in checks:
@@ -273,8 +278,8 @@ def _all_zero_rule(data, flows) -> list[Finding]:
             hint = {"subsidy": "check that grant firms and years match financials (see the Data quality sheet)",
                     "equity": "check the investor types (state-linked ones: measure.state_investor_types) and that "
                               "equity firms and years match financials",
-                    "debt": "every firm borrows at or above the benchmark, or interest expense is missing; check "
-                            "interest_expense and interest_bearing_debt"}[comp]
+                    "debt": "no effective interest rate could be computed: check interest_expense and "
+                            "interest_bearing_debt"}[comp]
             out.append(Finding("component_all_zero",
                                f"{comp} is zero in every firm-year although {table} has {rows} {what}; {hint}",
                                tables=(table,), value=float(rows)))
