@@ -18,7 +18,8 @@ from .config import Config, load_config
 from .errors import ConfigError, EstimationError
 from .progress import Progress
 
-__all__ = ["run", "RunResult", "output_paths"]
+__all__ = ["run", "RunResult", "output_paths", "check_outputs"]
+
 
 @dataclass
 class RunResult:
