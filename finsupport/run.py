@@ -18,7 +18,7 @@ from .config import Config, load_config
 from .errors import ConfigError, DataError, EstimationError
 from .progress import Progress
 
-__all__ = ["run", "prepare", "RunResult", "output_paths"]
+__all__ = ["run", "prepare", "RunResult", "output_paths", "check_outputs"]
 
 @dataclass
 class RunResult:
@@ -92,8 +92,8 @@ def check_outputs(workbook: Path, folder: Path) -> list[Path]:
         Naming the path and what to do (exit code 3 on the command line).
     """
     if workbook.is_dir():
-        raise ConfigError(f"the output '{workbook}' is a folder, not a workbook: give a path ending in .xlsx, or a "
-                          f"folder without the .xlsx suffix to hold {workbook.name}")
+        raise ConfigError(f"the output '{workbook}' is a folder, not a workbook file: name a new .xlsx file, or give "
+                          "a folder path that does not end in .xlsx and the workbook is written inside it")
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"'{folder}' is a file, but the run writes its figures, tables and manifest into a folder "
                           "of that name beside the workbook: move the file or choose another --out")
