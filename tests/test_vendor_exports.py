@@ -1,6 +1,6 @@
 """Real exports in, right numbers out: CSMAR downloads, Wind sheets and the industrial survey.
 
-The folders are built by ``tests/exports.py`` exactly as the vendors lay them out. Every
+The folders are built by ``tests/fixtures/vendor_exports.py`` exactly as the vendors lay them out. Every
 expected number below is computed by hand in the comments.
 
 Benchmark used for the debt component in 2020 (one-year LPR, day-weighted, 366 days):
@@ -23,8 +23,8 @@ from finsupport.data.mapping import split_header
 from finsupport.data.periods import parse_periods
 from finsupport.errors import ConfigError, DataError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from exports import (  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from vendor_exports import (  # noqa: E402
     WIND_FIN,
     csmar_folder,
     survey_folder,
