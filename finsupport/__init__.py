@@ -13,7 +13,7 @@ from .estimate.cs_aggregate import AggregateResult
 from .estimate.cs_core import AttGtResult, att_gt
 from .estimate.event_study import EventStudyResult, PretrendTest, event_study
 from .estimate.panel import analysis_panel
-from .estimate.results import regression_table
+from .estimate.results import FinsupportDeprecationWarning, Inference, TestResult, regression_table
 from .estimate.twfe import TwfeResult, twfe_did
 from .example import load_example, write_example
 from .measure.flows import support_flows
@@ -32,6 +32,9 @@ __all__ = [
     "AuditResult",
     "BaconDecomposition",
     "EventStudyResult",
+    "FinsupportDeprecationWarning",
+    "Inference",
+    "TestResult",
     "PretrendTest",
     "TwfeResult",
     "audit_criteria",

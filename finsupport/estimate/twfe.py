@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, EstimationError
+from .results import EstimateResult, Inference, deprecated
 
 __all__ = ["twfe_did", "TwfeResult", "DroppedRows"]
 
@@ -319,18 +320,15 @@ SE_NOTE = (
 )
 
 
-def _se_label(cluster: str | None, n_clusters: int | None) -> str:
-    if cluster is None:
-        return "classical (homoskedastic, unadjusted)"
-    return f"clustered by {cluster} ({n_clusters} clusters)"
-
-
 # ---------------------------------------------------------------------------
 # TWFE DiD
 
 
-class FittedPanel:
-    """Accessors shared by the fitted regressions (``model_result`` is the fit of PanelOLS or the fast engine)."""
+class FittedPanel(EstimateResult):
+    """Accessors shared by the fitted regressions (``model_result`` is the fit of PanelOLS or the fast engine).
+
+    p-values and intervals use t(df_resid), as linearmodels reports them.
+    """
 
     model_result: object
 
@@ -346,8 +344,7 @@ class FittedPanel:
     def tstats(self) -> pd.Series:
         return self.model_result.tstats
 
-    @property
-    def pvalues(self) -> pd.Series:
+    def _pvalues(self) -> pd.Series:
         return self.model_result.pvalues
 
     @property
@@ -363,13 +360,22 @@ class FittedPanel:
     def df_resid(self) -> int:
         return int(self.model_result.df_resid)
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals of the estimated coefficients (t(df_resid) critical values)."""
-        return self.model_result.conf_int(level=level)
+    def _bounds(self, level: float) -> pd.DataFrame:
+        ci = self.model_result.conf_int(level=level)
+        return pd.DataFrame({"lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1]})
+
+
+def _panel_inference(cluster: str | None, n_clusters: int | None, df_resid: int) -> Inference:
+    return Inference(method="cluster" if cluster is not None else "classical", cluster=cluster,
+                     n_clusters=n_clusters, distribution="t", df=int(df_resid))
 
 
 class TwfeResult(FittedPanel):
     """A fitted two-way fixed effects DiD (:func:`twfe_did`).
+
+    Follows the result contract of :class:`~finsupport.estimate.results.EstimateResult`
+    (``params``, ``std_errors``, ``pvalues``, ``cov``, ``conf_int()``, ``nobs``,
+    ``tidy()``, ``summary()``, ``plot()``).
 
     Attributes
     ----------
@@ -385,8 +391,8 @@ class TwfeResult(FittedPanel):
         Number of clusters (``None`` for classical standard errors).
     df_resid : int
         n − k − d (k regressors, d absorbed effects).
-    table : DataFrame
-        Tidy coefficients: ``term, coef, se, t, p, ci_lower, ci_upper`` (95 %).
+    inference : Inference
+        How the standard errors were computed.
     dropped : DroppedRows
         Rows left out for missing values (count, unit ids, row labels).
     model_result : linearmodels PanelEffectsResults
@@ -396,6 +402,8 @@ class TwfeResult(FittedPanel):
     se_type : str
         Description of the standard errors.
     """
+
+    estimator = "Two-way fixed effects DiD"
 
     def __init__(self, model_result, *, outcome: str, treatment: str, unit: str, time: str,
                  covariates: Sequence[str], cluster: str | None, weights: str | None,
@@ -410,10 +418,10 @@ class TwfeResult(FittedPanel):
         self.weights = weights
         self.n_units = n_units
         self.n_periods = n_periods
-        self.n_clusters = n_clusters
         self.dropped = dropped
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
-        self.se_type = _se_label(cluster, n_clusters)
+        self.inference = _panel_inference(cluster, n_clusters, model_result.df_resid)
+        self.se_type = self.inference.describe()
         self.se_note = SE_NOTE
 
     @property
@@ -424,19 +432,14 @@ class TwfeResult(FittedPanel):
     def se(self) -> float:
         return float(self.std_errors[self.treatment])
 
-
     @property
     def table(self) -> pd.DataFrame:
-        ci = self.conf_int()
-        return pd.DataFrame({
-            "term": self.params.index,
-            "coef": self.params.to_numpy(),
-            "se": self.std_errors.to_numpy(),
-            "t": self.tstats.to_numpy(),
-            "p": self.pvalues.to_numpy(),
-            "ci_lower": ci.iloc[:, 0].to_numpy(),
-            "ci_upper": ci.iloc[:, 1].to_numpy(),
-        })
+        """Deprecated: the release-0.1 layout ``term, coef, se, t, p, ci_lower, ci_upper``; use :meth:`tidy`."""
+        deprecated("TwfeResult.table", "TwfeResult.tidy()")
+        return self.tidy().rename(columns=_OLD_NAMES)
+
+    def _title(self) -> str:
+        return f"Two-way fixed effects DiD of {self.outcome} on {self.treatment}"
 
     def summary(self) -> str:
         """Plain-text summary: the model, sample, standard errors and coefficient table."""
@@ -449,17 +452,23 @@ class TwfeResult(FittedPanel):
             f"Standard errors: {self.se_type}; small-sample factor n/(n − k − d), "
             f"df_resid = {self.df_resid:,}",
         ]
+        lines += [f"Warning: {w}" for w in self.inference.warnings]
         if self.weights:
             lines.append(f"Weights: {self.weights}")
         lines.append(f"Dropped: {self.dropped}")
         lines.append("")
-        tab = self.table.set_index("term")
+        tab = self.tidy().set_index("term")
         lines.append(tab.to_string(float_format=lambda v: f"{v:.4f}"))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return (f"<TwfeResult {self.outcome} on {self.treatment}: β = {self.coef:.4g} "
                 f"(se {self.se:.3g}), n = {self.nobs:,}>")
+
+
+#: tidy() column names → the release-0.1 ``table`` names (deprecated accessors)
+_OLD_NAMES = {"estimate": "coef", "std_error": "se", "statistic": "t", "p_value": "p",
+              "conf_low": "ci_lower", "conf_high": "ci_upper"}
 
 
 def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time: str,

@@ -203,7 +203,7 @@ def _regressions(result) -> tuple[Sheet | None, pd.DataFrame | None, dict]:
     table = regression_table(*models.values(), names=list(models), labels={"treated": "Certified × post"})
     return (Sheet(name="Regression tables", title="Two-way fixed effects DiD (standard errors in parentheses)",
                   blocks=_comparison_blocks(result),
-                  notes=["* p<0.10, ** p<0.05, *** p<0.01; standard errors clustered by firm unless stated",
+                  notes=["* p<0.10, ** p<0.05, *** p<0.01", *table.attrs.get("notes", []),
                          "Under staggered adoption with effects that change over time, TWFE can be biased: "
                          "compare the ATT(g,t) sheet"],
                   table=regression_layout(table)), table, models)
@@ -247,7 +247,8 @@ def _event_study(result, truth) -> Sheet | None:
         es = r.get("event_study")
         if es is None:
             continue
-        t = es.table.copy()
+        t = es.tidy()
+        t = t[t["event_time"].notna()].astype({"event_time": "int64", "n_obs": "int64"})
         if truth is not None and outcome in truth_outcomes(result):
             sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
             dyn = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))["dynamic"]
@@ -257,13 +258,14 @@ def _event_study(result, truth) -> Sheet | None:
             pretrend = str(es.pretrend_test())
         except EstimationError as e:
             pretrend = f"pre-trend test not available: {e}"
-        chart = ChartSpec(kind="line", x="event_time", y="coef", lower="ci_lower", upper="ci_upper",
+        chart = ChartSpec(kind="line", x="event_time", y="estimate", lower="conf_low", upper="conf_high",
                           title=f"Event study: {outcome}", x_title="years since designation",
                           y_title=outcome, reference_line=0.0)
         return Sheet(name="Event study", title=f"Event study on {outcome} (reference period −1)",
-                     notes=[pretrend, "end points binned; standard errors clustered by firm"], table=t, chart=chart,
-                     formats={"coef": "coef", "se": "coef", "ci_lower": "coef", "ci_upper": "coef",
-                              "true_effect": "coef", "t": "coef", "p": "coef", "n_obs": "int"})
+                     notes=[pretrend, f"end points binned; standard errors {es.inference.describe()}",
+                            *es.inference.warnings], table=t, chart=chart,
+                     formats={"estimate": "coef", "std_error": "coef", "conf_low": "coef", "conf_high": "coef",
+                              "true_effect": "coef", "statistic": "coef", "p_value": "coef", "n_obs": "int"})
     return None
 
 
@@ -277,7 +279,7 @@ def _att_gt(result, truth) -> Sheet | None:
         cs = r.get("att_gt")
         if cs is None:
             continue
-        t = cs.table.copy()
+        t = cs.tidy(1 - cs.options["alpha"], "uniform" if cs.options["bootstrap"] else "pointwise")
         blocks = []
         tv = None
         if truth is not None and outcome in truth_outcomes(result):
@@ -289,9 +291,9 @@ def _att_gt(result, truth) -> Sheet | None:
         for kind, agg in r["aggregates"].items():
             rows.append({"aggregation": kind, "overall_att": agg.overall_att, "overall_se": agg.overall_se,
                          **({"true_effect": tv["simple"] if kind == "simple" else np.nan} if tv else {})})
-            at = agg.table.copy()
+            at = agg.tidy(1 - agg.alpha, "uniform" if agg.inference.method == "multiplier_bootstrap" else "pointwise")
             if tv is not None and kind in ("group", "dynamic", "calendar"):
-                key = at.columns[0]
+                key = agg.key
                 ref = tv[kind].set_index(tv[kind].columns[0])["att_true"]
                 at["true_effect"] = at[key].map(ref)
             blocks.append((f"Aggregation: {kind}", at))
@@ -299,10 +301,13 @@ def _att_gt(result, truth) -> Sheet | None:
         cg = result.config["analysis"]["control_group"].replace("_", "-")
         return Sheet(name="ATT(g,t)", title=f"Callaway–Sant'Anna ATT(g,t) on {outcome} ({cg} controls)",
                      notes=["cohort = year of first designation; time = calendar year",
+                            f"standard errors {cs.inference.describe()}; "
+                            + ("uniform (sup-t) bands" if cs.options["bootstrap"] else "pointwise intervals"),
                             "true effect shown where the data are synthetic"],
                      table=t, blocks=blocks,
-                     formats={"att": "coef", "se": "coef", "ci_lower": "coef", "ci_upper": "coef",
-                              "att_true": "coef", "cohort": "year", "time": "year"})
+                     formats={"estimate": "coef", "std_error": "coef", "conf_low": "coef", "conf_high": "coef",
+                              "statistic": "coef", "p_value": "coef", "att_true": "coef", "true_effect": "coef",
+                              "cohort": "year", "time": "year", "base": "year"})
     return None
 
 
@@ -366,9 +371,6 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
                                                                   "CreationDate": None}
                 fig.savefig(p, format=fmt, dpi=150, bbox_inches="tight", metadata=meta)
                 outputs[f"{kind}_{outcome}_{fmt}"] = p
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
     # regression tables for papers
     _, table, models = _regressions(result) if result.estimates else (None, None, {})
     if table is not None:
