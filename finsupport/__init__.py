@@ -12,8 +12,10 @@ from .estimate.bacon import BaconDecomposition, bacon_decomposition
 from .estimate.cs_aggregate import AggregateResult
 from .estimate.cs_core import AttGtResult, att_gt
 from .estimate.event_study import EventStudyResult, PretrendTest, event_study
+from .estimate.imputation import ImputationResult, imputation_did
 from .estimate.panel import analysis_panel
 from .estimate.results import FinsupportDeprecationWarning, Inference, TestResult, regression_table
+from .estimate.sun_abraham import SunAbrahamResult, sun_abraham
 from .estimate.twfe import TwfeResult, twfe_did
 from .example import load_example, write_example
 from .measure.flows import support_flows
@@ -46,6 +48,10 @@ __all__ = [
     "regression_table",
     "selection_criteria",
     "twfe_did",
+    "ImputationResult",
+    "SunAbrahamResult",
+    "imputation_did",
+    "sun_abraham",
     "Config",
     "ConfigError",
     "DataError",

@@ -10,6 +10,7 @@ from scipy import stats
 from finsupport.errors import EstimationError
 from finsupport.estimate.cs_core import att_gt
 from finsupport.estimate.event_study import event_study
+from finsupport.estimate.imputation import imputation_did
 from finsupport.estimate.results import (
     TIDY_COLUMNS,
     EstimateResult,
@@ -19,6 +20,7 @@ from finsupport.estimate.results import (
     regression_table,
     wald_test,
 )
+from finsupport.estimate.sun_abraham import sun_abraham
 from finsupport.estimate.twfe import twfe_did
 from finsupport.report.tables import regression_layout, to_latex, to_markdown
 
@@ -48,6 +50,8 @@ def fits():
         "att_gt": cs,
         "simple": cs.aggregate("simple"),
         "dynamic": cs.aggregate("dynamic"),
+        "sun_abraham": sun_abraham(DF, outcome="y", unit="firm", time="year", cohort="cohort"),
+        "imputation": imputation_did(DF, outcome="y", unit="firm", time="year", cohort="cohort", pretrends=2),
     }
 
 
@@ -74,7 +78,7 @@ def test_every_result_has_the_same_accessors(name):
 
 
 def test_standard_errors_equal_the_root_of_the_covariance_diagonal():
-    for name in ("twfe", "event_study", "att_gt", "dynamic"):
+    for name in ("twfe", "event_study", "att_gt", "dynamic", "sun_abraham", "imputation"):
         res = FITS[name]
         np.testing.assert_allclose(np.sqrt(np.diag(res.cov)), res.std_errors, rtol=1e-10)
 

@@ -62,7 +62,8 @@ def plot_coefficients(tidy: pd.DataFrame, *, ax=None, title: str = "", ylabel: s
 
 
 def plot_event_study(tidy: pd.DataFrame, *, window: tuple[int, int], reference: int, ax=None,
-                     title: str = "", xlabel: str = "", ylabel: str = "", level: float = 0.95):
+                     title: str = "", xlabel: str = "", ylabel: str = "", level: float = 0.95,
+                     binned: bool = True):
     """Event-study chart: coefficients with a band, zero line, treatment onset, binned end points.
 
     ``tidy`` needs ``event_time, estimate, conf_low, conf_high, reference`` (the
@@ -88,8 +89,11 @@ def plot_event_study(tidy: pd.DataFrame, *, window: tuple[int, int], reference: 
     ax.axvline(-0.5, color="grey", linestyle="--", linewidth=0.8)
     lo, hi = window
     ticks = list(range(lo, hi + 1))
+    if len(ticks) > 16:  # long panels: label every other event time
+        ticks = [t for t in ticks if (t - lo) % 2 == 0 or t == hi]
     ax.set_xticks(ticks)
-    ax.set_xticklabels([f"≤{t}" if t == lo else f"≥{t}" if t == hi else str(t) for t in ticks])
+    ax.set_xticklabels([f"≤{t}" if binned and t == lo else f"≥{t}" if binned and t == hi else str(t)
+                        for t in ticks])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -180,9 +180,12 @@ def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: 
 
 
 def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
-                     *, hint: str) -> None:
-    """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear."""
-    R = _twoway_residual(X, g1, g2)
+                     *, hint: str, R: np.ndarray | None = None) -> None:
+    """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear.
+
+    ``R`` is the two-way residual of ``X`` when the caller has it already.
+    """
+    R = _twoway_residual(X, g1, g2) if R is None else R
     orig = np.sqrt((X ** 2).sum(axis=0))
     res = np.sqrt((R ** 2).sum(axis=0))
     absorbed = [n for n, o, r in zip(names, orig, res, strict=True) if o == 0 or r <= 1e-8 * o]
@@ -236,7 +239,11 @@ class _FastPanelResult:
     @classmethod
     def fit(cls, y, X, names, g1, g2, clusters, *, n_effects: int):
         R = _twoway_residual(np.column_stack([y, X]), g1, g2)
-        yt, Xt = R[:, 0], R[:, 1:]
+        return cls.from_residuals(R[:, 0], R[:, 1:], names, clusters, n_effects=n_effects)
+
+    @classmethod
+    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int):
+        """OLS and its covariance on outcome and design already demeaned by unit and time."""
         XtX_inv = np.linalg.inv(Xt.T @ Xt)
         beta = XtX_inv @ (Xt.T @ yt)
         e = yt - Xt @ beta
