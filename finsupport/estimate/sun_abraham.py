@@ -265,14 +265,15 @@ def _compute_sun_abraham(p: StaggeredPanel, *, outcome: str, control_group: str,
     ucode, uu = pd.factorize(p.ucode[keep])
     tcode, tt = pd.factorize(p.tcode[keep], sort=True)
     R = _twoway_residual(np.column_stack([p.y[keep], X]), ucode, tcode)
-    _check_identified(X, names + p.covariates, ucode, tcode, R=R[:, 1:],
+    gram = R[:, 1:].T @ R[:, 1:]
+    _check_identified(X, names + p.covariates, ucode, tcode, R=R[:, 1:], gram=gram,
                       hint="every treated cohort needs control observations in each of its periods; "
                            "drop covariates constant within units or periods")
     ccode = None
     if p.ccode is not None:
         ccode, _ = pd.factorize(p.ccode[keep])
     fit = _FastPanelResult.from_residuals(R[:, 0], R[:, 1:], names + p.covariates, ccode,
-                                          n_effects=len(uu) + len(tt) - 1)
+                                          n_effects=len(uu) + len(tt) - 1, gram=gram)
     delta = fit.params.to_numpy()[:k]
     V = fit.cov.to_numpy()[:k, :k]
     # IW weights: cohort shares of treated observations at each event time (estimation sample)

@@ -180,14 +180,15 @@ def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: 
 
 
 def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
-                     *, hint: str, R: np.ndarray | None = None) -> None:
+                     *, hint: str, R: np.ndarray | None = None, gram: np.ndarray | None = None) -> None:
     """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear.
 
-    ``R`` is the two-way residual of ``X`` when the caller has it already.
+    ``R`` is the two-way residual of ``X`` and ``gram`` = R'R when the caller has them.
     """
     R = _twoway_residual(X, g1, g2) if R is None else R
-    orig = np.sqrt((X ** 2).sum(axis=0))
-    res = np.sqrt((R ** 2).sum(axis=0))
+    gram = R.T @ R if gram is None else gram
+    orig = np.sqrt(np.einsum("ij,ij->j", X, X))
+    res = np.sqrt(np.clip(np.diag(gram), 0, None))
     absorbed = [n for n, o, r in zip(names, orig, res, strict=True) if o == 0 or r <= 1e-8 * o]
     if absorbed:
         raise EstimationError(
@@ -195,8 +196,7 @@ def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: n
             f"(constant within units or within periods), so the coefficient is not identified. "
             f"Fix: {hint}")
     if X.shape[1] > 1:
-        Z = R / res
-        lam, vec = np.linalg.eigh(Z.T @ Z)  # Gram matrix: k × k, cheap for millions of rows
+        lam, vec = np.linalg.eigh(gram / np.outer(res, res))  # correlation-scaled Gram matrix, k × k
         if lam[0] <= 1e-13 * lam[-1]:
             involved = [n for n, v in zip(names, np.abs(vec[:, 0]), strict=True) if v > 1e-6]
             raise EstimationError(
@@ -242,9 +242,9 @@ class _FastPanelResult:
         return cls.from_residuals(R[:, 0], R[:, 1:], names, clusters, n_effects=n_effects)
 
     @classmethod
-    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int):
-        """OLS and its covariance on outcome and design already demeaned by unit and time."""
-        XtX_inv = np.linalg.inv(Xt.T @ Xt)
+    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int, gram: np.ndarray | None = None):
+        """OLS and its covariance on outcome and design already demeaned by unit and time (``gram`` = Xt'Xt)."""
+        XtX_inv = np.linalg.inv(Xt.T @ Xt if gram is None else gram)
         beta = XtX_inv @ (Xt.T @ yt)
         e = yt - Xt @ beta
         n, k = Xt.shape
