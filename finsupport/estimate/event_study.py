@@ -17,10 +17,12 @@ from .twfe import (
     _cluster_option,
     _engine,
     _fit_panel,
-    _panel_inference,
+    _inference_option,
     _prepare_panel,
     _problem,
     _require_columns,
+    _treated_clusters,
+    _wild_fit,
 )
 
 __all__ = ["event_study", "EventStudyResult", "PretrendTest"]
@@ -59,7 +61,8 @@ class EventStudyResult(FittedPanel):
     estimator = "Event study"
 
     def __init__(self, model_result, *, outcome, unit, time, cohort, window, reference, covariates,
-                 cluster, n_units, n_periods, n_clusters, dropped, event_terms, n_obs, notes):
+                 cluster, n_units, n_periods, n_clusters, dropped, event_terms, n_obs, notes, wild=None,
+                 warnings=()):
         self.model_result = model_result
         self.outcome, self.unit, self.time, self.cohort = outcome, unit, time, cohort
         self.window = tuple(window)
@@ -72,7 +75,7 @@ class EventStudyResult(FittedPanel):
         self.n_obs_by_event: dict[int, int] = n_obs
         self.notes = list(notes)
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
-        self.inference = _panel_inference(cluster, n_clusters, model_result.df_resid)
+        self._attach_inference(cluster, n_clusters, wild, warnings)
         self.se_type = self.inference.describe()
         self.se_note = SE_NOTE
 
@@ -205,7 +208,8 @@ def _term(e: int, lo: int, hi: int) -> str:
 def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                 window: tuple[int, int] = (-4, 4), reference: int = -1,
                 covariates: Sequence[str] = (), cluster: str | None = "unit",
-                engine: str = "fast") -> EventStudyResult:
+                engine: str = "fast", inference: str = "analytic", draws: int = 999,
+                bootstrap_weights: str = "rademacher", seed: int | None = None) -> EventStudyResult:
     """Dynamic (event-study) two-way fixed effects regression.
 
     .. math:: y_{it} = \\alpha_i + \\lambda_t + \\sum_{e \\ne r} \\beta_e
@@ -242,6 +246,9 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         standard errors. Same covariance as :func:`~finsupport.estimate.twfe.twfe_did`:
         linearmodels' with ``debiased=True`` and the absorbed effects counted, i.e. the
         sandwich times n/(n − k − d) and no G/(G − 1) factor.
+    inference, draws, bootstrap_weights, seed
+        ``inference="wild"``: p-values and intervals of every coefficient from the wild
+        cluster bootstrap (WCR), as in :func:`~finsupport.estimate.twfe.twfe_did`.
 
     Returns
     -------
@@ -272,6 +279,7 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         raise ConfigError(f"reference={reference} is outside window={window!r}; choose a reference "
                           f"period inside the window (usually -1)")
     cl = _cluster_option(cluster, unit)
+    wild = _inference_option(inference, cl, None)
     _require_columns(df, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
                          **{f"covariate {c}": c for c in covariates}, "cluster": cl})
     required = [outcome, *covariates] + ([cl] if cl is not None and cl != unit else [])
@@ -321,7 +329,14 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         cluster=cl, weights=None, engine=_engine(engine),
         hint="include never-treated units, bin the end points inside the observed event times "
              "(narrow the window) or drop covariates that are constant within units or periods")
+    from .wild import cluster_warnings
+
+    sizes = pd.Series(g[treated]).groupby(data[unit].to_numpy()[treated]).first().value_counts().to_dict()
+    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, treated, cl),
+                             cohort_sizes=sizes, wild=wild)
+    boot = _wild_fit(data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
+                     cluster=cl, draws=draws, weights=bootstrap_weights, seed=seed) if wild else None
     return EventStudyResult(res, outcome=outcome, unit=unit, time=time, cohort=cohort,
                             window=(lo, hi), reference=reference, covariates=covariates, cluster=cl,
                             n_units=n_u, n_periods=n_t, n_clusters=n_c, dropped=dropped,
-                            event_terms=terms, n_obs=n_obs, notes=notes)
+                            event_terms=terms, n_obs=n_obs, notes=notes, wild=boot, warnings=warns)

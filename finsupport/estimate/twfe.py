@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataError, EstimationError
+from ..errors import ConfigError, DataError, EstimationError
 from .results import EstimateResult, Inference, deprecated
 
 __all__ = ["twfe_did", "TwfeResult", "DroppedRows"]
@@ -351,7 +351,11 @@ class FittedPanel(EstimateResult):
     def tstats(self) -> pd.Series:
         return self.model_result.tstats
 
+    wild = None  # WildBootstrap when inference="wild"
+
     def _pvalues(self) -> pd.Series:
+        if self.wild is not None:
+            return self.wild.pvalues().reindex(self.params.index)
         return self.model_result.pvalues
 
     @property
@@ -368,13 +372,61 @@ class FittedPanel(EstimateResult):
         return int(self.model_result.df_resid)
 
     def _bounds(self, level: float) -> pd.DataFrame:
+        if self.wild is not None:  # test inversion of the wild cluster bootstrap
+            return self.wild.conf_int(level).reindex(self.params.index)
         ci = self.model_result.conf_int(level=level)
         return pd.DataFrame({"lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1]})
+
+    def _attach_inference(self, cluster, n_clusters, wild, warns) -> None:
+        self.wild = wild
+        if wild is None:
+            self.inference = Inference(method="cluster" if cluster is not None else "classical", cluster=cluster,
+                                       n_clusters=n_clusters, distribution="t", df=int(self.df_resid),
+                                       warnings=tuple(warns))
+        else:
+            self.inference = Inference(method="wild_bootstrap", cluster=cluster, n_clusters=n_clusters,
+                                       distribution="t", df=int(self.df_resid), draws=wild.draws,
+                                       weights=wild.weights, seed=wild.seed, enumerated=wild.enumerated,
+                                       warnings=tuple(warns))
 
 
 def _panel_inference(cluster: str | None, n_clusters: int | None, df_resid: int) -> Inference:
     return Inference(method="cluster" if cluster is not None else "classical", cluster=cluster,
                      n_clusters=n_clusters, distribution="t", df=int(df_resid))
+
+
+def _inference_option(inference: str, cluster: str | None, weights: str | None) -> bool:
+    """Validate ``inference``; True for the wild cluster bootstrap."""
+    if inference not in ("analytic", "wild"):
+        raise ConfigError(f"inference={inference!r} is not known; use 'analytic' or 'wild'")
+    if inference == "wild":
+        if cluster is None:
+            raise ConfigError("inference='wild' is the wild *cluster* bootstrap: it needs cluster='unit' (or "
+                              "another cluster column), not cluster=None")
+        if weights is not None:
+            raise ConfigError("inference='wild' is not available for weighted regressions; drop weights= or "
+                              "use inference='analytic'")
+    return inference == "wild"
+
+
+def _wild_fit(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
+              cluster: str, draws: int, weights: str, seed):
+    """The WCR bootstrap of the fit of :func:`_fit_panel` (same codes and demeaning)."""
+    from .wild import wild_bootstrap
+
+    ucode, _ = pd.factorize(data[unit], sort=False)
+    tcode, _ = pd.factorize(data[time], sort=True)
+    ccode, _ = pd.factorize(data[cluster]) if cluster != unit else (ucode, None)
+    R = _twoway_residual(np.column_stack([data[outcome].to_numpy(dtype=float),
+                                          data[list(regressors)].to_numpy(dtype=float)]), ucode, tcode)
+    return wild_bootstrap(R[:, 0], R[:, 1:], list(regressors), ccode, units=ucode, periods=tcode, draws=draws,
+                          weights=weights, seed=seed)
+
+
+def _treated_clusters(data: pd.DataFrame, treated: np.ndarray, cluster: str | None) -> int | None:
+    if cluster is None:
+        return None
+    return int(pd.Series(treated).groupby(data[cluster].to_numpy()).any().sum())
 
 
 class TwfeResult(FittedPanel):
@@ -414,7 +466,8 @@ class TwfeResult(FittedPanel):
 
     def __init__(self, model_result, *, outcome: str, treatment: str, unit: str, time: str,
                  covariates: Sequence[str], cluster: str | None, weights: str | None,
-                 n_units: int, n_periods: int, n_clusters: int | None, dropped: DroppedRows):
+                 n_units: int, n_periods: int, n_clusters: int | None, dropped: DroppedRows,
+                 wild=None, warnings: Sequence[str] = ()):
         self.model_result = model_result
         self.outcome = outcome
         self.treatment = treatment
@@ -427,7 +480,7 @@ class TwfeResult(FittedPanel):
         self.n_periods = n_periods
         self.dropped = dropped
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
-        self.inference = _panel_inference(cluster, n_clusters, model_result.df_resid)
+        self._attach_inference(cluster, n_clusters, wild, warnings)
         self.se_type = self.inference.describe()
         self.se_note = SE_NOTE
 
@@ -480,7 +533,8 @@ _OLD_NAMES = {"estimate": "coef", "std_error": "se", "statistic": "t", "p_value"
 
 def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time: str,
              covariates: Sequence[str] = (), cluster: str | None = "unit",
-             weights: str | None = None, engine: str = "fast") -> TwfeResult:
+             weights: str | None = None, engine: str = "fast", inference: str = "analytic",
+             draws: int = 999, bootstrap_weights: str = "rademacher", seed: int | None = None) -> TwfeResult:
     """Two-way fixed effects difference-in-differences.
 
     Estimates, by OLS with unit and time effects absorbed (linearmodels ``PanelOLS`` with
@@ -518,10 +572,26 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
         numpy within-transformation (several times faster on millions of rows; weighted
         fits always use PanelOLS); ``linearmodels`` fits ``PanelOLS`` itself and exposes
         its results object as ``model_result``.
+    inference : {"analytic", "wild"}
+        ``analytic`` (default): cluster-robust (or classical) t tests. ``wild``: p-values
+        of H0: β = 0 and confidence intervals (by test inversion) from the wild cluster
+        bootstrap with the null imposed (WCR; :mod:`finsupport.estimate.wild`); standard
+        errors stay the analytic ones. Needs clustering and no weights.
+    draws : int
+        Bootstrap draws for ``inference="wild"`` (every sign vector is enumerated when the
+        weights are Rademacher and 2^G ≤ draws).
+    bootstrap_weights : {"rademacher", "webb"}
+        Distribution of the cluster weights of the wild bootstrap (Webb's six-point
+        weights are preferable with fewer than about 12 clusters).
+    seed : int, optional
+        Seed of the bootstrap draws.
 
     Returns
     -------
     TwfeResult
+        ``inference.warnings`` lists few-cluster warnings (fewer than 50 clusters or 20
+        treated clusters; see :func:`finsupport.estimate.wild.cluster_warnings`); they are
+        also issued as :class:`~finsupport.estimate.wild.FewClustersWarning`.
 
     Notes
     -----
@@ -548,6 +618,7 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
     """
     covariates = list(covariates)
     cl = _cluster_option(cluster, unit)
+    wild = _inference_option(inference, cl, weights)
     _require_columns(df, {"outcome": outcome, "treatment": treatment, "unit": unit, "time": time,
                          **{f"covariate {c}": c for c in covariates},
                          "cluster": cl, "weights": weights})
@@ -575,9 +646,15 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
         cluster=cl, weights=weights, engine=_engine(engine),
         hint=f"the treatment must switch on within units at different times (or for some units "
              f"only); drop covariates that are constant within {unit} or within {time}")
+    from .wild import cluster_warnings
+
+    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, d.to_numpy() == 1, cl),
+                             wild=wild)
+    boot = _wild_fit(data, outcome=outcome, regressors=[treatment, *covariates], unit=unit, time=time, cluster=cl,
+                     draws=draws, weights=bootstrap_weights, seed=seed) if wild else None
     return TwfeResult(res, outcome=outcome, treatment=treatment, unit=unit, time=time,
                       covariates=covariates, cluster=cl, weights=weights, n_units=n_u,
-                      n_periods=n_t, n_clusters=n_c, dropped=dropped)
+                      n_periods=n_t, n_clusters=n_c, dropped=dropped, wild=boot, warnings=warns)
 
 
 def _check_binary(data: pd.DataFrame, col: str) -> None:
