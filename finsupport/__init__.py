@@ -15,8 +15,10 @@ from .estimate.event_study import EventStudyResult, PretrendTest, event_study
 from .estimate.imputation import ImputationResult, imputation_did
 from .estimate.panel import analysis_panel
 from .estimate.results import FinsupportDeprecationWarning, Inference, TestResult, regression_table
+from .estimate.subgroups import SubgroupResult
 from .estimate.sun_abraham import SunAbrahamResult, sun_abraham
 from .estimate.twfe import TwfeResult, twfe_did
+from .estimate.wild import FewClustersWarning
 from .example import load_example, write_example
 from .measure.flows import support_flows
 from .measure.shares import support_share
@@ -50,6 +52,8 @@ __all__ = [
     "twfe_did",
     "ImputationResult",
     "SunAbrahamResult",
+    "SubgroupResult",
+    "FewClustersWarning",
     "imputation_did",
     "sun_abraham",
     "Config",

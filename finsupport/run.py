@@ -185,6 +185,8 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
 
     a = cfg["analysis"]
     cluster = "unit" if a["cluster"] == "unit" else None
+    wild = ({"inference": "wild", "draws": max(a["bootstrap"], 99), "bootstrap_weights": a["wild_weights"],
+             "seed": cfg["run"]["seed"]} if a["inference"] == "wild" else {})
     cov = a["covariates"] or None
     res: dict[str, dict[str, Any]] = {}
     for outcome in a["outcomes"]:
@@ -195,10 +197,20 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
                 # covariates are time-invariant pre-designation values: the firm effects absorb them,
                 # so they enter only the Callaway–Sant'Anna propensity score and outcome regression
                 r["twfe"] = twfe_did(d, outcome=outcome, treatment="treated", unit="firm_id", time="year",
-                                     cluster=cluster)
+                                     cluster=cluster, **wild)
             if "event_study" in a["estimators"]:
                 r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
-                                               window=tuple(a["event_window"]), cluster=cluster)
+                                               window=tuple(a["event_window"]), cluster=cluster, **wild)
+            if "sun_abraham" in a["estimators"]:
+                from .estimate.sun_abraham import sun_abraham
+
+                r["sun_abraham"] = sun_abraham(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
+                                               cluster=cluster)
+            if "imputation" in a["estimators"]:
+                from .estimate.imputation import imputation_did
+
+                r["imputation"] = imputation_did(d, outcome=outcome, unit="firm_id", time="year", cohort="cohort",
+                                                 pretrends=True, cluster=cluster)
             if "att_gt" in a["estimators"]:
                 from .estimate.cs_core import att_gt
 

@@ -371,7 +371,8 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
            covariates: Sequence[str] | None = None, control_group: str = "never_treated", method: str = "dr",
            anticipation: int = 0, base_period: str = "varying", cluster: str | None = None,
            bootstrap: int | None = None, seed: int | None = None, alpha: float = 0.05,
-           weights: str | None = None, panel: str = "balanced") -> AttGtResult:
+           weights: str | None = None, panel: str = "balanced", by: str | None = None,
+           by_aggregation: str = "simple"):
     """Callaway–Sant'Anna group-time average treatment effects on panel data.
 
     Parameters
@@ -417,11 +418,27 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
         cell-by-cell balanced estimator, not R's repeated-cross-section estimator for
         ``allow_unbalanced_panel = TRUE``; on a balanced panel both options coincide.
 
+    by : str, optional
+        A firm-level column splitting the treated firms into subgroups (e.g. pass / fail
+        the selection criteria); every subgroup is compared with the same controls and
+        the result is a :class:`~finsupport.estimate.subgroups.SubgroupResult` with the
+        ``by_aggregation`` ATT of each subgroup and ``equality_test()``.
+    by_aggregation : {"simple", "group", "dynamic", "calendar"}
+        Which aggregation ``by`` compares.
+
     Returns
     -------
     AttGtResult
-        ``.table``, ``.aggregate(kind)``, ``.pretest()``, ``.plot()``, ``.summary()``.
+        ``.tidy()``, ``.aggregate(kind)``, ``.pretest()``, ``.plot()``, ``.summary()``
+        (a ``SubgroupResult`` with ``by``).
     """
+    if by is not None:
+        from .subgroups import att_gt_by
+
+        return att_gt_by(df, by=by, outcome=outcome, unit=unit, time=time, cohort=cohort, kind=by_aggregation,
+                         control_group=control_group, cluster=cluster, covariates=covariates, method=method,
+                         anticipation=anticipation, base_period=base_period, seed=seed, alpha=alpha,
+                         weights=weights, panel=panel)
     if control_group not in CONTROL_GROUPS:
         raise EstimationError(f"control_group '{control_group}' is not known; use one of {', '.join(CONTROL_GROUPS)}")
     if method not in METHODS:

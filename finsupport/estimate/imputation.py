@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..errors import EstimationError
-from .results import EstimateResult, Inference, TestResult, wald_test
+from ..errors import DataError, EstimationError
+from .results import EstimateResult, Inference, TestResult, equality_test, wald_test
 from .staggered import StaggeredPanel, prepare_staggered
 from .twfe import DroppedRows, _check_identified, _FastPanelResult, _twoway_residual
 
@@ -62,7 +62,7 @@ class ImputationResult(EstimateResult):
     estimator = "Imputation estimator (Borusyak–Jaravel–Spiess)"
 
     def __init__(self, *, outcome, params, cov, nobs, inference, n_obs, effects, pretrend, leads, n_units,
-                 n_periods, n_untreated, dropped, notes, covariates):
+                 n_periods, n_untreated, dropped, notes, covariates, by_terms=()):
         self.outcome = outcome
         self._params, self._cov, self._nobs = params, cov, nobs
         self.inference = inference
@@ -75,6 +75,7 @@ class ImputationResult(EstimateResult):
         self.notes = list(notes)
         self.covariates = tuple(covariates)
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
+        self.by_terms = list(by_terms)
 
     @property
     def params(self) -> pd.Series:
@@ -99,8 +100,12 @@ class ImputationResult(EstimateResult):
     def _extras(self) -> pd.DataFrame:
         t = self._params.index
         return pd.DataFrame({
-            "event_time": pd.array([pd.NA if x == "ATT" else int(x[2:]) for x in t], dtype="Int64"),
+            "event_time": pd.array([int(x[2:]) if x.startswith("e=") else pd.NA for x in t], dtype="Int64"),
             "n_obs": pd.array([self.n_obs_by_term[x] for x in t], dtype="Int64")}, index=t)
+
+    def equality_test(self) -> TestResult:
+        """Wald test that the subgroup ATTs (``by=``) are equal: χ²(S − 1) with their joint covariance."""
+        return equality_test(self._params, self._cov, self.by_terms, name="Equality of the subgroup ATTs")
 
     def pretrend_test(self) -> TestResult:
         """Test 1 of Borusyak, Jaravel & Spiess (2024): the leads added to the step-1 regression are jointly zero.
@@ -158,7 +163,8 @@ class ImputationResult(EstimateResult):
 
 def imputation_did(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                    covariates: Sequence[str] = (), horizons: Sequence[int] | None = None,
-                   pretrends: int | bool | None = None, cluster: str | None = "unit") -> ImputationResult:
+                   pretrends: int | bool | None = None, cluster: str | None = "unit",
+                   by: str | None = None) -> ImputationResult:
     """Borusyak–Jaravel–Spiess (2024) imputation estimator, its conservative standard errors and pre-trend test.
 
     Parameters
@@ -179,6 +185,11 @@ def imputation_did(df: pd.DataFrame, *, outcome: str, unit: str, time: str, coho
     cluster : str or None
         ``"unit"`` (default) or another column: ψ is summed within clusters. ``None``
         treats each unit as its own cluster (the influence functions are per unit).
+    by : str, optional
+        A firm-level column splitting the treated firms into subgroups: adds the ATT of
+        each subgroup (terms ``<by>=<value>``, mean τ̂ over its treated observations) from
+        the same step-1 fit, so the controls are shared and ``cov`` holds their joint
+        covariance; ``equality_test()`` tests that they are equal.
 
     Returns
     -------
@@ -198,10 +209,10 @@ def imputation_did(df: pd.DataFrame, *, outcome: str, unit: str, time: str, coho
         variation among untreated observations.
     """
     p = prepare_staggered(df, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates,
-                          cluster=cluster if cluster is not None else "unit")
+                          cluster=cluster if cluster is not None else "unit", extra=[by] if by else [])
     if pretrends is False:
         pretrends = None
-    return _compute_imputation(p, outcome=outcome, horizons=horizons, pretrends=pretrends)
+    return _compute_imputation(p, outcome=outcome, horizons=horizons, pretrends=pretrends, by=by)
 
 
 def _fe_solve(u0: np.ndarray, t0: np.ndarray, nu: int, nt: int, Ru: np.ndarray, Rt: np.ndarray
@@ -224,7 +235,7 @@ def _fe_solve(u0: np.ndarray, t0: np.ndarray, nu: int, nt: int, Ru: np.ndarray, 
     return alpha, lam
 
 
-def _compute_imputation(p: StaggeredPanel, *, outcome: str, horizons, pretrends) -> ImputationResult:
+def _compute_imputation(p: StaggeredPanel, *, outcome: str, horizons, pretrends, by=None) -> ImputationResult:
     notes: list[str] = []
     g, t, e = p.g, p.t, p.e
     u, tc = p.ucode, p.tcode
@@ -273,11 +284,24 @@ def _compute_imputation(p: StaggeredPanel, *, outcome: str, horizons, pretrends)
             raise EstimationError(f"horizons {missing or hs[hs < 0].tolist()} have no imputable treated "
                                   f"observation; available horizons: {avail.tolist()}")
     terms = ["ATT", *[f"e={h}" for h in hs]]
+    masks = [np.ones(len(y1), bool), *[e1 == h for h in hs]]
+    by_terms = []
+    if by is not None:
+        s1 = p.data[by].to_numpy()[om1]
+        if pd.isna(s1).any():
+            raise DataError(problems=[{"table": "panel", "column": by, "message": f"{by} is missing for "
+                                       f"{int(pd.isna(s1).sum())} treated observation(s)",
+                                       "hint": f"fill {by} for every treated firm"}])
+        if (pd.Series(p.data[by].to_numpy()[om1]).groupby(u1).nunique() > 1).any():
+            raise DataError(problems=[{"table": "panel", "column": by, "message": f"{by} changes within a firm",
+                                       "hint": "subgroups are firm-level: use one value per firm"}])
+        for lev in sorted(pd.unique(s1).tolist(), key=str):
+            by_terms.append(f"{by}={lev}")
+            masks.append(s1 == lev)
+        terms += by_terms
     W = np.zeros((len(y1), len(terms)))
-    W[:, 0] = 1.0 / len(y1)
-    for j, h in enumerate(hs):
-        m = e1 == h
-        W[m, j + 1] = 1.0 / m.sum()
+    for j, m in enumerate(masks):
+        W[m, j] = 1.0 / m.sum()
     est = W.T @ tau
     # v on the untreated observations: v0 = −A0 (A0'A0)⁻¹ A1' w (FWL for the covariate block)
     Ru = np.column_stack([np.bincount(u1, W[:, j], nu) for j in range(W.shape[1])])
@@ -305,7 +329,7 @@ def _compute_imputation(p: StaggeredPanel, *, outcome: str, horizons, pretrends)
         S[:, j] = np.bincount(cl[om0], V0[:, j] * eps0, ncl) + np.bincount(cl[om1], W[:, j] * eps1[:, j], ncl)
     cov = S.T @ S
     params = pd.Series(est, index=terms, name="estimate")
-    n_obs = {"ATT": int(len(y1)), **{f"e={h}": int((e1 == h).sum()) for h in hs}}
+    n_obs = {t: int(m.sum()) for t, m in zip(terms, masks, strict=True)}
     effects = pd.DataFrame({"unit": p.units[u1], "time": p.t[om1].astype(np.int64),
                             "cohort": g[om1].astype(np.int64), "event_time": e1.astype(np.int64), "tau": tau})
     pretrend, leads = None, None
@@ -315,7 +339,7 @@ def _compute_imputation(p: StaggeredPanel, *, outcome: str, horizons, pretrends)
     return ImputationResult(outcome=outcome, params=params, cov=pd.DataFrame(cov, index=terms, columns=terms),
                             nobs=int(om0.sum() + om1.sum()), inference=inference, n_obs=n_obs, effects=effects,
                             pretrend=pretrend, leads=leads, n_units=nu, n_periods=nt, n_untreated=int(om0.sum()),
-                            dropped=p.dropped, notes=notes, covariates=p.covariates)
+                            dropped=p.dropped, notes=notes, covariates=p.covariates, by_terms=by_terms)
 
 
 def _pretrend(p: StaggeredPanel, om0: np.ndarray, pretrends) -> tuple[TestResult | str, pd.DataFrame | None]:

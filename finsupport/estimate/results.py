@@ -328,6 +328,17 @@ def wald_test(b: np.ndarray, V: np.ndarray, *, name: str, terms: Sequence[str] =
                       terms=tuple(terms), note=note)
 
 
+def equality_test(params: pd.Series, cov: pd.DataFrame, terms: Sequence[str], *, name: str) -> TestResult:
+    """Wald test that the coefficients ``terms`` are all equal: contrasts θ_s − θ_1, χ²(S − 1)."""
+    terms = list(terms)
+    if len(terms) < 2:
+        raise EstimationError(f"{name}: fewer than two subgroups to compare. Fix: pass by= a column that takes "
+                              f"at least two values among the treated firms.")
+    R = np.hstack([-np.ones((len(terms) - 1, 1)), np.eye(len(terms) - 1)])
+    return wald_test(R @ params[terms].to_numpy(), R @ cov.loc[terms, terms].to_numpy() @ R.T, name=name,
+                     terms=[f"{t} − {terms[0]}" for t in terms[1:]])
+
+
 # ---------------------------------------------------------------------------
 # the result contract
 

@@ -60,7 +60,8 @@ class StaggeredPanel:
 
 
 def prepare_staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-                      covariates: Sequence[str] = (), cluster: str | None = "unit") -> StaggeredPanel:
+                      covariates: Sequence[str] = (), cluster: str | None = "unit",
+                      extra: Sequence[str] = ()) -> StaggeredPanel:
     """Check the columns, drop (and account for) incomplete rows and code the panel.
 
     Raises
@@ -74,10 +75,11 @@ def prepare_staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, c
     covariates = list(covariates)
     cl = _cluster_option(cluster, unit)
     _require_columns(df, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
-                         **{f"covariate {c}": c for c in covariates}, "cluster": cl})
+                         **{f"covariate {c}": c for c in covariates}, "cluster": cl,
+                         **{f"column {c}": c for c in extra}})
     required = [outcome, *covariates] + ([cl] if cl is not None and cl != unit else [])
     data, dropped = _prepare_panel(df, unit=unit, time=time, required=required,
-                                  numeric=[outcome, *covariates], keep=[cohort])
+                                  numeric=[outcome, *covariates], keep=[cohort, *extra])
     for col in (time, cohort):
         s = data[col]
         if s.dtype == bool or not pd.api.types.is_numeric_dtype(s):

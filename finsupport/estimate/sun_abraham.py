@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError
-from .results import TIDY_COLUMNS, EstimateResult, Inference, TestResult, wald_test
+from ..errors import DataError, EstimationError
+from .results import TIDY_COLUMNS, EstimateResult, Inference, TestResult, equality_test, wald_test
 from .staggered import StaggeredPanel, prepare_staggered
 from .twfe import DroppedRows, _check_identified, _FastPanelResult, _twoway_residual
 
@@ -66,7 +66,7 @@ class SunAbrahamResult(EstimateResult):
     estimator = "Sun–Abraham interaction-weighted event study"
 
     def __init__(self, *, outcome, params, cov, nobs, inference, cohort_effects, reference, n_obs_by_e,
-                 control_group, n_units, n_periods, dropped, notes, covariates):
+                 control_group, n_units, n_periods, dropped, notes, covariates, by_terms=()):
         self.outcome = outcome
         self._params = params
         self._cov = cov
@@ -81,10 +81,15 @@ class SunAbrahamResult(EstimateResult):
         self.notes = list(notes)
         self.covariates = tuple(covariates)
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
+        self.by_terms = list(by_terms)
 
     @property
     def params(self) -> pd.Series:
         return self._params
+
+    def equality_test(self) -> TestResult:
+        """Wald test that the subgroup ATTs (``by=``) are equal: χ²(S − 1) with their joint covariance."""
+        return equality_test(self._params, self._cov, self.by_terms, name="Equality of the subgroup ATTs")
 
     @property
     def std_errors(self) -> pd.Series:
@@ -108,7 +113,7 @@ class SunAbrahamResult(EstimateResult):
 
     def tidy(self, level: float = 0.95, kind: str = "pointwise") -> pd.DataFrame:
         est = super().tidy(level, kind)
-        et = [np.nan if t == "ATT" else int(t[2:]) for t in est["term"]]
+        et = [int(t[2:]) if t.startswith("e=") else np.nan for t in est["term"]]
         est["event_time"] = et
         ref = pd.DataFrame([dict(term=_eterm(self.reference), estimate=0.0, std_error=np.nan, statistic=np.nan,
                                  p_value=np.nan, conf_low=0.0, conf_high=0.0, event_time=self.reference)])
@@ -118,7 +123,7 @@ class SunAbrahamResult(EstimateResult):
         ncoh = self.cohort_effects.groupby("event_time")["cohort"].nunique()
         out["n_obs"] = pd.array([pd.NA if np.isnan(e) else self.n_obs_by_e.get(int(e), 0)
                                  for e in out["event_time"]], dtype="Int64")
-        out.loc[0, "n_obs"] = sum(v for k, v in self.n_obs_by_e.items() if k >= 0)
+        out.loc[out["term"] == "ATT", "n_obs"] = sum(v for k, v in self.n_obs_by_e.items() if k >= 0)
         out["n_cohorts"] = pd.array([pd.NA if np.isnan(e) else int(ncoh.get(e, 0)) for e in out["event_time"]],
                                     dtype="Int64")
         out["event_time"] = out["event_time"].astype("Int64")
@@ -170,7 +175,7 @@ class SunAbrahamResult(EstimateResult):
 
 def sun_abraham(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                 covariates: Sequence[str] = (), control_group: str = "never_treated",
-                cluster: str | None = "unit", reference: int = -1) -> SunAbrahamResult:
+                cluster: str | None = "unit", reference: int = -1, by: str | None = None) -> SunAbrahamResult:
     """Sun & Abraham (2021) interaction-weighted event study and overall ATT.
 
     Fits y_it = α_i + λ_t + Σ_g Σ_{e≠r} δ_{g,e} 1[G_i = g, t − g = e] + X_it'γ + ε_it
@@ -199,6 +204,10 @@ def sun_abraham(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         ``"unit"`` (default), another column, or None (classical errors).
     reference : int
         The omitted event time (default −1).
+    by : str, optional
+        A firm-level column splitting the treated firms into subgroups: the interactions
+        become cohort × subgroup × event time (controls shared) and the result adds the
+        ATT of each subgroup (terms ``<by>=<value>``) and ``equality_test()``.
 
     Returns
     -------
@@ -221,11 +230,11 @@ def sun_abraham(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         raise EstimationError(f"control_group={control_group!r} is not known; use one of "
                               f"{', '.join(CONTROL_GROUPS)}")
     p = prepare_staggered(df, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates,
-                          cluster=cluster)
-    return _compute_sun_abraham(p, outcome=outcome, control_group=control_group, reference=int(reference))
+                          cluster=cluster, extra=[by] if by else [])
+    return _compute_sun_abraham(p, outcome=outcome, control_group=control_group, reference=int(reference), by=by)
 
 
-def _compute_sun_abraham(p: StaggeredPanel, *, outcome: str, control_group: str, reference: int
+def _compute_sun_abraham(p: StaggeredPanel, *, outcome: str, control_group: str, reference: int, by=None
                          ) -> SunAbrahamResult:
     notes: list[str] = []
     g, t, e = p.g, p.t, p.e
@@ -250,15 +259,28 @@ def _compute_sun_abraham(p: StaggeredPanel, *, outcome: str, control_group: str,
         raise EstimationError("no treated cohort besides the control cohort. Fix: use control_group="
                               "'never_treated' or data with more than one cohort.")
     cells = treated & (e != reference)
-    ge = pd.MultiIndex.from_arrays([g[cells], e[cells]])
+    sg = np.zeros(len(g), dtype=np.int64)
+    levels: list = []
+    if by is not None:
+        raw = p.data[by].to_numpy()
+        if pd.isna(raw[treated]).any():
+            raise DataError(problems=[{"table": "panel", "column": by, "message": f"{by} is missing for treated "
+                                       f"firms", "hint": f"fill {by} for every treated firm"}])
+        if (pd.Series(raw[treated]).groupby(p.ucode[treated]).nunique() > 1).any():
+            raise DataError(problems=[{"table": "panel", "column": by, "message": f"{by} changes within a firm",
+                                       "hint": "subgroups are firm-level: use one value per firm"}])
+        levels = sorted(pd.unique(raw[treated]).tolist(), key=str)
+        code = {v: i for i, v in enumerate(levels)}
+        sg[treated] = [code[v] for v in raw[treated]]
+    ge = pd.MultiIndex.from_arrays([g[cells], sg[cells], e[cells]])
     col, pairs = pd.factorize(ge, sort=True)
-    pairs = pd.MultiIndex.from_tuples(pairs, names=["cohort", "event_time"]) if not isinstance(
-        pairs, pd.MultiIndex) else pairs.set_names(["cohort", "event_time"])
+    pairs = pd.MultiIndex.from_tuples(pairs, names=["cohort", "subgroup", "event_time"]) if not isinstance(
+        pairs, pd.MultiIndex) else pairs.set_names(["cohort", "subgroup", "event_time"])
     idx = np.flatnonzero(keep)
     pos = np.full(len(g), -1)
     pos[idx] = np.arange(len(idx))
     n, k = len(idx), len(pairs)
-    names = [f"g{int(a)}:e{int(b)}" for a, b in pairs]
+    names = [f"g{int(a)}:e{int(b)}" if by is None else f"g{int(a)}:s{int(c)}:e{int(b)}" for a, c, b in pairs]
     D = np.zeros((n, k))
     D[pos[cells], col] = 1.0
     X = np.column_stack([D, p.X[keep]]) if p.covariates else D
@@ -277,7 +299,7 @@ def _compute_sun_abraham(p: StaggeredPanel, *, outcome: str, control_group: str,
     delta = fit.params.to_numpy()[:k]
     V = fit.cov.to_numpy()[:k, :k]
     # IW weights: cohort shares of treated observations at each event time (estimation sample)
-    counts = pd.Series(1, index=ge).groupby(level=[0, 1]).sum().reindex(pairs).to_numpy(dtype=float)
+    counts = pd.Series(1, index=ge).groupby(level=[0, 1, 2]).sum().reindex(pairs).to_numpy(dtype=float)
     ev = pairs.get_level_values("event_time").to_numpy(dtype=float)
     etimes = np.unique(ev)
     A = np.zeros((1 + len(etimes), k))
@@ -290,11 +312,24 @@ def _compute_sun_abraham(p: StaggeredPanel, *, outcome: str, control_group: str,
                               "the cohort coding and the periods.")
     A[0, post] = counts[post] / counts[post].sum()
     terms = ["ATT", *[_eterm(x) for x in etimes]]
+    csg = pairs.get_level_values("subgroup").to_numpy()
+    by_terms = []
+    for i, lev in enumerate(levels):
+        m = post & (csg == i)
+        if not m.any():
+            raise EstimationError(f"subgroup {by}={lev} has no post-treatment observation")
+        row = np.zeros((1, k))
+        row[0, m] = counts[m] / counts[m].sum()
+        A = np.vstack([A, row])
+        by_terms.append(f"{by}={lev}")
+    terms += by_terms
     params = pd.Series(A @ delta, index=terms, name="estimate")
     cov = pd.DataFrame(A @ V @ A.T, index=terms, columns=terms)
     ce = pd.DataFrame({"cohort": pairs.get_level_values("cohort").astype(np.int64),
+                       **({"subgroup": [levels[i] for i in csg]} if by is not None else {}),
                        "event_time": ev.astype(np.int64), "estimate": delta, "std_error": np.sqrt(np.diag(V)),
-                       "weight": A[1:][np.searchsorted(etimes, ev), np.arange(k)], "n_obs": counts.astype(np.int64)})
+                       "weight": A[1:1 + len(etimes)][np.searchsorted(etimes, ev), np.arange(k)],
+                       "n_obs": counts.astype(np.int64)})
     n_obs_by_e = {int(x): int(counts[ev == x].sum()) for x in etimes}
     inference = Inference(method="cluster" if p.cluster is not None else "classical", cluster=p.cluster,
                           n_clusters=int(ccode.max() + 1) if ccode is not None else None, distribution="t",
@@ -302,4 +337,4 @@ def _compute_sun_abraham(p: StaggeredPanel, *, outcome: str, control_group: str,
     return SunAbrahamResult(outcome=outcome, params=params, cov=cov, nobs=n, inference=inference,
                             cohort_effects=ce, reference=reference, n_obs_by_e=n_obs_by_e,
                             control_group=control_group, n_units=len(uu), n_periods=len(tt), dropped=p.dropped,
-                            notes=notes, covariates=p.covariates)
+                            notes=notes, covariates=p.covariates, by_terms=by_terms)

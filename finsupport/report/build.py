@@ -28,11 +28,15 @@ QUESTION = ("How much financial support (direct subsidies, state-linked equity a
             "and does certification change the support a firm receives?")
 
 ESTIMATOR_SOURCES = {
-    "twfe": "Two-way fixed effects DiD: firm and year effects (linearmodels PanelOLS), standard errors clustered by firm",
+    "twfe": "Two-way fixed effects DiD: firm and year effects (linearmodels PanelOLS)",
     "event_study": ("Event study: relative-time indicators, reference period −1, binned end points, firm and year "
                     "effects; joint Wald pre-trend test"),
     "att_gt": ("Callaway & Sant'Anna (2021, J. Econometrics 225(2)) group-time ATTs, doubly robust (Sant'Anna & "
                "Zhao 2020); aggregations as R did::aggte"),
+    "sun_abraham": ("Sun & Abraham (2021, J. Econometrics 225(2)) interaction-weighted event study, never-treated "
+                    "controls; overall ATT over treated firm-years"),
+    "imputation": ("Borusyak, Jaravel & Spiess (2024, Rev. Econ. Stud. 91(6)) imputation estimator with conservative "
+                   "standard errors and lead-based pre-trend test"),
 }
 
 
@@ -218,19 +222,28 @@ def _comparison_blocks(result) -> list[tuple[str, pd.DataFrame]]:
         if truth is not None and outcome in truth_outcomes(result):
             sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
             tv = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))
+        def row(label, res, term, true, outcome=outcome):
+            lo, hi = res.conf_int(0.95).loc[term]
+            rows.append({"outcome": outcome, "estimator": label, "estimate": float(res.params[term]),
+                         "se": float(res.std_errors[term]), "p_value": float(res.pvalues[term]),
+                         "ci_95_low": float(lo), "ci_95_high": float(hi),
+                         "inference": res.inference.describe(), "true_effect": true})
+
+        simple_true = tv["simple"] if tv else np.nan
         if "twfe" in r:
-            tw = r["twfe"]
-            rows.append({"outcome": outcome, "estimator": "TWFE (certified × post)",
-                         "estimate": float(tw.params["treated"]), "se": float(tw.std_errors["treated"]),
-                         "true_effect": tv["simple"] if tv else np.nan})
+            row("TWFE (certified × post)", r["twfe"], "treated", simple_true)
         for kind, label in (("simple", "Callaway–Sant'Anna, simple ATT"),
                             ("dynamic", "Callaway–Sant'Anna, mean of event-time ATTs (e ≥ 0)")):
             agg = r.get("aggregates", {}).get(kind)
             if agg is not None:
-                true = (tv["simple"] if kind == "simple" else
+                true = (simple_true if kind == "simple" else
                         float(tv["dynamic"].query("event_time >= 0")["att_true"].mean())) if tv else np.nan
-                rows.append({"outcome": outcome, "estimator": label, "estimate": agg.overall_att,
-                             "se": agg.overall_se, "true_effect": true})
+                row(label, agg, agg.params.index[0], true)
+        # the two ATTs below average over every certified firm-year, as the simple aggregation does
+        if "sun_abraham" in r:
+            row("Sun–Abraham, ATT over certified firm-years", r["sun_abraham"], "ATT", simple_true)
+        if "imputation" in r:
+            row("Imputation (Borusyak–Jaravel–Spiess), ATT", r["imputation"], "ATT", simple_true)
         if "bacon" in r:
             blocks.append((f"Goodman-Bacon decomposition of the TWFE coefficient ({outcome})", r["bacon"].by_type().reset_index()))
     if rows:
