@@ -62,7 +62,7 @@ def bench_att_gt(p: pd.DataFrame, draws: int) -> None:
         theirs, t_dd = _timed(lambda: cs.fit(p, outcome="share", unit="unit", time="year", first_treat="cohort",
                                             covariates=["log_revenue_pre"]))
         dd_att = getattr(theirs, "overall_att", float("nan"))
-        gt = ours.table.set_index(["cohort", "time"])["att"]
+        gt = ours.cells.set_index(["cohort", "time"])["att"]
         dd_gt = pd.Series({(g, t): v["effect"] for (g, t), v in theirs.group_time_effects.items()})
         common = gt.index.intersection(dd_gt.index)
         diff = float(np.max(np.abs(gt.loc[common].to_numpy() - dd_gt.loc[common].to_numpy()))) if len(common) else np.nan

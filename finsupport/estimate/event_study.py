@@ -253,7 +253,7 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     Returns
     -------
     EventStudyResult
-        ``.table``, ``.pretrend_test()``, ``.plot()``, ``.summary()``.
+        ``.tidy()``, ``.pretrend_test()``, ``.plot()``, ``.summary()``.
 
     Raises
     ------
