@@ -134,6 +134,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "event_window": (_window, [-4, 4]),
         "cluster": (_choice("unit", "none"), "unit"),
         "inference": (_choice("analytic", "wild"), "analytic"),
+        "by": (_choice("", "criteria", "subsidiary", "sector"), ""),
         "wild_weights": (_choice("rademacher", "webb"), "rademacher"),
         "alpha": (_typed(float, min_value=0.001, max_value=0.5), 0.05),
         "base_period": (_choice("varying", "universal"), "varying"),

@@ -179,6 +179,21 @@ def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str
     return out
 
 
+def _subgroups(by: str, data) -> pd.Series:
+    """Firm-level subgroup labels for ``analysis.by`` (indexed by firm_id)."""
+    if by == "criteria":
+        from .certify.audit import audit_criteria
+
+        f = audit_criteria(data).by_firm().set_index("firm_id")["passes_all"]
+        return f.map({True: "meets every criterion", False: "misses a criterion"}).fillna("cannot be judged")
+    firms = data.require("firms", ["firm_id"], purpose=f"subgroups by {by}").set_index("firm_id")
+    if by == "subsidiary":
+        parent = firms["parent_id"] if "parent_id" in firms else pd.Series(pd.NA, index=firms.index)
+        has = parent.notna() & (parent.astype("string").str.strip() != "")
+        return has.map({True: "subsidiary", False: "independent"})
+    return firms["sector"].astype("string").fillna("unknown sector")
+
+
 def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[str, dict[str, Any]]:
     from .estimate.event_study import event_study
     from .estimate.twfe import twfe_did
@@ -223,6 +238,13 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str]) -> dict[
                     notes.append(f"{outcome}: att_gt left out {len(cs.dropped)} unit(s) "
                                  f"({'; '.join(sorted(set(cs.dropped['reason'])))})")
                 r["aggregates"] = {k: cs.aggregate(k) for k in ("simple", "group", "dynamic", "calendar")}
+            if a["by"] and "att_gt" in a["estimators"]:
+                from .estimate.cs_core import att_gt
+
+                r["by"] = att_gt(d.assign(**{a["by"]: d["firm_id"].map(_subgroups(a["by"], data))}), by=a["by"],
+                                 outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
+                                 control_group=a["control_group"], method=a["method"],
+                                 anticipation=a["anticipation"], base_period=a["base_period"], alpha=a["alpha"])
             if "bacon" in a["estimators"]:
                 from .estimate.bacon import bacon_decomposition
 

@@ -61,7 +61,7 @@ def test_run_config_chooses_estimators_and_wild_inference(tmp_path):
     folder = fs.write_example(tmp_path / "data")
     raw = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8"))
     raw["analysis"].update(estimators=["twfe", "event_study", "att_gt", "sun_abraham", "imputation"],
-                           outcomes=["share"], bootstrap=99, inference="wild", wild_weights="webb")
+                           outcomes=["share"], bootstrap=99, inference="wild", wild_weights="webb", by="criteria")
     raw["output"].update(figures=[], tables=["md"], progress=False)
     res = fs.run(fs.load_config(raw, base_dir=folder), out=tmp_path / "out" / "r.xlsx", progress=False)
     est = res.estimates["share"]
@@ -76,6 +76,14 @@ def test_run_config_chooses_estimators_and_wild_inference(tmp_path):
         assert label in text
     assert any("wild cluster bootstrap (WCR, webb weights" in t for t in text)
     assert "Standard errors" in text and "Clustered by firm_id; wild bootstrap (WCR)" in text
+    # effects by the selection-criteria audit, with the equality test, in the workbook
+    sub = est["by"]
+    assert set(sub.params.index) == {"criteria=meets every criterion", "criteria=misses a criterion"}
+    assert any(t.startswith("Callaway–Sant'Anna simple ATT by criteria (share)") and "Equality" in t for t in text)
+    treated = res.audit.by_firm()
+    in_panel = set(res.panel.loc[res.panel["cohort"] > 0, "firm_id"])
+    fails = treated[treated["firm_id"].isin(in_panel) & (treated["passes_all"] == False)]  # noqa: E712
+    assert sub.tidy().set_index("subgroup").loc["misses a criterion", "n_treated"] <= len(fails)
     with pytest.raises(ConfigError, match="analysis.inference"):
         fs.load_config({**raw, "analysis": {**raw["analysis"], "inference": "jackknife"}}, base_dir=folder)
 

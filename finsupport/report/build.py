@@ -244,6 +244,14 @@ def _comparison_blocks(result) -> list[tuple[str, pd.DataFrame]]:
             row("Sun–Abraham, ATT over certified firm-years", r["sun_abraham"], "ATT", simple_true)
         if "imputation" in r:
             row("Imputation (Borusyak–Jaravel–Spiess), ATT", r["imputation"], "ATT", simple_true)
+        if "by" in r:
+            sub = r["by"]
+            try:
+                test = str(sub.equality_test())
+            except EstimationError as exc:
+                test = f"equality test not available: {exc}"
+            blocks.append((f"Callaway–Sant'Anna simple ATT by {sub.by} ({outcome}); shared controls. {test}",
+                           sub.tidy()))
         if "bacon" in r:
             blocks.append((f"Goodman-Bacon decomposition of the TWFE coefficient ({outcome})", r["bacon"].by_type().reset_index()))
     if rows:
