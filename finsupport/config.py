@@ -84,7 +84,7 @@ def _units(key, v):
 
 
 OUTCOMES = ("share", "subsidy_share", "equity_share", "debt_share", "log_revenue", "rd_intensity", "leverage",
-            "effective_rate")
+            "effective_rate", "revenue_growth", "patents")
 
 #: section -> key -> (validator, default)
 SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {

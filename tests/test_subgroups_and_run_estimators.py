@@ -113,3 +113,23 @@ def test_by_on_the_new_estimators(estimator):
     assert t.statistic == pytest.approx(d ** 2 / (V[0, 0] + V[1, 1] - 2 * V[0, 1]), rel=1e-10)
     with pytest.raises(fs.EstimationError, match="subgroups"):
         plain.equality_test()
+
+
+def test_outcomes_beyond_support():
+    from finsupport.estimate.panel import analysis_panel
+
+    data = fs.load_example()
+    fin = data.financials.copy()
+    firm = fin["firm_id"].iloc[0]
+    # drop one year of one firm: the next year has no growth (no previous year), others are r_t / r_{t−1} − 1
+    gap_year = int(fin.loc[fin["firm_id"] == firm, "year"].sort_values().iloc[2])
+    data.financials = fin[~((fin["firm_id"] == firm) & (fin["year"] == gap_year))]
+    p = analysis_panel(data).set_index(["firm_id", "year"])
+    rev = data.financials.set_index(["firm_id", "year"])["revenue"]
+    y0 = int(rev.loc[firm].index.min())
+    assert p.loc[(firm, y0 + 1), "revenue_growth"] == pytest.approx(rev.loc[(firm, y0 + 1)] / rev.loc[(firm, y0)] - 1)
+    assert np.isnan(p.loc[(firm, y0), "revenue_growth"]) and np.isnan(p.loc[(firm, gap_year + 1), "revenue_growth"])
+    assert (p["patents"] == data.financials.set_index(["firm_id", "year"])["invention_patents"]
+            .reindex(p.index)).all()
+    cfg = fs.load_config({"analysis": {"outcomes": ["revenue_growth", "patents"]}})
+    assert cfg["analysis"]["outcomes"] == ["revenue_growth", "patents"]
