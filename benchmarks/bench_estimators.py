@@ -4,7 +4,12 @@
   bootstrap draws, on 100,000 firms × 10 years — against diff-diff's
   ``CallawaySantAnna`` and csdid's ``ATTgt``;
 * ``twfe_did``: firm and year effects, standard errors clustered by firm, on 1,000,000
-  firm-years — against pyfixest's ``feols``.
+  firm-years — against pyfixest's ``feols``;
+* ``sun_abraham``: interaction-weighted event study with never-treated controls, clustered
+  by firm — against diff-diff's ``SunAbraham`` and pyfixest's saturated event study;
+* ``imputation_did``: Borusyak–Jaravel–Spiess ATT and horizon effects with conservative
+  standard errors — against diff-diff's ``ImputationDiD`` and pyfixest's ``did2s`` (Gardner's
+  two-stage estimator, the same ATT point estimate).
 
 Peers are an optional extra: ``pip install -e ".[peers]"``; a missing peer is reported
 and skipped. Run:  python benchmarks/bench_estimators.py [--firms 100000]
@@ -19,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from finsupport.estimate.cs_core import att_gt
+from finsupport.estimate.imputation import imputation_did
 from finsupport.estimate.panel import analysis_panel
+from finsupport.estimate.sun_abraham import sun_abraham
 from finsupport.estimate.twfe import twfe_did
 from finsupport.simulate import simulate
 
@@ -55,7 +62,7 @@ def bench_att_gt(p: pd.DataFrame, draws: int) -> None:
         theirs, t_dd = _timed(lambda: cs.fit(p, outcome="share", unit="unit", time="year", first_treat="cohort",
                                             covariates=["log_revenue_pre"]))
         dd_att = getattr(theirs, "overall_att", float("nan"))
-        gt = ours.table.set_index(["cohort", "time"])["att"]
+        gt = ours.cells.set_index(["cohort", "time"])["att"]
         dd_gt = pd.Series({(g, t): v["effect"] for (g, t), v in theirs.group_time_effects.items()})
         common = gt.index.intersection(dd_gt.index)
         diff = float(np.max(np.abs(gt.loc[common].to_numpy() - dd_gt.loc[common].to_numpy()))) if len(common) else np.nan
@@ -87,15 +94,106 @@ def bench_twfe(p: pd.DataFrame) -> None:
     print(f"  ratio finsupport / pyfixest = {t_ours / t_pf:.2f} (target ≤ 1.00)")
 
 
+def _ratios(t_ours: float, peers: dict[str, float]) -> None:
+    for name, t in peers.items():
+        print(f"  ratio finsupport / {name} = {t_ours / t:.2f}")
+    if peers:
+        print(f"  ratio finsupport / fastest peer = {t_ours / min(peers.values()):.2f} (target ≤ 1.00)")
+
+
+def bench_sun_abraham(p: pd.DataFrame) -> None:
+    import warnings
+
+    print(f"\nsun_abraham, never-treated controls, clustered by firm, {p['unit'].nunique():,} firms × "
+          f"{p['year'].nunique()} years")
+    ours, t_ours = _timed(lambda: sun_abraham(p, outcome="share", unit="unit", time="year", cohort="cohort"))
+    print(f"  finsupport  {t_ours:8.2f} s   ATT {ours.att:.6f} (SE {ours.std_errors['ATT']:.6f}), "
+          f"{len(ours.cohort_effects)} cohort effects")
+    peers: dict[str, float] = {}
+    try:
+        from diff_diff import SunAbraham
+    except ImportError:
+        print("  diff-diff   not installed (pip install -e '.[peers]')")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dd, t_dd = _timed(lambda: SunAbraham().fit(p, outcome="share", unit="unit", time="year",
+                                                      first_treat="cohort"))
+        diff = max(abs(v["effect"] - ours.params[f"e={e}"]) for e, v in dd.event_study_effects.items())
+        print(f"  diff-diff   {t_dd:8.2f} s   ATT {dd.overall_att:.6f}; max |IW coefficient difference| {diff:.1e}")
+        peers["diff-diff"] = t_dd
+    try:
+        import pyfixest as pf
+    except ImportError:
+        print("  pyfixest    not installed (pip install -e '.[peers]')")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, t_pf = _timed(lambda: pf.event_study(p, yname="share", idname="unit", tname="year", gname="cohort",
+                                                    estimator="saturated", att=False))
+        print(f"  pyfixest    {t_pf:8.2f} s   (saturated event study, cohort × event-time coefficients)")
+        peers["pyfixest"] = t_pf
+    _ratios(t_ours, peers)
+
+
+def bench_imputation(p: pd.DataFrame) -> None:
+    import warnings
+
+    print(f"\nimputation_did (Borusyak–Jaravel–Spiess), ATT and horizons, conservative SEs, "
+          f"{p['unit'].nunique():,} firms × {p['year'].nunique()} years")
+    ours, t_ours = _timed(lambda: imputation_did(p, outcome="share", unit="unit", time="year", cohort="cohort"))
+    print(f"  finsupport  {t_ours:8.2f} s   ATT {ours.att:.6f} (SE {ours.std_errors['ATT']:.6f})")
+    peers: dict[str, float] = {}
+    try:
+        from diff_diff import ImputationDiD
+    except ImportError:
+        print("  diff-diff   not installed (pip install -e '.[peers]')")
+    else:
+        def fit_dd():
+            r = ImputationDiD().fit(p, outcome="share", unit="unit", time="year", first_treat="cohort")
+            return r, r.aggregate("event_study")
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (dd, _), t_dd = _timed(fit_dd)
+        print(f"  diff-diff   {t_dd:8.2f} s   ATT {dd.overall_att:.6f} (SE {dd.overall_se:.6f}); "
+              f"|ATT difference| {abs(dd.overall_att - ours.att):.1e}")
+        peers["diff-diff"] = t_dd
+    try:
+        import pyfixest as pf
+    except ImportError:
+        print("  pyfixest    not installed (pip install -e '.[peers]')")
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit, t_pf = _timed(lambda: pf.event_study(p, yname="share", idname="unit", tname="year",
+                                                          gname="cohort", estimator="did2s", att=True))
+        except (MemoryError, ValueError) as exc:  # did2s builds a dense unit-dummy matrix for its vcov
+            print(f"  pyfixest    failed: {type(exc).__name__}: {str(exc)[:90]}")
+        else:
+            b = float(fit.coef().iloc[0])
+            print(f"  pyfixest    {t_pf:8.2f} s   did2s ATT {b:.6f}; |ATT difference| {abs(b - ours.att):.1e}")
+            peers["pyfixest"] = t_pf
+    _ratios(t_ours, peers)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--firms", type=int, default=100_000)
     ap.add_argument("--draws", type=int, default=999)
+    ap.add_argument("--only", choices=["att_gt", "twfe", "sun_abraham", "imputation"], default=None)
     args = ap.parse_args()
     p, t = _timed(lambda: make_panel(args.firms))
     print(f"panel: {len(p):,} firm-years built in {t:.1f} s")
-    bench_att_gt(p, args.draws)
-    bench_twfe(p)
+    if args.only in (None, "att_gt"):
+        bench_att_gt(p, args.draws)
+    if args.only in (None, "twfe"):
+        bench_twfe(p)
+    if args.only in (None, "sun_abraham"):
+        bench_sun_abraham(p)
+    if args.only in (None, "imputation"):
+        bench_imputation(p)
 
 
 if __name__ == "__main__":

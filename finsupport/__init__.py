@@ -12,9 +12,13 @@ from .estimate.bacon import BaconDecomposition, bacon_decomposition
 from .estimate.cs_aggregate import AggregateResult
 from .estimate.cs_core import AttGtResult, att_gt
 from .estimate.event_study import EventStudyResult, PretrendTest, event_study
+from .estimate.imputation import ImputationResult, imputation_did
 from .estimate.panel import analysis_panel
-from .estimate.results import regression_table
+from .estimate.results import FinsupportDeprecationWarning, Inference, TestResult, regression_table
+from .estimate.subgroups import SubgroupResult
+from .estimate.sun_abraham import SunAbrahamResult, sun_abraham
 from .estimate.twfe import TwfeResult, twfe_did
+from .estimate.wild import FewClustersWarning
 from .example import load_example, write_example
 from .measure.flows import support_flows
 from .measure.shares import support_share
@@ -32,6 +36,9 @@ __all__ = [
     "AuditResult",
     "BaconDecomposition",
     "EventStudyResult",
+    "FinsupportDeprecationWarning",
+    "Inference",
+    "TestResult",
     "PretrendTest",
     "TwfeResult",
     "audit_criteria",
@@ -43,6 +50,12 @@ __all__ = [
     "regression_table",
     "selection_criteria",
     "twfe_did",
+    "ImputationResult",
+    "SunAbrahamResult",
+    "SubgroupResult",
+    "FewClustersWarning",
+    "imputation_did",
+    "sun_abraham",
     "Config",
     "ConfigError",
     "DataError",

@@ -92,7 +92,7 @@ def _units(key, v):
 
 
 OUTCOMES = ("share", "subsidy_share", "equity_share", "debt_share", "log_revenue", "rd_intensity", "leverage",
-            "effective_rate")
+            "effective_rate", "revenue_growth", "patents")
 
 #: section -> key -> (validator, default)
 SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
@@ -133,13 +133,17 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "analysis": {
         "enabled": (_typed(bool), True),
         "outcomes": (_list_of(str, OUTCOMES), ["share"]),
-        "estimators": (_list_of(str, ("twfe", "event_study", "att_gt", "bacon")), ["twfe", "event_study", "att_gt"]),
+        "estimators": (_list_of(str, ("twfe", "event_study", "att_gt", "sun_abraham", "imputation", "bacon")),
+                       ["twfe", "event_study", "att_gt"]),
         "control_group": (_choice("never_treated", "not_yet_treated"), "not_yet_treated"),
         "method": (_choice("dr", "ipw", "reg"), "dr"),
         "covariates": (_list_of(str, ("log_revenue_pre", "rd_intensity_pre", "leverage_pre")), []),
         "bootstrap": (_typed(int, min_value=0, max_value=100000), 999),
         "event_window": (_window, [-4, 4]),
         "cluster": (_choice("unit", "none"), "unit"),
+        "inference": (_choice("analytic", "wild"), "analytic"),
+        "by": (_choice("", "criteria", "subsidiary", "sector"), ""),
+        "wild_weights": (_choice("rademacher", "webb"), "rademacher"),
         "alpha": (_typed(float, min_value=0.001, max_value=0.5), 0.05),
         "base_period": (_choice("varying", "universal"), "varying"),
         "anticipation": (_typed(int, min_value=0, max_value=5), 0),
@@ -281,13 +285,16 @@ headline_cohorts = [2019, 2020]     # headline firms: first designated in these 
 [analysis]
 enabled = true
 outcomes = ["share", "subsidy_share"]
-estimators = ["twfe", "event_study", "att_gt", "bacon"]   # bacon: Goodman-Bacon weights of the TWFE coefficient
+estimators = ["twfe", "event_study", "att_gt", "bacon"]   # also "sun_abraham", "imputation"; bacon: Goodman-Bacon weights
 control_group = "not_yet_treated"   # "never_treated" | "not_yet_treated"
 method = "dr"                       # "dr" | "ipw" | "reg"
 covariates = []                     # att_gt covariates (pre-designation), e.g. ["log_revenue_pre", "rd_intensity_pre"]
 bootstrap = 999                     # multiplier bootstrap draws for att_gt (0 = analytic standard errors)
 event_window = [-4, 4]
 cluster = "unit"                    # "unit" | "none"
+inference = "analytic"              # "analytic" | "wild": wild cluster bootstrap (WCR) for twfe and event_study
+wild_weights = "rademacher"         # "rademacher" | "webb" (few clusters)
+by = ""                             # "" | "criteria" | "subsidiary" | "sector": att_gt by subgroup, equality test
 alpha = 0.05
 base_period = "varying"             # "varying" | "universal"
 anticipation = 0

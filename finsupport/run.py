@@ -219,12 +219,29 @@ def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str
     return out
 
 
+def _subgroups(by: str, data) -> pd.Series:
+    """Firm-level subgroup labels for ``analysis.by`` (indexed by firm_id)."""
+    if by == "criteria":
+        from .certify.audit import audit_criteria
+
+        f = audit_criteria(data).by_firm().set_index("firm_id")["passes_all"]
+        return f.map({True: "meets every criterion", False: "misses a criterion"}).fillna("cannot be judged")
+    firms = data.require("firms", ["firm_id"], purpose=f"subgroups by {by}").set_index("firm_id")
+    if by == "subsidiary":
+        parent = firms["parent_id"] if "parent_id" in firms else pd.Series(pd.NA, index=firms.index)
+        has = parent.notna() & (parent.astype("string").str.strip() != "")
+        return has.map({True: "subsidiary", False: "independent"})
+    return firms["sector"].astype("string").fillna("unknown sector")
+
+
 def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Progress) -> dict[str, dict[str, Any]]:
     from .estimate.event_study import event_study
     from .estimate.twfe import twfe_did
 
     a = cfg["analysis"]
     cluster = "unit" if a["cluster"] == "unit" else None
+    wild = ({"inference": "wild", "draws": max(a["bootstrap"], 99), "bootstrap_weights": a["wild_weights"],
+             "seed": cfg["run"]["seed"]} if a["inference"] == "wild" else {})
     cov = a["covariates"] or None
     res: dict[str, dict[str, Any]] = {}
     for outcome in a["outcomes"]:
@@ -236,12 +253,24 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Pr
                 # so they enter only the Callaway–Sant'Anna propensity score and outcome regression
                 with prog.stage(f"estimate: twfe ({outcome})"):
                     r["twfe"] = twfe_did(d, outcome=outcome, treatment="treated", unit="firm_id", time="year",
-                                         cluster=cluster)
+                                         cluster=cluster, **wild)
             if "event_study" in a["estimators"]:
                 with prog.stage(f"estimate: event_study ({outcome})"):
                     r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year",
                                                    cohort="cohort", window=tuple(a["event_window"]),
-                                                   cluster=cluster)
+                                                   cluster=cluster, **wild)
+            if "sun_abraham" in a["estimators"]:
+                from .estimate.sun_abraham import sun_abraham
+
+                with prog.stage(f"estimate: sun_abraham ({outcome})"):
+                    r["sun_abraham"] = sun_abraham(d, outcome=outcome, unit="firm_id", time="year",
+                                                   cohort="cohort", cluster=cluster)
+            if "imputation" in a["estimators"]:
+                from .estimate.imputation import imputation_did
+
+                with prog.stage(f"estimate: imputation ({outcome})"):
+                    r["imputation"] = imputation_did(d, outcome=outcome, unit="firm_id", time="year",
+                                                     cohort="cohort", pretrends=True, cluster=cluster)
             if "att_gt" in a["estimators"]:
                 from .estimate.cs_core import att_gt
 
@@ -262,6 +291,14 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Pr
                         task.note(k)
                         r["aggregates"][k] = cs.aggregate(k)
                         task.advance()
+            if a["by"] and "att_gt" in a["estimators"]:
+                from .estimate.cs_core import att_gt
+
+                with prog.stage(f"estimate: att_gt by {a['by']} ({outcome})"):
+                    r["by"] = att_gt(d.assign(**{a["by"]: d["firm_id"].map(_subgroups(a["by"], data))}), by=a["by"],
+                                     outcome=outcome, unit="firm_id", time="year", cohort="cohort", covariates=cov,
+                                     control_group=a["control_group"], method=a["method"],
+                                     anticipation=a["anticipation"], base_period=a["base_period"], alpha=a["alpha"])
             if "bacon" in a["estimators"]:
                 from .estimate.bacon import bacon_decomposition
 

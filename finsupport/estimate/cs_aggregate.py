@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import EstimationError
+from .results import EstimateResult, Inference, deprecated
 
 __all__ = ["aggregate", "AggregateResult", "se_from_influence", "bootstrap_se", "KINDS"]
 
@@ -75,34 +76,121 @@ def bootstrap_se(psi: np.ndarray, clusters, draws: int, seed, alpha: float, *,
     return se, crit
 
 
+_PREFIX = {"cohort": "g", "event_time": "e", "time": "t"}
+
+
 @dataclass
-class AggregateResult:
+class AggregateResult(EstimateResult):
     """An aggregation of ATT(g,t): overall effect and its components.
 
-    ``table`` has the component key (``cohort``, ``event_time`` or ``time``; none for
-    ``simple``) and ``att, se, ci_lower, ci_upper``; ``influence`` holds the influence
-    functions (overall first).
+    Follows the result contract of :class:`~finsupport.estimate.results.EstimateResult`:
+    ``params`` are the overall effect (term ``overall``; ``ATT`` for ``simple``) and the
+    components (``g=2004``, ``e=0``, ``t=2005``); ``cov`` is the influence-function
+    covariance; ``conf_int(kind="uniform")`` (with bootstrap draws) gives the sup-t band
+    over the components, the overall effect keeping its pointwise interval. ``tidy()``
+    adds the component key (``cohort``, ``event_time`` or ``time``) and ``overall``.
+
+    ``components`` has the component key and ``att, se, ci_lower, ci_upper`` (bands
+    uniform when bootstrapped); ``influence`` holds the influence functions (overall
+    first).
     """
 
     kind: str
     overall_att: float
     overall_se: float
-    table: pd.DataFrame
+    components: pd.DataFrame
     influence: np.ndarray
     crit_value: float
     alpha: float
+    key: str | None = None
+    clusters: np.ndarray | None = None
+    inference: Inference | None = None
+    outcome: str = ""
+
+    estimator = "Callaway–Sant'Anna aggregation"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Deprecated: the release-0.1 layout (key, ``att, se, ci_lower, ci_upper``); use :meth:`tidy`."""
+        deprecated("AggregateResult.table", "AggregateResult.tidy() (or .components)")
+        return self.components
 
     @property
     def overall_ci(self) -> tuple[float, float]:
         z = stats.norm.ppf(1 - self.alpha / 2)
         return self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se
 
+    @property
+    def nobs(self) -> int:
+        return int(self.influence.shape[0])
+
+    def _terms(self) -> list[str]:
+        if self.key is None:
+            return ["ATT"]
+        pre = _PREFIX[self.key]
+        return ["overall", *[f"{pre}={v:g}" for v in self.components[self.key]]]
+
+    @property
+    def params(self) -> pd.Series:
+        vals = [self.overall_att] if self.key is None else [self.overall_att, *self.components["att"]]
+        return pd.Series(vals, index=self._terms(), dtype=float, name="estimate")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        vals = [self.overall_se] if self.key is None else [self.overall_se, *self.components["se"]]
+        return pd.Series(vals, index=self._terms(), dtype=float, name="std_error")
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        """Influence-function covariance Ψ'Ψ/n² (Ψ summed within clusters when clustering)."""
+        psi = self.influence if self.key is not None else self.influence[:, :1]
+        n = psi.shape[0]
+        if self.clusters is not None:
+            psi = pd.DataFrame(psi).groupby(np.asarray(self.clusters)).sum().to_numpy()
+        t = self._terms()
+        return pd.DataFrame(psi.T @ psi / n ** 2, index=t, columns=t)
+
+    def conf_int(self, level: float = 0.95, kind: str = "pointwise") -> pd.DataFrame:
+        if kind != "uniform":
+            return super().conf_int(level, kind)
+        if self.inference is None or self.inference.method != "multiplier_bootstrap":
+            return super().conf_int(level, kind)  # raises: no draws
+        if not np.isclose(level, 1 - self.alpha):
+            raise EstimationError(f"the uniform band was computed at level {1 - self.alpha:g}; aggregate with "
+                                  f"alpha={1 - level:g} for level {level:g}")
+        q = np.full(len(self.params), self.crit_value)
+        q[0] = stats.norm.ppf(1 - self.alpha / 2)  # the overall effect keeps its pointwise interval
+        return pd.DataFrame({"lower": self.params - q * self.std_errors, "upper": self.params + q * self.std_errors})
+
+    def _extras(self) -> pd.DataFrame:
+        t = self._terms()
+        out = pd.DataFrame({"overall": [True] + [False] * (len(t) - 1)}, index=t)
+        if self.key is not None:
+            out.insert(0, self.key, pd.array([pd.NA, *self.components[self.key]], dtype="Int64")
+                       if np.all(np.mod(self.components[self.key], 1) == 0) else [np.nan, *self.components[self.key]])
+        return out
+
+    def _title(self) -> str:
+        return f"Callaway–Sant'Anna aggregation '{self.kind}': {self.outcome}"
+
+    def plot(self, *, ax=None, level: float = 0.95, title: str | None = None):
+        """Components with intervals (event-time profile for ``dynamic``); see :mod:`.plotting`."""
+        from .plotting import plot_coefficients
+
+        t = self.tidy(level)
+        if self.key is not None:
+            t = t[~t["overall"]]
+        return plot_coefficients(t, ax=ax, title=title or self._title(), ylabel=f"effect on {self.outcome}",
+                                 level=level, x=self.key)
+
     def summary(self) -> str:
         lo, hi = self.overall_ci
         lines = [f"Aggregation '{self.kind}': overall ATT {self.overall_att:.6f} (SE {self.overall_se:.6f}), "
-                 f"{int((1 - self.alpha) * 100)}% CI [{lo:.6f}, {hi:.6f}]"]
-        if len(self.table):
-            lines.append(self.table.to_string(index=False))
+                 f"{int(round((1 - self.alpha) * 100))}% CI [{lo:.6f}, {hi:.6f}]"]
+        if self.inference is not None:
+            lines.append(f"Standard errors: {self.inference.describe()}")
+        if len(self.components):
+            lines.append(self.components.to_string(index=False))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -139,7 +227,7 @@ def aggregate(res, kind: str = "simple", *, min_e=-np.inf, max_e=np.inf, balance
     """
     if kind not in KINDS:
         raise EstimationError(f"aggregation '{kind}' is not known; use one of {', '.join(KINDS)}")
-    t = res.table
+    t = res.cells
     ok = t["se"].notna().to_numpy() | (t["att"].to_numpy() != 0)
     group = t["cohort"].to_numpy(dtype=float)[ok]
     time = t["time"].to_numpy(dtype=float)[ok]
@@ -224,5 +312,12 @@ def aggregate(res, kind: str = "simple", *, min_e=-np.inf, max_e=np.inf, balance
         table = pd.DataFrame({"att": [overall], "se": [se[0]]})
         z = stats.norm.ppf(1 - alpha / 2)
         table["ci_lower"], table["ci_upper"] = overall - z * se[0], overall + z * se[0]
-    return AggregateResult(kind=kind, overall_att=overall, overall_se=float(se[0]), table=table,
-                           influence=Fall, crit_value=float(crit), alpha=alpha)
+    inference = res.inference
+    if bootstrap and inference.method != "multiplier_bootstrap":
+        inference = Inference(method="multiplier_bootstrap", cluster=inference.cluster,
+                              n_clusters=inference.n_clusters, draws=int(bootstrap), weights="rademacher", seed=seed)
+    elif not bootstrap and inference.method == "multiplier_bootstrap":
+        inference = Inference(method="influence", cluster=inference.cluster, n_clusters=inference.n_clusters)
+    return AggregateResult(kind=kind, overall_att=overall, overall_se=float(se[0]), components=table,
+                           influence=Fall, crit_value=float(crit), alpha=alpha, key=key_name,
+                           clusters=res.clusters, inference=inference, outcome=res.options["outcome"])

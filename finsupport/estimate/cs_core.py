@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, EstimationError
+from .results import EstimateResult, Inference, TestResult, deprecated, wald_test
 
 __all__ = ["att_gt", "AttGtResult"]
 
@@ -124,14 +125,26 @@ _ESTIMATORS = {"dr": _dr, "ipw": _ipw, "reg": _reg}
 # result
 
 
+def _cell_term(g, t) -> str:
+    return f"ATT({g:g},{t:g})"
+
+
 @dataclass
-class AttGtResult:
+class AttGtResult(EstimateResult):
     """Group-time average treatment effects and what is needed to aggregate them.
+
+    Follows the result contract of :class:`~finsupport.estimate.results.EstimateResult`:
+    ``params`` are the ATT(g,t) (terms ``ATT(g,t)``), ``cov`` their influence-function
+    covariance Ψ'Ψ/n² (clustered: Ψ summed within clusters), p-values and pointwise
+    intervals use the normal distribution; with bootstrap draws ``conf_int(kind="uniform")``
+    gives the sup-t band. ``tidy()`` adds ``cohort, time, post, base, n_treated,
+    n_control`` (and, under a universal base period, the base cells with estimate 0 and
+    ``reference`` True).
 
     Attributes
     ----------
-    table : DataFrame
-        ``cohort, time, att, se, ci_lower, ci_upper, post, n_treated, n_control``;
+    cells : DataFrame
+        ``cohort, time, att, se, ci_lower, ci_upper, post, base, n_treated, n_control``;
         bands are pointwise (analytic) or uniform (multiplier bootstrap).
     influence : ndarray (n_units × n_cells)
         Influence functions ψ of every ATT(g,t) (rows = units in ``units``).
@@ -145,7 +158,7 @@ class AttGtResult:
     notes : list of str
     """
 
-    table: pd.DataFrame
+    cells: pd.DataFrame
     influence: np.ndarray
     units: pd.Index
     cohorts: np.ndarray
@@ -157,15 +170,85 @@ class AttGtResult:
     crit_value: float = float("nan")
     notes: list[str] = field(default_factory=list)
 
+    estimator = "Callaway–Sant'Anna ATT(g,t)"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Deprecated: the release-0.1 layout (``att, se, ci_lower, ci_upper``, …); use :meth:`tidy` or ``cells``."""
+        deprecated("AttGtResult.table", "AttGtResult.tidy() (or .cells)")
+        return self.cells
+
+    # -- the contract ------------------------------------------------------------------
+    @property
+    def outcome(self) -> str:
+        return self.options["outcome"]
+
     @property
     def n_units(self) -> int:
         return len(self.units)
 
-    def _se_from_if(self, psi: np.ndarray) -> np.ndarray:
-        """Analytic standard error(s) of estimates with influence function(s) ``psi``."""
-        from .cs_aggregate import se_from_influence
+    @property
+    def nobs(self) -> int:
+        """Units used (each contributes all its periods; the influence functions are per unit)."""
+        return self.n_units
 
-        return se_from_influence(psi, self.clusters)
+    def _estimated(self) -> np.ndarray:
+        return self.cells["se"].notna().to_numpy()
+
+    @property
+    def params(self) -> pd.Series:
+        c = self.cells[self._estimated()]
+        return pd.Series(c["att"].to_numpy(dtype=float),
+                         index=[_cell_term(g, t) for g, t in zip(c["cohort"], c["time"], strict=True)],
+                         name="estimate")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return pd.Series(self.cells.loc[self._estimated(), "se"].to_numpy(dtype=float), index=self.params.index,
+                         name="std_error")
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        """Influence-function covariance Ψ'Ψ/n² of the estimated ATT(g,t) (analytic, also under the bootstrap)."""
+        psi = self.influence[:, self._estimated()]
+        if self.clusters is not None:
+            psi = pd.DataFrame(psi).groupby(self.clusters).sum().to_numpy()
+        V = psi.T @ psi / self.n_units ** 2
+        return pd.DataFrame(V, index=self.params.index, columns=self.params.index)
+
+    @property
+    def inference(self) -> Inference:
+        o = self.options
+        cl = o["cluster"] or o["unit"]
+        ncl = len(np.unique(self.clusters)) if self.clusters is not None else self.n_units
+        if o["bootstrap"]:
+            return Inference(method="multiplier_bootstrap", cluster=cl, n_clusters=ncl, draws=o["bootstrap"],
+                             weights="rademacher", seed=o["seed"])
+        return Inference(method="influence", cluster=cl, n_clusters=ncl)
+
+    def _uniform_crit(self, level: float) -> float:
+        if not self.options["bootstrap"]:
+            return super()._uniform_crit(level)
+        if not np.isclose(level, 1 - self.options["alpha"]):
+            raise EstimationError(f"the uniform band was computed at level {1 - self.options['alpha']:g}; "
+                                  f"refit with alpha={1 - level:g} for level {level:g}")
+        return self.crit_value
+
+    def tidy(self, level: float = 0.95, kind: str = "pointwise") -> pd.DataFrame:
+        """One row per (g, t) cell: the tidy schema, then ``cohort, time, post, base, n_treated,
+        n_control, reference`` (universal-base cells: estimate 0, no standard error)."""
+        est = super().tidy(level, kind).set_index("term")
+        c = self.cells
+        terms = [_cell_term(g, t) for g, t in zip(c["cohort"], c["time"], strict=True)]
+        out = est.reindex(terms).reset_index().rename(columns={"index": "term"})
+        out["term"] = terms
+        ref = ~self._estimated()
+        for col in ("estimate", "conf_low", "conf_high"):
+            out.loc[ref, col] = c.loc[ref, "att"].to_numpy()
+        for col in ("cohort", "time", "post", "base", "n_treated", "n_control"):
+            out[col] = c[col].to_numpy()
+        out["reference"] = ref
+        return out
 
     def aggregate(self, kind: str = "simple", *, min_e: float = -np.inf, max_e: float = np.inf,
                   balance_e: int | None = None, bootstrap: int | None = None, seed: int | None = None,
@@ -178,64 +261,69 @@ class AttGtResult:
                          seed=self.options["seed"] if seed is None else seed,
                          alpha=self.options["alpha"] if alpha is None else alpha)
 
-    def pretest(self) -> dict:
+    def pretest(self) -> TestResult:
         """Wald test that every pre-treatment ATT(g,t) is zero (R ``did``'s parallel-trends pre-test).
 
         ``W = n · a' V⁻¹ a`` with a the pre-treatment ATTs and V = Ψ'Ψ / n their
-        influence-function covariance, referred to χ²(q). Returns ``statistic, df,
-        pvalue`` (NaN when there is no pre-treatment cell or V is singular).
+        influence-function covariance (Ψ summed within clusters when clustering),
+        referred to χ²(q).
+
+        Returns
+        -------
+        TestResult
+            kind ``"chi2"``, ``statistic``, ``df`` = q, ``pvalue``.
+
+        Raises
+        ------
+        EstimationError
+            When there is no pre-treatment cell or V is singular.
         """
-        pre = ~self.table["post"].to_numpy() & self.table["se"].notna().to_numpy()
+        pre = ~self.cells["post"].to_numpy() & self._estimated()
         q = int(pre.sum())
+        name = "Pre-test of parallel trends (pre-treatment ATT(g,t) = 0)"
         if q == 0:
-            return {"statistic": float("nan"), "df": 0, "pvalue": float("nan")}
-        a = self.table["att"].to_numpy()[pre]
-        psi = self.influence[:, pre]
-        if self.clusters is not None:
-            psi = pd.DataFrame(psi).groupby(self.clusters).sum().to_numpy()
-        n = self.n_units
-        V = psi.T @ psi / n
-        if np.linalg.cond(V) > 1 / np.finfo(float).eps:
-            return {"statistic": float("nan"), "df": q, "pvalue": float("nan")}
-        W = float(n * a @ np.linalg.solve(V, a))
-        return {"statistic": W, "df": q, "pvalue": float(stats.chi2.sf(W, q))}
+            raise EstimationError(f"{name}: no pre-treatment cell with a standard error (every cohort is "
+                                  f"treated from its first observed period, or base_period='universal' "
+                                  f"left only base cells). Fix: use periods before treatment.")
+        c = self.cells[pre]
+        terms = [_cell_term(g, t) for g, t in zip(c["cohort"], c["time"], strict=True)]
+        return wald_test(c["att"].to_numpy(), self.cov.loc[terms, terms].to_numpy(), name=name, terms=terms,
+                         note="W = n a' V⁻¹ a with V the influence-function covariance, chi2(q)")
 
     def summary(self) -> str:
         o = self.options
         lines = [f"Group-time ATT (Callaway & Sant'Anna), outcome {o['outcome']}, {o['control_group'].replace('_', '-')}"
                  f" controls, method {o['method']}, {self.n_units} units",
-                 self.table[["cohort", "time", "att", "se", "ci_lower", "ci_upper"]].to_string(index=False)]
-        pt = self.pretest()
-        if pt["df"]:
-            lines.append(f"Pre-test of parallel trends: W = {pt['statistic']:.4f}, df = {pt['df']}, "
-                         f"p = {pt['pvalue']:.4f}")
+                 f"Standard errors: {self.inference.describe()}",
+                 self.cells[["cohort", "time", "att", "se", "ci_lower", "ci_upper"]].to_string(index=False)]
+        try:
+            pt = self.pretest()
+            lines.append(f"Pre-test of parallel trends: W = {pt.statistic:.4f}, df = {pt.df}, "
+                         f"p = {pt.pvalue:.4f}")
+        except EstimationError as exc:
+            lines.append(f"Pre-test of parallel trends: not available ({exc})")
         band = "uniform (bootstrap)" if o["bootstrap"] else "pointwise"
-        lines.append(f"{int((1 - o['alpha']) * 100)}% confidence bands: {band}")
+        lines.append(f"{int(round((1 - o['alpha']) * 100))}% confidence bands: {band}")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def plot(self):
-        """ATT(g,t) by cohort with confidence bands (a matplotlib Figure)."""
-        import matplotlib
+    def _title(self) -> str:
+        return f"ATT(g,t): {self.outcome}"
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+    def plot(self, *, ax=None, level: float | None = None, title: str | None = None):
+        """ATT(g,t) by cohort with confidence bands (a matplotlib Figure).
 
-        t = self.table
-        groups = sorted(t["cohort"].unique())
-        fig, axes = plt.subplots(len(groups), 1, figsize=(7, 2.2 * len(groups)), sharex=True, squeeze=False)
-        for ax, g in zip(axes[:, 0], groups, strict=True):
-            d = t[t["cohort"] == g]
-            colors = np.where(d["post"], "#b2182b", "#2166ac")
-            ax.errorbar(d["time"], d["att"], yerr=[d["att"] - d["ci_lower"], d["ci_upper"] - d["att"]],
-                        fmt="none", ecolor="grey", elinewidth=1, capsize=2)
-            ax.scatter(d["time"], d["att"], c=colors, s=18, zorder=3)
-            ax.axhline(0, color="black", lw=0.8)
-            ax.set_title(f"cohort {g}", fontsize=9, loc="left")
-        axes[-1, 0].set_xlabel("year")
-        fig.suptitle(f"ATT(g,t): {self.options['outcome']} (blue: pre, red: post)", fontsize=10)
-        fig.tight_layout()
-        return fig
+        Drawn by :func:`finsupport.estimate.plotting.plot_att_gt`: one panel per cohort on a
+        new figure, or on ``ax`` (one Axes for every cohort, or one per cohort). Bands are
+        uniform when the fit has bootstrap draws, pointwise otherwise.
+        """
+        from .plotting import plot_att_gt
+
+        level = 1 - self.options["alpha"] if level is None else level
+        kind = "uniform" if self.options["bootstrap"] and np.isclose(level, 1 - self.options["alpha"]) \
+            else "pointwise"
+        return plot_att_gt(self.tidy(level, kind), ax=ax, title=title or f"ATT(g,t): {self.outcome}",
+                           level=level)
 
 
 # ---------------------------------------------------------------------------
@@ -283,7 +371,8 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
            covariates: Sequence[str] | None = None, control_group: str = "never_treated", method: str = "dr",
            anticipation: int = 0, base_period: str = "varying", cluster: str | None = None,
            bootstrap: int | None = None, seed: int | None = None, alpha: float = 0.05,
-           weights: str | None = None, panel: str = "balanced") -> AttGtResult:
+           weights: str | None = None, panel: str = "balanced", by: str | None = None,
+           by_aggregation: str = "simple"):
     """Callaway–Sant'Anna group-time average treatment effects on panel data.
 
     Parameters
@@ -329,11 +418,27 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
         cell-by-cell balanced estimator, not R's repeated-cross-section estimator for
         ``allow_unbalanced_panel = TRUE``; on a balanced panel both options coincide.
 
+    by : str, optional
+        A firm-level column splitting the treated firms into subgroups (e.g. pass / fail
+        the selection criteria); every subgroup is compared with the same controls and
+        the result is a :class:`~finsupport.estimate.subgroups.SubgroupResult` with the
+        ``by_aggregation`` ATT of each subgroup and ``equality_test()``.
+    by_aggregation : {"simple", "group", "dynamic", "calendar"}
+        Which aggregation ``by`` compares.
+
     Returns
     -------
     AttGtResult
-        ``.table``, ``.aggregate(kind)``, ``.pretest()``, ``.plot()``, ``.summary()``.
+        ``.tidy()``, ``.aggregate(kind)``, ``.pretest()``, ``.plot()``, ``.summary()``
+        (a ``SubgroupResult`` with ``by``).
     """
+    if by is not None:
+        from .subgroups import att_gt_by
+
+        return att_gt_by(df, by=by, outcome=outcome, unit=unit, time=time, cohort=cohort, kind=by_aggregation,
+                         control_group=control_group, cluster=cluster, covariates=covariates, method=method,
+                         anticipation=anticipation, base_period=base_period, seed=seed, alpha=alpha,
+                         weights=weights, panel=panel)
     if control_group not in CONTROL_GROUPS:
         raise EstimationError(f"control_group '{control_group}' is not known; use one of {', '.join(CONTROL_GROUPS)}")
     if method not in METHODS:
@@ -344,6 +449,16 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
         raise EstimationError("panel must be 'balanced' or 'unbalanced'")
     covariates = list(covariates or [])
     d, periods, dropped = _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel)
+    return _compute_att_gt(d, periods, dropped, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                           covariates=covariates, control_group=control_group, method=method,
+                           anticipation=anticipation, base_period=base_period, cluster=cluster,
+                           bootstrap=bootstrap, seed=seed, alpha=alpha, weights=weights, panel=panel)
+
+
+def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outcome, unit, time, cohort,
+                    covariates, control_group, method, anticipation, base_period, cluster, bootstrap, seed,
+                    alpha, weights, panel) -> AttGtResult:
+    """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``)."""
     notes: list[str] = []
     first = periods[0]
     early = d.groupby(unit)[cohort].first()
@@ -449,7 +564,7 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
     opts = dict(outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates,
                 control_group=control_group, method=method, anticipation=anticipation, base_period=base_period,
                 cluster=cluster, bootstrap=int(bootstrap or 0), seed=seed, alpha=alpha)
-    return AttGtResult(table=table[["cohort", "time", "att", "se", "ci_lower", "ci_upper", "post", "base",
+    return AttGtResult(cells=table[["cohort", "time", "att", "se", "ci_lower", "ci_upper", "post", "base",
                                     "n_treated", "n_control"]],
                        influence=psi, units=pd.Index(units), cohorts=G, weights=w, periods=periods, options=opts,
                        dropped=drop, clusters=cl, crit_value=float(crit), notes=notes)

@@ -3,141 +3,122 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ConfigError, DataError, EstimationError
+from .results import TIDY_COLUMNS, TestResult, deprecated, wald_test
 from .twfe import (
+    _OLD_NAMES,
     SE_NOTE,
     DroppedRows,
     FittedPanel,
     _cluster_option,
     _engine,
     _fit_panel,
+    _inference_option,
     _prepare_panel,
     _problem,
     _require_columns,
-    _se_label,
+    _treated_clusters,
+    _wild_fit,
 )
 
 __all__ = ["event_study", "EventStudyResult", "PretrendTest"]
 
 
-@dataclass(frozen=True)
-class PretrendTest:
-    """Joint Wald test that all pre-period event-study coefficients are zero.
-
-    Attributes
-    ----------
-    terms : tuple of str
-        The coefficients tested (event times < 0 other than the reference).
-    chi2, chi2_df, chi2_pvalue : float, int, float
-        W = b' V⁻¹ b with V the (clustered) covariance of those coefficients, referred to
-        χ²(q), q = number of coefficients.
-    f, f_df1, f_df2, f_pvalue : float, int, int, float
-        F = W / q referred to F(q, G − 1) with G clusters, or F(q, n − k − d) for
-        classical standard errors.
-    """
-
-    terms: tuple
-    chi2: float
-    chi2_df: int
-    chi2_pvalue: float
-    f: float
-    f_df1: int
-    f_df2: int
-    f_pvalue: float
-
-    @property
-    def statistic(self) -> float:
-        """The F statistic (the headline version)."""
-        return self.f
-
-    @property
-    def df(self) -> tuple[int, int]:
-        """(numerator, denominator) degrees of freedom of the F version."""
-        return (self.f_df1, self.f_df2)
-
-    @property
-    def pvalue(self) -> float:
-        """p-value of the F version."""
-        return self.f_pvalue
-
-    def as_dict(self) -> dict:
-        return {"terms": list(self.terms), "f": self.f, "f_df1": self.f_df1, "f_df2": self.f_df2,
-                "f_pvalue": self.f_pvalue, "chi2": self.chi2, "chi2_df": self.chi2_df,
-                "chi2_pvalue": self.chi2_pvalue}
-
-    def __str__(self) -> str:
-        return (f"Pre-trend test ({len(self.terms)} coefficients = 0): "
-                f"F({self.f_df1}, {self.f_df2}) = {self.f:.3f}, p = {self.f_pvalue:.4f}; "
-                f"chi2({self.chi2_df}) = {self.chi2:.3f}, p = {self.chi2_pvalue:.4f}")
+#: The pre-trend test is a :class:`~finsupport.estimate.results.TestResult` (kind ``"F"``;
+#: ``chi2``, ``chi2_df`` and ``chi2_pvalue`` give the χ² version). The name stays for one release.
+PretrendTest = TestResult
 
 
 class EventStudyResult(FittedPanel):
     """A fitted event study (:func:`event_study`).
 
+    Follows the result contract of :class:`~finsupport.estimate.results.EstimateResult`.
+
     Attributes
     ----------
-    table : DataFrame
-        One row per event time in the window: ``event_time, term, coef, se, t, p,
-        ci_lower, ci_upper`` (95 %), ``binned`` (True for the end-point bins),
-        ``reference`` (True for the omitted period: coef 0, se NaN) and ``n_obs``
-        (treated observations at that event time). Event times with no observation
-        are not estimated (coef NaN, listed in ``notes``).
     params, std_errors, tstats, pvalues : Series
-        The estimated event-time coefficients (terms ``e<=-4``, ``e=-3``, …, ``e>=4``).
+        The estimated event-time coefficients (terms ``e<=-4``, ``e=-3``, …, ``e>=4``),
+        then covariates.
     nobs, n_units, n_periods, n_clusters, df_resid : int
         Sample sizes; ``n_clusters`` is None for classical standard errors.
+    inference : Inference
     dropped : DroppedRows
         Rows left out for missing values.
     model_result : linearmodels PanelEffectsResults
     notes : list of str
+
+    ``tidy()`` has one row per event time in the window (the reference period with
+    estimate 0 and no standard error; event times with no observation with a missing
+    estimate) and then the covariates, with the extra columns ``event_time``, ``binned``
+    (end-point bins), ``reference`` and ``n_obs`` (treated observations at that event
+    time).
     """
 
+    estimator = "Event study"
+
     def __init__(self, model_result, *, outcome, unit, time, cohort, window, reference, covariates,
-                 cluster, n_units, n_periods, n_clusters, dropped, event_terms, n_obs, notes):
+                 cluster, n_units, n_periods, n_clusters, dropped, event_terms, n_obs, notes, wild=None,
+                 warnings=()):
         self.model_result = model_result
         self.outcome, self.unit, self.time, self.cohort = outcome, unit, time, cohort
         self.window = tuple(window)
         self.reference = reference
         self.covariates = tuple(covariates)
         self.cluster = cluster
-        self.n_units, self.n_periods, self.n_clusters = n_units, n_periods, n_clusters
+        self.n_units, self.n_periods = n_units, n_periods
         self.dropped: DroppedRows = dropped
         self.event_terms: dict[int, str] = event_terms  # event time → term (estimated or empty)
         self.n_obs_by_event: dict[int, int] = n_obs
         self.notes = list(notes)
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
-        self.se_type = _se_label(cluster, n_clusters)
+        self._attach_inference(cluster, n_clusters, wild, warnings)
+        self.se_type = self.inference.describe()
         self.se_note = SE_NOTE
 
-    def _table(self, level: float = 0.95) -> pd.DataFrame:
+    def tidy(self, level: float = 0.95, kind: str = "pointwise") -> pd.DataFrame:
+        """One row per event time in the window, then the covariates (see the class docstring)."""
+        est = super().tidy(level, kind).set_index("term")
         lo, hi = self.window
-        ci = self.conf_int(level)
         rows = []
         for e in range(lo, hi + 1):
             term = self.event_terms[e]
-            row = dict(event_time=e, term=term, coef=np.nan, se=np.nan, t=np.nan, p=np.nan,
-                       ci_lower=np.nan, ci_upper=np.nan, binned=e in (lo, hi),
-                       reference=e == self.reference, n_obs=self.n_obs_by_event.get(e, 0))
+            row = dict(term=term, estimate=np.nan, std_error=np.nan, statistic=np.nan, p_value=np.nan,
+                       conf_low=np.nan, conf_high=np.nan)
             if e == self.reference:
-                row.update(coef=0.0, ci_lower=0.0, ci_upper=0.0)
-            elif term in self.params.index:
-                row.update(coef=float(self.params[term]), se=float(self.std_errors[term]),
-                           t=float(self.tstats[term]), p=float(self.pvalues[term]),
-                           ci_lower=float(ci.loc[term].iloc[0]), ci_upper=float(ci.loc[term].iloc[1]))
+                row.update(estimate=0.0, conf_low=0.0, conf_high=0.0)
+            elif term in est.index:
+                row.update(est.loc[term, list(TIDY_COLUMNS[1:])].to_dict())
+            row.update(event_time=e, binned=e in (lo, hi), reference=e == self.reference,
+                       n_obs=self.n_obs_by_event.get(e, 0))
             rows.append(row)
-        return pd.DataFrame(rows)
+        out = pd.DataFrame(rows)
+        cov = est.loc[[c for c in self.covariates if c in est.index]].reset_index()
+        if len(cov):
+            cov = cov.assign(event_time=pd.NA, binned=False, reference=False, n_obs=pd.NA)
+            out = pd.concat([out, cov], ignore_index=True)
+        out["event_time"] = out["event_time"].astype("Int64")
+        out["n_obs"] = out["n_obs"].astype("Int64")
+        return out
+
+    def _table(self, level: float = 0.95) -> pd.DataFrame:
+        t = self.tidy(level)
+        t = t[t["event_time"].notna()].rename(columns=_OLD_NAMES)
+        t["event_time"] = t["event_time"].astype(np.int64)
+        t["n_obs"] = t["n_obs"].astype(np.int64)
+        return t[["event_time", "term", "coef", "se", "t", "p", "ci_lower", "ci_upper", "binned",
+                  "reference", "n_obs"]].reset_index(drop=True)
 
     @property
     def table(self) -> pd.DataFrame:
+        """Deprecated: the release-0.1 layout (``coef, se, t, p, ci_lower, ci_upper``); use :meth:`tidy`."""
+        deprecated("EventStudyResult.table", "EventStudyResult.tidy()")
         return self._table()
 
-    def pretrend_test(self) -> PretrendTest:
+    def pretrend_test(self) -> TestResult:
         """Joint Wald test that every pre-period coefficient (event time < 0, reference excluded) is 0.
 
         Uses the covariance of the fit (clustered unless ``cluster=None``):
@@ -147,12 +128,14 @@ class EventStudyResult(FittedPanel):
 
         Returns
         -------
-        PretrendTest
+        TestResult
+            kind ``"F"``; ``chi2``, ``chi2_df``, ``chi2_pvalue`` give the χ² version.
 
         Raises
         ------
         EstimationError
-            When the window has no pre-period coefficient besides the reference.
+            When the window has no pre-period coefficient besides the reference, or
+            their covariance is singular.
         """
         pre = [self.event_terms[e] for e in sorted(self.event_terms)
                if e < 0 and e != self.reference and self.event_terms[e] in self.params.index]
@@ -161,62 +144,32 @@ class EventStudyResult(FittedPanel):
                 f"no pre-period coefficient to test (window {self.window}, reference "
                 f"{self.reference}). Fix: widen the window to include event times before "
                 f"{self.reference}.")
-        b = self.params[pre].to_numpy()
-        V = self.cov.loc[pre, pre].to_numpy()
-        try:
-            W = float(b @ np.linalg.solve(V, b))
-        except np.linalg.LinAlgError:
-            W = float(b @ np.linalg.pinv(V) @ b)
-        q = len(pre)
         df2 = (self.n_clusters - 1) if self.n_clusters is not None else self.df_resid
-        F = W / q
-        return PretrendTest(terms=tuple(pre), chi2=W, chi2_df=q, chi2_pvalue=float(stats.chi2.sf(W, q)),
-                            f=F, f_df1=q, f_df2=int(df2), f_pvalue=float(stats.f.sf(F, q, df2)))
+        return wald_test(self.params[pre].to_numpy(), self.cov.loc[pre, pre].to_numpy(),
+                         name="Pre-trend test (pre-period coefficients = 0)", terms=pre, df2=int(df2),
+                         note="Wald test with the fit's covariance; F = W/q on (q, G − 1) with G clusters, "
+                              "or (q, n − k − d) with classical errors")
 
-    def plot(self, *, level: float = 0.95, title: str | None = None, ax=None):
+    def plot(self, *, ax=None, level: float = 0.95, title: str | None = None):
         """Event-study chart: coefficients with a confidence band, zero line, treatment onset.
 
-        Builds a :class:`matplotlib.figure.Figure` directly (no pyplot, so it works with
-        any backend and leaves no global state).
-
-        Parameters
-        ----------
-        level : float
-            Confidence level of the band.
-        title : str, optional
-        ax : matplotlib Axes, optional
-            Draw into this axes instead of a new figure.
+        Drawn by :func:`finsupport.estimate.plotting.plot_event_study` on ``ax`` or on a new
+        :class:`matplotlib.figure.Figure` (no pyplot, so it works with any backend and
+        leaves no global state).
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        if ax is None:
-            from matplotlib.figure import Figure
+        from .plotting import plot_event_study
 
-            fig = Figure(figsize=(7, 4), dpi=100)
-            ax = fig.add_subplot(1, 1, 1)
-        else:
-            fig = ax.figure
-        tab = self._table(level).dropna(subset=["coef"])
-        x = tab["event_time"].to_numpy()
-        ax.fill_between(x, tab["ci_lower"].to_numpy(), tab["ci_upper"].to_numpy(), alpha=0.25,
-                        color="C0", linewidth=0, label=f"{level:.0%} confidence interval")
-        ax.plot(x, tab["coef"].to_numpy(), marker="o", color="C0", label="estimate")
-        ref = tab[tab["reference"]]
-        ax.plot(ref["event_time"], ref["coef"], marker="o", linestyle="none", markerfacecolor="white",
-                color="C0", label=f"reference (e = {self.reference})")
-        ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.axvline(-0.5, color="grey", linestyle="--", linewidth=0.8)
-        lo, hi = self.window
-        ticks = list(range(lo, hi + 1))
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"≤{t}" if t == lo else f"≥{t}" if t == hi else str(t) for t in ticks])
-        ax.set_xlabel(f"periods relative to treatment ({self.time} − {self.cohort})")
-        ax.set_ylabel(f"effect on {self.outcome}")
-        ax.set_title(title or f"Event study: {self.outcome}")
-        ax.legend(loc="best", fontsize="small", frameon=False)
-        return fig
+        return plot_event_study(self.tidy(level), window=self.window, reference=self.reference, ax=ax,
+                                title=title or f"Event study: {self.outcome}",
+                                xlabel=f"periods relative to treatment ({self.time} − {self.cohort})",
+                                ylabel=f"effect on {self.outcome}", level=level)
+
+    def _title(self) -> str:
+        return f"Event study of {self.outcome}, window {self.window}, reference {self.reference}"
 
     def summary(self) -> str:
         """Plain-text summary: model, sample, standard errors, coefficients, pre-trend test."""
@@ -228,10 +181,11 @@ class EventStudyResult(FittedPanel):
             f"end points binned (e ≤ {lo}, e ≥ {hi})",
             f"Observations: {self.nobs:,}   units: {self.n_units:,}   periods: {self.n_periods}",
             f"Standard errors: {self.se_type}; df_resid = {self.df_resid:,}",
+            *[f"Warning: {w}" for w in self.inference.warnings],
             f"Dropped: {self.dropped}",
             *self.notes,
             "",
-            self.table.drop(columns=["term"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+            self.tidy().drop(columns=["term"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"),
         ]
         try:
             lines += ["", str(self.pretrend_test())]
@@ -254,7 +208,8 @@ def _term(e: int, lo: int, hi: int) -> str:
 def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                 window: tuple[int, int] = (-4, 4), reference: int = -1,
                 covariates: Sequence[str] = (), cluster: str | None = "unit",
-                engine: str = "fast") -> EventStudyResult:
+                engine: str = "fast", inference: str = "analytic", draws: int = 999,
+                bootstrap_weights: str = "rademacher", seed: int | None = None) -> EventStudyResult:
     """Dynamic (event-study) two-way fixed effects regression.
 
     .. math:: y_{it} = \\alpha_i + \\lambda_t + \\sum_{e \\ne r} \\beta_e
@@ -291,11 +246,14 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         standard errors. Same covariance as :func:`~finsupport.estimate.twfe.twfe_did`:
         linearmodels' with ``debiased=True`` and the absorbed effects counted, i.e. the
         sandwich times n/(n − k − d) and no G/(G − 1) factor.
+    inference, draws, bootstrap_weights, seed
+        ``inference="wild"``: p-values and intervals of every coefficient from the wild
+        cluster bootstrap (WCR), as in :func:`~finsupport.estimate.twfe.twfe_did`.
 
     Returns
     -------
     EventStudyResult
-        ``.table``, ``.pretrend_test()``, ``.plot()``, ``.summary()``.
+        ``.tidy()``, ``.pretrend_test()``, ``.plot()``, ``.summary()``.
 
     Raises
     ------
@@ -321,6 +279,7 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         raise ConfigError(f"reference={reference} is outside window={window!r}; choose a reference "
                           f"period inside the window (usually -1)")
     cl = _cluster_option(cluster, unit)
+    wild = _inference_option(inference, cl, None)
     _require_columns(df, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
                          **{f"covariate {c}": c for c in covariates}, "cluster": cl})
     required = [outcome, *covariates] + ([cl] if cl is not None and cl != unit else [])
@@ -370,7 +329,14 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         cluster=cl, weights=None, engine=_engine(engine),
         hint="include never-treated units, bin the end points inside the observed event times "
              "(narrow the window) or drop covariates that are constant within units or periods")
+    from .wild import cluster_warnings
+
+    sizes = pd.Series(g[treated]).groupby(data[unit].to_numpy()[treated]).first().value_counts().to_dict()
+    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, treated, cl),
+                             cohort_sizes=sizes, wild=wild)
+    boot = _wild_fit(data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
+                     cluster=cl, draws=draws, weights=bootstrap_weights, seed=seed) if wild else None
     return EventStudyResult(res, outcome=outcome, unit=unit, time=time, cohort=cohort,
                             window=(lo, hi), reference=reference, covariates=covariates, cluster=cl,
                             n_units=n_u, n_periods=n_t, n_clusters=n_c, dropped=dropped,
-                            event_terms=terms, n_obs=n_obs, notes=notes)
+                            event_terms=terms, n_obs=n_obs, notes=notes, wild=boot, warnings=warns)

@@ -16,6 +16,8 @@ PANEL_OUTCOMES = {
     "rd_intensity": "R&D expense / revenue",
     "leverage": "total liabilities / total assets",
     "effective_rate": "interest expense / average interest-bearing debt (percent)",
+    "revenue_growth": "revenue / revenue of the previous year − 1 (missing without the previous year)",
+    "patents": "invention patents (count)",
 }
 
 
@@ -39,7 +41,9 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     * outcomes (:data:`PANEL_OUTCOMES`): ``share``, ``subsidy_share``,
       ``equity_share``, ``debt_share`` (component / revenue), ``log_revenue``,
       ``rd_intensity`` (R&D / revenue), ``leverage`` (liabilities / assets),
-      ``effective_rate`` (percent);
+      ``effective_rate`` (percent), ``revenue_growth`` (revenue over the previous calendar
+      year's revenue − 1; missing when that year is absent or its revenue is not positive)
+      and ``patents`` (``invention_patents``, missing when the column is absent);
     * treatment: ``cohort`` (first year the firm obtained ``tier``; 0 = never),
       ``active`` (tier in force), ``treated`` (1 from the cohort year on: the absorbing
       "ever designated" indicator used by the DiD estimators), ``event_time``
@@ -55,7 +59,7 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     if flows is None:
         flows = support_flows(data, **flow_options)
     fin = data.require("financials", ["firm_id", "year", "revenue"], purpose="the analysis panel")
-    cols = [c for c in ("rd_expense", "total_liabilities", "total_assets") if c in fin]
+    cols = [c for c in ("rd_expense", "total_liabilities", "total_assets", "invention_patents") if c in fin]
     df = flows[["firm_id", "year", "revenue", "subsidy", "equity", "debt", "total", "effective_rate"]].merge(
         fin[["firm_id", "year", *cols]], on=["firm_id", "year"], how="left")
     rev = df["revenue"].where(df["revenue"] > 0)
@@ -70,6 +74,11 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     else:
         out["leverage"] = np.nan
     out["effective_rate"] = df["effective_rate"]
+    # growth over the previous calendar year of the same firm (a gap year gives no growth)
+    prev = pd.DataFrame({"firm_id": df["firm_id"], "year": df["year"].astype(np.int64) + 1, "prev": rev})
+    lag = out[["firm_id", "year"]].merge(prev, on=["firm_id", "year"], how="left")["prev"].to_numpy()
+    out["revenue_growth"] = rev.to_numpy() / lag - 1
+    out["patents"] = df["invention_patents"].astype(float) if "invention_patents" in df else np.nan
     if data.designations is not None and len(data.designations):
         st = designation_status(data, tier=tier, years=sorted(out["year"].unique()))
         out = out.merge(st[["firm_id", "year", "cohort", "active"]], on=["firm_id", "year"], how="left")

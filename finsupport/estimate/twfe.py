@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataError, EstimationError
+from ..errors import ConfigError, DataError, EstimationError
+from .results import EstimateResult, Inference, deprecated
 
 __all__ = ["twfe_did", "TwfeResult", "DroppedRows"]
 
@@ -179,11 +180,15 @@ def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: 
 
 
 def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
-                     *, hint: str) -> None:
-    """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear."""
-    R = _twoway_residual(X, g1, g2)
-    orig = np.sqrt((X ** 2).sum(axis=0))
-    res = np.sqrt((R ** 2).sum(axis=0))
+                     *, hint: str, R: np.ndarray | None = None, gram: np.ndarray | None = None) -> None:
+    """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear.
+
+    ``R`` is the two-way residual of ``X`` and ``gram`` = R'R when the caller has them.
+    """
+    R = _twoway_residual(X, g1, g2) if R is None else R
+    gram = R.T @ R if gram is None else gram
+    orig = np.sqrt(np.einsum("ij,ij->j", X, X))
+    res = np.sqrt(np.clip(np.diag(gram), 0, None))
     absorbed = [n for n, o, r in zip(names, orig, res, strict=True) if o == 0 or r <= 1e-8 * o]
     if absorbed:
         raise EstimationError(
@@ -191,8 +196,7 @@ def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: n
             f"(constant within units or within periods), so the coefficient is not identified. "
             f"Fix: {hint}")
     if X.shape[1] > 1:
-        Z = R / res
-        lam, vec = np.linalg.eigh(Z.T @ Z)  # Gram matrix: k × k, cheap for millions of rows
+        lam, vec = np.linalg.eigh(gram / np.outer(res, res))  # correlation-scaled Gram matrix, k × k
         if lam[0] <= 1e-13 * lam[-1]:
             involved = [n for n, v in zip(names, np.abs(vec[:, 0]), strict=True) if v > 1e-6]
             raise EstimationError(
@@ -235,8 +239,12 @@ class _FastPanelResult:
     @classmethod
     def fit(cls, y, X, names, g1, g2, clusters, *, n_effects: int):
         R = _twoway_residual(np.column_stack([y, X]), g1, g2)
-        yt, Xt = R[:, 0], R[:, 1:]
-        XtX_inv = np.linalg.inv(Xt.T @ Xt)
+        return cls.from_residuals(R[:, 0], R[:, 1:], names, clusters, n_effects=n_effects)
+
+    @classmethod
+    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int, gram: np.ndarray | None = None):
+        """OLS and its covariance on outcome and design already demeaned by unit and time (``gram`` = Xt'Xt)."""
+        XtX_inv = np.linalg.inv(Xt.T @ Xt if gram is None else gram)
         beta = XtX_inv @ (Xt.T @ yt)
         e = yt - Xt @ beta
         n, k = Xt.shape
@@ -319,18 +327,15 @@ SE_NOTE = (
 )
 
 
-def _se_label(cluster: str | None, n_clusters: int | None) -> str:
-    if cluster is None:
-        return "classical (homoskedastic, unadjusted)"
-    return f"clustered by {cluster} ({n_clusters} clusters)"
-
-
 # ---------------------------------------------------------------------------
 # TWFE DiD
 
 
-class FittedPanel:
-    """Accessors shared by the fitted regressions (``model_result`` is the fit of PanelOLS or the fast engine)."""
+class FittedPanel(EstimateResult):
+    """Accessors shared by the fitted regressions (``model_result`` is the fit of PanelOLS or the fast engine).
+
+    p-values and intervals use t(df_resid), as linearmodels reports them.
+    """
 
     model_result: object
 
@@ -346,8 +351,11 @@ class FittedPanel:
     def tstats(self) -> pd.Series:
         return self.model_result.tstats
 
-    @property
-    def pvalues(self) -> pd.Series:
+    wild = None  # WildBootstrap when inference="wild"
+
+    def _pvalues(self) -> pd.Series:
+        if self.wild is not None:
+            return self.wild.pvalues().reindex(self.params.index)
         return self.model_result.pvalues
 
     @property
@@ -363,13 +371,70 @@ class FittedPanel:
     def df_resid(self) -> int:
         return int(self.model_result.df_resid)
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals of the estimated coefficients (t(df_resid) critical values)."""
-        return self.model_result.conf_int(level=level)
+    def _bounds(self, level: float) -> pd.DataFrame:
+        if self.wild is not None:  # test inversion of the wild cluster bootstrap
+            return self.wild.conf_int(level).reindex(self.params.index)
+        ci = self.model_result.conf_int(level=level)
+        return pd.DataFrame({"lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1]})
+
+    def _attach_inference(self, cluster, n_clusters, wild, warns) -> None:
+        self.wild = wild
+        if wild is None:
+            self.inference = Inference(method="cluster" if cluster is not None else "classical", cluster=cluster,
+                                       n_clusters=n_clusters, distribution="t", df=int(self.df_resid),
+                                       warnings=tuple(warns))
+        else:
+            self.inference = Inference(method="wild_bootstrap", cluster=cluster, n_clusters=n_clusters,
+                                       distribution="t", df=int(self.df_resid), draws=wild.draws,
+                                       weights=wild.weights, seed=wild.seed, enumerated=wild.enumerated,
+                                       warnings=tuple(warns))
+
+
+def _panel_inference(cluster: str | None, n_clusters: int | None, df_resid: int) -> Inference:
+    return Inference(method="cluster" if cluster is not None else "classical", cluster=cluster,
+                     n_clusters=n_clusters, distribution="t", df=int(df_resid))
+
+
+def _inference_option(inference: str, cluster: str | None, weights: str | None) -> bool:
+    """Validate ``inference``; True for the wild cluster bootstrap."""
+    if inference not in ("analytic", "wild"):
+        raise ConfigError(f"inference={inference!r} is not known; use 'analytic' or 'wild'")
+    if inference == "wild":
+        if cluster is None:
+            raise ConfigError("inference='wild' is the wild *cluster* bootstrap: it needs cluster='unit' (or "
+                              "another cluster column), not cluster=None")
+        if weights is not None:
+            raise ConfigError("inference='wild' is not available for weighted regressions; drop weights= or "
+                              "use inference='analytic'")
+    return inference == "wild"
+
+
+def _wild_fit(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
+              cluster: str, draws: int, weights: str, seed):
+    """The WCR bootstrap of the fit of :func:`_fit_panel` (same codes and demeaning)."""
+    from .wild import wild_bootstrap
+
+    ucode, _ = pd.factorize(data[unit], sort=False)
+    tcode, _ = pd.factorize(data[time], sort=True)
+    ccode, _ = pd.factorize(data[cluster]) if cluster != unit else (ucode, None)
+    R = _twoway_residual(np.column_stack([data[outcome].to_numpy(dtype=float),
+                                          data[list(regressors)].to_numpy(dtype=float)]), ucode, tcode)
+    return wild_bootstrap(R[:, 0], R[:, 1:], list(regressors), ccode, units=ucode, periods=tcode, draws=draws,
+                          weights=weights, seed=seed)
+
+
+def _treated_clusters(data: pd.DataFrame, treated: np.ndarray, cluster: str | None) -> int | None:
+    if cluster is None:
+        return None
+    return int(pd.Series(treated).groupby(data[cluster].to_numpy()).any().sum())
 
 
 class TwfeResult(FittedPanel):
     """A fitted two-way fixed effects DiD (:func:`twfe_did`).
+
+    Follows the result contract of :class:`~finsupport.estimate.results.EstimateResult`
+    (``params``, ``std_errors``, ``pvalues``, ``cov``, ``conf_int()``, ``nobs``,
+    ``tidy()``, ``summary()``, ``plot()``).
 
     Attributes
     ----------
@@ -385,8 +450,8 @@ class TwfeResult(FittedPanel):
         Number of clusters (``None`` for classical standard errors).
     df_resid : int
         n − k − d (k regressors, d absorbed effects).
-    table : DataFrame
-        Tidy coefficients: ``term, coef, se, t, p, ci_lower, ci_upper`` (95 %).
+    inference : Inference
+        How the standard errors were computed.
     dropped : DroppedRows
         Rows left out for missing values (count, unit ids, row labels).
     model_result : linearmodels PanelEffectsResults
@@ -397,9 +462,12 @@ class TwfeResult(FittedPanel):
         Description of the standard errors.
     """
 
+    estimator = "Two-way fixed effects DiD"
+
     def __init__(self, model_result, *, outcome: str, treatment: str, unit: str, time: str,
                  covariates: Sequence[str], cluster: str | None, weights: str | None,
-                 n_units: int, n_periods: int, n_clusters: int | None, dropped: DroppedRows):
+                 n_units: int, n_periods: int, n_clusters: int | None, dropped: DroppedRows,
+                 wild=None, warnings: Sequence[str] = ()):
         self.model_result = model_result
         self.outcome = outcome
         self.treatment = treatment
@@ -410,10 +478,10 @@ class TwfeResult(FittedPanel):
         self.weights = weights
         self.n_units = n_units
         self.n_periods = n_periods
-        self.n_clusters = n_clusters
         self.dropped = dropped
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
-        self.se_type = _se_label(cluster, n_clusters)
+        self._attach_inference(cluster, n_clusters, wild, warnings)
+        self.se_type = self.inference.describe()
         self.se_note = SE_NOTE
 
     @property
@@ -424,19 +492,14 @@ class TwfeResult(FittedPanel):
     def se(self) -> float:
         return float(self.std_errors[self.treatment])
 
-
     @property
     def table(self) -> pd.DataFrame:
-        ci = self.conf_int()
-        return pd.DataFrame({
-            "term": self.params.index,
-            "coef": self.params.to_numpy(),
-            "se": self.std_errors.to_numpy(),
-            "t": self.tstats.to_numpy(),
-            "p": self.pvalues.to_numpy(),
-            "ci_lower": ci.iloc[:, 0].to_numpy(),
-            "ci_upper": ci.iloc[:, 1].to_numpy(),
-        })
+        """Deprecated: the release-0.1 layout ``term, coef, se, t, p, ci_lower, ci_upper``; use :meth:`tidy`."""
+        deprecated("TwfeResult.table", "TwfeResult.tidy()")
+        return self.tidy().rename(columns=_OLD_NAMES)
+
+    def _title(self) -> str:
+        return f"Two-way fixed effects DiD of {self.outcome} on {self.treatment}"
 
     def summary(self) -> str:
         """Plain-text summary: the model, sample, standard errors and coefficient table."""
@@ -449,11 +512,12 @@ class TwfeResult(FittedPanel):
             f"Standard errors: {self.se_type}; small-sample factor n/(n − k − d), "
             f"df_resid = {self.df_resid:,}",
         ]
+        lines += [f"Warning: {w}" for w in self.inference.warnings]
         if self.weights:
             lines.append(f"Weights: {self.weights}")
         lines.append(f"Dropped: {self.dropped}")
         lines.append("")
-        tab = self.table.set_index("term")
+        tab = self.tidy().set_index("term")
         lines.append(tab.to_string(float_format=lambda v: f"{v:.4f}"))
         return "\n".join(lines)
 
@@ -462,9 +526,15 @@ class TwfeResult(FittedPanel):
                 f"(se {self.se:.3g}), n = {self.nobs:,}>")
 
 
+#: tidy() column names → the release-0.1 ``table`` names (deprecated accessors)
+_OLD_NAMES = {"estimate": "coef", "std_error": "se", "statistic": "t", "p_value": "p",
+              "conf_low": "ci_lower", "conf_high": "ci_upper"}
+
+
 def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time: str,
              covariates: Sequence[str] = (), cluster: str | None = "unit",
-             weights: str | None = None, engine: str = "fast") -> TwfeResult:
+             weights: str | None = None, engine: str = "fast", inference: str = "analytic",
+             draws: int = 999, bootstrap_weights: str = "rademacher", seed: int | None = None) -> TwfeResult:
     """Two-way fixed effects difference-in-differences.
 
     Estimates, by OLS with unit and time effects absorbed (linearmodels ``PanelOLS`` with
@@ -502,10 +572,26 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
         numpy within-transformation (several times faster on millions of rows; weighted
         fits always use PanelOLS); ``linearmodels`` fits ``PanelOLS`` itself and exposes
         its results object as ``model_result``.
+    inference : {"analytic", "wild"}
+        ``analytic`` (default): cluster-robust (or classical) t tests. ``wild``: p-values
+        of H0: β = 0 and confidence intervals (by test inversion) from the wild cluster
+        bootstrap with the null imposed (WCR; :mod:`finsupport.estimate.wild`); standard
+        errors stay the analytic ones. Needs clustering and no weights.
+    draws : int
+        Bootstrap draws for ``inference="wild"`` (every sign vector is enumerated when the
+        weights are Rademacher and 2^G ≤ draws).
+    bootstrap_weights : {"rademacher", "webb"}
+        Distribution of the cluster weights of the wild bootstrap (Webb's six-point
+        weights are preferable with fewer than about 12 clusters).
+    seed : int, optional
+        Seed of the bootstrap draws.
 
     Returns
     -------
     TwfeResult
+        ``inference.warnings`` lists few-cluster warnings (fewer than 50 clusters or 20
+        treated clusters; see :func:`finsupport.estimate.wild.cluster_warnings`); they are
+        also issued as :class:`~finsupport.estimate.wild.FewClustersWarning`.
 
     Notes
     -----
@@ -532,6 +618,7 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
     """
     covariates = list(covariates)
     cl = _cluster_option(cluster, unit)
+    wild = _inference_option(inference, cl, weights)
     _require_columns(df, {"outcome": outcome, "treatment": treatment, "unit": unit, "time": time,
                          **{f"covariate {c}": c for c in covariates},
                          "cluster": cl, "weights": weights})
@@ -559,9 +646,15 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
         cluster=cl, weights=weights, engine=_engine(engine),
         hint=f"the treatment must switch on within units at different times (or for some units "
              f"only); drop covariates that are constant within {unit} or within {time}")
+    from .wild import cluster_warnings
+
+    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, d.to_numpy() == 1, cl),
+                             wild=wild)
+    boot = _wild_fit(data, outcome=outcome, regressors=[treatment, *covariates], unit=unit, time=time, cluster=cl,
+                     draws=draws, weights=bootstrap_weights, seed=seed) if wild else None
     return TwfeResult(res, outcome=outcome, treatment=treatment, unit=unit, time=time,
                       covariates=covariates, cluster=cl, weights=weights, n_units=n_u,
-                      n_periods=n_t, n_clusters=n_c, dropped=dropped)
+                      n_periods=n_t, n_clusters=n_c, dropped=dropped, wild=boot, warnings=warns)
 
 
 def _check_binary(data: pd.DataFrame, col: str) -> None:

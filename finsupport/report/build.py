@@ -31,11 +31,15 @@ QUESTION = ("How much financial support (direct subsidies, state-linked equity a
             "and does certification change the support a firm receives?")
 
 ESTIMATOR_SOURCES = {
-    "twfe": "Two-way fixed effects DiD: firm and year effects (linearmodels PanelOLS), standard errors clustered by firm",
+    "twfe": "Two-way fixed effects DiD: firm and year effects (linearmodels PanelOLS)",
     "event_study": ("Event study: relative-time indicators, reference period −1, binned end points, firm and year "
                     "effects; joint Wald pre-trend test"),
     "att_gt": ("Callaway & Sant'Anna (2021, J. Econometrics 225(2)) group-time ATTs, doubly robust (Sant'Anna & "
                "Zhao 2020); aggregations as R did::aggte"),
+    "sun_abraham": ("Sun & Abraham (2021, J. Econometrics 225(2)) interaction-weighted event study, never-treated "
+                    "controls; overall ATT over treated firm-years"),
+    "imputation": ("Borusyak, Jaravel & Spiess (2024, Rev. Econ. Stud. 91(6)) imputation estimator with conservative "
+                   "standard errors and lead-based pre-trend test"),
 }
 
 
@@ -218,7 +222,7 @@ def _regressions(result) -> tuple[Sheet | None, pd.DataFrame | None, dict]:
     table = regression_table(*models.values(), names=list(models), labels={"treated": "Certified × post"})
     return (Sheet(name="Regression tables", title="Two-way fixed effects DiD (standard errors in parentheses)",
                   blocks=_comparison_blocks(result),
-                  notes=["* p<0.10, ** p<0.05, *** p<0.01; standard errors clustered by firm unless stated",
+                  notes=["* p<0.10, ** p<0.05, *** p<0.01", *table.attrs.get("notes", []),
                          "Under staggered adoption with effects that change over time, TWFE can be biased: "
                          "compare the ATT(g,t) sheet"],
                   table=regression_layout(table)), table, models)
@@ -233,19 +237,36 @@ def _comparison_blocks(result) -> list[tuple[str, pd.DataFrame]]:
         if truth is not None and outcome in truth_outcomes(result):
             sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
             tv = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))
+        def row(label, res, term, true, outcome=outcome):
+            lo, hi = res.conf_int(0.95).loc[term]
+            rows.append({"outcome": outcome, "estimator": label, "estimate": float(res.params[term]),
+                         "se": float(res.std_errors[term]), "p_value": float(res.pvalues[term]),
+                         "ci_95_low": float(lo), "ci_95_high": float(hi),
+                         "inference": res.inference.describe(), "true_effect": true})
+
+        simple_true = tv["simple"] if tv else np.nan
         if "twfe" in r:
-            tw = r["twfe"]
-            rows.append({"outcome": outcome, "estimator": "TWFE (certified × post)",
-                         "estimate": float(tw.params["treated"]), "se": float(tw.std_errors["treated"]),
-                         "true_effect": tv["simple"] if tv else np.nan})
+            row("TWFE (certified × post)", r["twfe"], "treated", simple_true)
         for kind, label in (("simple", "Callaway–Sant'Anna, simple ATT"),
                             ("dynamic", "Callaway–Sant'Anna, mean of event-time ATTs (e ≥ 0)")):
             agg = r.get("aggregates", {}).get(kind)
             if agg is not None:
-                true = (tv["simple"] if kind == "simple" else
+                true = (simple_true if kind == "simple" else
                         float(tv["dynamic"].query("event_time >= 0")["att_true"].mean())) if tv else np.nan
-                rows.append({"outcome": outcome, "estimator": label, "estimate": agg.overall_att,
-                             "se": agg.overall_se, "true_effect": true})
+                row(label, agg, agg.params.index[0], true)
+        # the two ATTs below average over every certified firm-year, as the simple aggregation does
+        if "sun_abraham" in r:
+            row("Sun–Abraham, ATT over certified firm-years", r["sun_abraham"], "ATT", simple_true)
+        if "imputation" in r:
+            row("Imputation (Borusyak–Jaravel–Spiess), ATT", r["imputation"], "ATT", simple_true)
+        if "by" in r:
+            sub = r["by"]
+            try:
+                test = str(sub.equality_test())
+            except EstimationError as exc:
+                test = f"equality test not available: {exc}"
+            blocks.append((f"Callaway–Sant'Anna simple ATT by {sub.by} ({outcome}); shared controls. {test}",
+                           sub.tidy()))
         if "bacon" in r:
             blocks.append((f"Goodman-Bacon decomposition of the TWFE coefficient ({outcome})", r["bacon"].by_type().reset_index()))
     if rows:
@@ -262,7 +283,8 @@ def _event_study(result, truth) -> Sheet | None:
         es = r.get("event_study")
         if es is None:
             continue
-        t = es.table.copy()
+        t = es.tidy()
+        t = t[t["event_time"].notna()].astype({"event_time": "int64", "n_obs": "int64"})
         if truth is not None and outcome in truth_outcomes(result):
             sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
             dyn = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))["dynamic"]
@@ -272,13 +294,14 @@ def _event_study(result, truth) -> Sheet | None:
             pretrend = str(es.pretrend_test())
         except EstimationError as e:
             pretrend = f"pre-trend test not available: {e}"
-        chart = ChartSpec(kind="line", x="event_time", y="coef", lower="ci_lower", upper="ci_upper",
+        chart = ChartSpec(kind="line", x="event_time", y="estimate", lower="conf_low", upper="conf_high",
                           title=f"Event study: {outcome}", x_title="years since designation",
                           y_title=outcome, reference_line=0.0)
         return Sheet(name="Event study", title=f"Event study on {outcome} (reference period −1)",
-                     notes=[pretrend, "end points binned; standard errors clustered by firm"], table=t, chart=chart,
-                     formats={"coef": "coef", "se": "coef", "ci_lower": "coef", "ci_upper": "coef",
-                              "true_effect": "coef", "t": "coef", "p": "coef", "n_obs": "int"})
+                     notes=[pretrend, f"end points binned; standard errors {es.inference.describe()}",
+                            *es.inference.warnings], table=t, chart=chart,
+                     formats={"estimate": "coef", "std_error": "coef", "conf_low": "coef", "conf_high": "coef",
+                              "true_effect": "coef", "statistic": "coef", "p_value": "coef", "n_obs": "int"})
     return None
 
 
@@ -292,7 +315,7 @@ def _att_gt(result, truth) -> Sheet | None:
         cs = r.get("att_gt")
         if cs is None:
             continue
-        t = cs.table.copy()
+        t = cs.tidy(1 - cs.options["alpha"], "uniform" if cs.options["bootstrap"] else "pointwise")
         blocks = []
         tv = None
         if truth is not None and outcome in truth_outcomes(result):
@@ -304,9 +327,9 @@ def _att_gt(result, truth) -> Sheet | None:
         for kind, agg in r["aggregates"].items():
             rows.append({"aggregation": kind, "overall_att": agg.overall_att, "overall_se": agg.overall_se,
                          **({"true_effect": tv["simple"] if kind == "simple" else np.nan} if tv else {})})
-            at = agg.table.copy()
+            at = agg.tidy(1 - agg.alpha, "uniform" if agg.inference.method == "multiplier_bootstrap" else "pointwise")
             if tv is not None and kind in ("group", "dynamic", "calendar"):
-                key = at.columns[0]
+                key = agg.key
                 ref = tv[kind].set_index(tv[kind].columns[0])["att_true"]
                 at["true_effect"] = at[key].map(ref)
             blocks.append((f"Aggregation: {kind}", at))
@@ -314,10 +337,13 @@ def _att_gt(result, truth) -> Sheet | None:
         cg = result.config["analysis"]["control_group"].replace("_", "-")
         return Sheet(name="ATT(g,t)", title=f"Callaway–Sant'Anna ATT(g,t) on {outcome} ({cg} controls)",
                      notes=["cohort = year of first designation; time = calendar year",
+                            f"standard errors {cs.inference.describe()}; "
+                            + ("uniform (sup-t) bands" if cs.options["bootstrap"] else "pointwise intervals"),
                             "true effect shown where the data are synthetic"],
                      table=t, blocks=blocks,
-                     formats={"att": "coef", "se": "coef", "ci_lower": "coef", "ci_upper": "coef",
-                              "att_true": "coef", "cohort": "year", "time": "year"})
+                     formats={"estimate": "coef", "std_error": "coef", "conf_low": "coef", "conf_high": "coef",
+                              "statistic": "coef", "p_value": "coef", "att_true": "coef", "true_effect": "coef",
+                              "cohort": "year", "time": "year", "base": "year"})
     return None
 
 
@@ -448,8 +474,6 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     plots = [(outcome, kind, r[kind]) for outcome, r in result.estimates.items()
              for kind in ("event_study", "att_gt") if r.get(kind) is not None]
     with prog.stage("report: figures", total=len(plots) * len(out_cfg["figures"]), unit="files") as task:
-        import matplotlib.pyplot as plt
-
         for outcome, kind, est in plots:
             fig = est.plot()
             for fmt in out_cfg["figures"]:
@@ -459,7 +483,6 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
                 fig.savefig(p, format=fmt, dpi=150, bbox_inches="tight", metadata=meta)
                 outputs[f"{kind}_{outcome}_{fmt}"] = p
                 task.advance()
-            plt.close(fig)
     # regression tables for papers
     with prog.stage("report: tables"):
         _, table, models = _regressions(result) if result.estimates else (None, None, {})

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
-from ..estimate.results import stars
+from ..estimate.results import DEPRECATED_COLUMNS, EstimateResult, regression_table, stars
 from .safety import safe_output_path
 
 __all__ = [
@@ -38,55 +38,58 @@ __all__ = [
 
 #: (p-value threshold, marker), strictest first: p < 0.01 gives ``***``.
 STAR_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
-FOOTER_ORDER = ("N", "clusters", "firm FE", "year FE")
+FOOTER_ORDER = ("N", "clusters", "Clusters", "firm FE", "year FE")
+LAST_FOOTER = ("Standard errors",)
 NOTE = "Standard errors in parentheses. * p<0.10, ** p<0.05, *** p<0.01."
-_REQUIRED = ("model", "term", "coef", "se")
+_REQUIRED = ("model", "term", "estimate", "std_error")
 
 
-def _get(obj: Any, *names: str) -> Any:
-    for n in names:
-        v = getattr(obj, n, None)
-        if v is not None:
-            return v() if callable(v) else v
-    return None
+def _legacy_names(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Rename the release-0.1 column names (``coef``, ``se``, ``p``/``pvalue``, …) to the tidy schema."""
+    old = {k: v for k, v in DEPRECATED_COLUMNS.items() if k in tidy.columns and v not in tidy.columns}
+    return tidy.rename(columns=old) if old else tidy
 
 
-def _coerce(table: Any, footer: Mapping | None) -> tuple[pd.DataFrame, dict]:
-    """The coefficient rows and the footer, from a DataFrame or a results object.
+def _coerce(table: Any, footer: Mapping | None) -> tuple[pd.DataFrame, dict, list[str]]:
+    """Coefficient rows (tidy schema), footer per model and notes, from results or a table.
 
-    Accepts ``pvalue`` or ``p`` for the p-value, and the layout of
-    :func:`finsupport.estimate.results.regression_table` (a ``kind`` column, footer
-    rows with their entry in ``value``).
+    ``table`` is a fitted result of this package or a list of them (built with
+    :func:`~finsupport.estimate.results.regression_table`), the long table that function
+    returns (footer rows have ``kind`` ≠ ``"coef"`` and their entry in ``value``), a
+    tidy DataFrame with ``model, term, estimate, std_error, p_value`` (footer in
+    ``footer`` or ``attrs["footer"]``), or an object with a ``tidy`` table and a ``footer``.
     """
+    if isinstance(table, EstimateResult):
+        table = [table]
+    if isinstance(table, list | tuple) and table and all(isinstance(r, EstimateResult) for r in table):
+        table = regression_table(*table)
     if isinstance(table, pd.DataFrame):
-        tidy = table
-        foot = footer if footer is not None else table.attrs.get("footer")
+        tidy, foot = table, footer if footer is not None else table.attrs.get("footer")
     else:
-        tidy = _get(table, "tidy", "to_frame", "frame")
-        foot = footer if footer is not None else _get(table, "footer", "footers")
+        tidy = getattr(table, "tidy", None)
+        tidy = tidy() if callable(tidy) else tidy
+        foot = footer if footer is not None else getattr(table, "footer", None)
         if not isinstance(tidy, pd.DataFrame):
-            raise ConfigError(f"expected a tidy regression table (DataFrame with columns {', '.join(_REQUIRED)}, "
-                              f"pvalue) or an object with a .tidy table; got {type(table).__name__}")
+            raise ConfigError(f"expected a fitted result, a tidy regression table (DataFrame with columns "
+                              f"{', '.join(_REQUIRED)}, p_value) or an object with a .tidy table; got "
+                              f"{type(table).__name__}")
+    notes = list(tidy.attrs.get("notes", []))
     foot = {str(k): dict(v) for k, v in (foot or {}).items()}
-    if "pvalue" not in tidy.columns and "p" in tidy.columns:
-        tidy = tidy.rename(columns={"p": "pvalue"})
-    if "kind" in tidy.columns:
-        # finsupport.estimate.results layout: N / clusters / FE rows are rows with kind != "coef"
-        # and their number or Yes/No in ``value``; an explicit footer wins over them.
-        extra = tidy[tidy["kind"] != "coef"]
-        tidy = tidy[tidy["kind"] == "coef"]
-        for r in extra.itertuples(index=False):
+    tidy = _legacy_names(pd.DataFrame(tidy))
+    if "kind" in tidy.columns:  # footer rows inside the table; an explicit footer wins over them
+        for r in tidy[tidy["kind"] != "coef"].itertuples(index=False):
             foot.setdefault(str(r.model), {}).setdefault(str(r.term), getattr(r, "value", None))
+        tidy = tidy[tidy["kind"] == "coef"]
     missing = [c for c in _REQUIRED if c not in tidy.columns]
     if missing:
-        raise ConfigError(f"regression table lacks column(s) {', '.join(missing)}; it needs model, term, coef, se "
-                          "and pvalue (one row per model and term)")
+        raise ConfigError(f"regression table lacks column(s) {', '.join(missing)}; it needs model, term, "
+                          "estimate, std_error and p_value (one row per model and term)")
     dup = tidy.duplicated(["model", "term"])
     if dup.any():
         first = tidy.loc[dup, ["model", "term"]].iloc[0]
         raise ConfigError(f"regression table has more than one row for model {first['model']!r}, "
                           f"term {first['term']!r}")
-    return tidy, foot
+    return tidy, foot, notes
 
 
 def _num(x: Any, digits: int) -> str:
@@ -113,9 +116,9 @@ def _footer_value(v: Any) -> str:
 
 
 def _grid(table: Any, footer: Mapping | None, digits: int, term_labels: Mapping | None
-          ) -> tuple[list[str], list[tuple[str, str, list[tuple[str, str]]]]]:
-    """Models, and rows ``(kind, label, [(number, stars)] per model)``; kind is coef, se or footer."""
-    tidy, foot = _coerce(table, footer)
+          ) -> tuple[list[str], list[tuple[str, str, list[tuple[str, str]]]], list[str]]:
+    """Models, rows ``(kind, label, [(number, stars)] per model)`` (kind coef, se or footer), notes."""
+    tidy, foot, notes = _coerce(table, footer)
     models = [str(m) for m in pd.unique(tidy["model"].astype(str))]
     for m in foot:
         if m not in models:
@@ -123,7 +126,7 @@ def _grid(table: Any, footer: Mapping | None, digits: int, term_labels: Mapping 
     terms = list(pd.unique(tidy["term"].astype(str)))
     labels = dict(term_labels or {})
     cells = {(str(r.model), str(r.term)): r for r in tidy.itertuples(index=False)}
-    has_p = "pvalue" in tidy.columns
+    has_p = "p_value" in tidy.columns
     rows: list[tuple[str, str, list[tuple[str, str]]]] = []
     for t in terms:
         coef, se = [], []
@@ -133,18 +136,19 @@ def _grid(table: Any, footer: Mapping | None, digits: int, term_labels: Mapping 
                 coef.append(("", ""))
                 se.append(("", ""))
                 continue
-            c = _num(r.coef, digits)
-            coef.append((c, stars(r.pvalue) if has_p and c else ""))
-            s = _num(r.se, digits)
+            c = _num(r.estimate, digits)
+            coef.append((c, stars(r.p_value) if has_p and c else ""))
+            s = _num(r.std_error, digits)
             se.append((f"({s})" if s else "", ""))
         rows.append(("coef", str(labels.get(t, t)), coef))
         rows.append(("se", "", se))
     keys = [k for k in FOOTER_ORDER if any(k in f for f in foot.values())]
-    keys += [k for f in foot.values() for k in f if k not in keys]
+    keys += [k for f in foot.values() for k in f if k not in keys and k not in LAST_FOOTER]
+    keys += [k for k in LAST_FOOTER if any(k in f for f in foot.values())]
     keys = list(dict.fromkeys(keys))
     for k in keys:
         rows.append(("footer", k, [(_footer_value(foot.get(m, {}).get(k)), "") for m in models]))
-    return models, rows
+    return models, rows, notes
 
 
 def regression_layout(table: Any, footer: Mapping | None = None, *, digits: int = 4,
@@ -177,9 +181,11 @@ def regression_layout(table: Any, footer: Mapping | None = None, *, digits: int 
     finsupport.errors.ConfigError
         If a required column is missing or a model has a term twice.
     """
-    models, rows = _grid(table, footer, digits, term_labels)
+    models, rows, notes = _grid(table, footer, digits, term_labels)
     data = [[label] + [n + s for n, s in vals] for _, label, vals in rows]
-    return pd.DataFrame(data, columns=["", *models])
+    grid = pd.DataFrame(data, columns=["", *models])
+    grid.attrs["notes"] = notes
+    return grid
 
 
 def _md(text: str) -> str:
@@ -223,14 +229,15 @@ def to_markdown(table: Any, footer: Mapping | None = None, *, digits: int = 4,
     | firm FE | Yes |
     <BLANKLINE>
     """
-    models, rows = _grid(table, footer, digits, term_labels)
+    models, rows, notes = _grid(table, footer, digits, term_labels)
     lines = ["|  | " + " | ".join(_md(m) for m in models) + " |",
              "|---|" + "---:|" * len(models)]
     for _, label, vals in rows:
         lines.append(f"| {_md(label)} | " + " | ".join(_md(n + s) for n, s in vals) + " |")
     text = "\n".join(lines) + "\n"
-    if note:
-        text += "\n" + _md(note) + "\n"
+    below = [*([note] if note else []), *notes]  # the stars, then how each model's errors were computed
+    if below:
+        text += "\n" + "  \n".join(_md(n) for n in below) + "\n"
     return text
 
 
@@ -277,7 +284,7 @@ def to_latex(table: Any, footer: Mapping | None = None, *, digits: int = 4,
         LaTeX source; needs ``\\usepackage{booktabs}``. Columns are numbered
         ``(1), (2), …`` above the model names.
     """
-    models, rows = _grid(table, footer, digits, term_labels)
+    models, rows, notes = _grid(table, footer, digits, term_labels)
     k = len(models)
     out = ["% requires \\usepackage{booktabs}", f"\\begin{{tabular}}{{l*{{{k}}}{{c}}}}", "\\toprule",
            " & " + " & ".join(f"({i})" for i in range(1, k + 1)) + " \\\\",
@@ -295,6 +302,8 @@ def to_latex(table: Any, footer: Mapping | None = None, *, digits: int = 4,
         for _, mark in STAR_LEVELS:   # render the stars of the note as superscripts
             tex_note = tex_note.replace(f"{mark} p", f"$^{{{mark}}}$ p")
         out.append(f"\\multicolumn{{{k + 1}}}{{l}}{{\\footnotesize {tex_note}}} \\\\")
+    for n in notes:
+        out.append(f"\\multicolumn{{{k + 1}}}{{l}}{{\\footnotesize {_tex(n)}}} \\\\")
     out.append("\\end{tabular}")
     body = "\n".join(out) + "\n"
     if caption is None and label is None:
