@@ -55,7 +55,7 @@ from .mapping import (
 from .quality import QualityLog
 from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
-from .validate import MISSING_MARKERS, _numeric, exclude_interim, to_float
+from .validate import MISSING_MARKERS, _numeric, exclude_interim, non_ascii, to_float
 from .wide import reshape_wide
 
 __all__ = ["read_dataset", "REQUIRED_COLUMNS", "TABLE_FILE_SUFFIXES"]
@@ -336,15 +336,41 @@ def _csv_frame(text: str, delim: str) -> pd.DataFrame | None:
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if '"' in text and re.search(r'[^\s' + re.escape(delim) + r']"[^"\s' + re.escape(delim) + r']', text):
         return None  # a quote inside an unquoted field: let the strict reader judge it
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=str, keep_default_na=False,
-                         na_filter=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL,
-                         doublequote=True)
-    except (pd.errors.ParserError, ValueError):
-        return None
+    df = _arrow_csv(text, delim)
+    if df is None:
+        try:
+            df = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=str, keep_default_na=False,
+                             na_filter=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL,
+                             doublequote=True)
+        except (pd.errors.ParserError, ValueError):
+            return None
     if len(df) != lines:
         return None
     df.index = pd.RangeIndex(1, len(df) + 1)
+    return df
+
+
+def _arrow_csv(text: str, delim: str) -> pd.DataFrame | None:
+    """pyarrow's multithreaded CSV parser, every cell as text (when pyarrow is installed, as with the
+    ``[parquet]`` extra); None when it is absent or the file has rows wider than its first line."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    first = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)]), delimiter=delim), [])
+    names = [f"c{j}" for j in range(max(len(first), 1))]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+    df.columns = range(df.shape[1])
     return df
 
 
@@ -1085,7 +1111,7 @@ class _Builder:
     def _convert_strings(self, t: str, name: str, kind: str, vals: list, factor, idx) -> pd.Series:
         """Vectorised :meth:`_convert` for a column of text cells (every CSV column)."""
         st = vals.astype("string") if isinstance(vals, pd.Series) else pd.Series(vals, index=idx, dtype="string")
-        nonascii = st.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+        nonascii = non_ascii(st)
         w = st
         if nonascii.any():
             w = st.copy()

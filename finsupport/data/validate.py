@@ -62,6 +62,15 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
         out = s.astype(float)
         _not_finite(out, table, column, problems)
         return out
+    fast = to_float(s.astype("string"))
+    if fast is not None:  # every cell a plain number (the common case): one correctly rounded cast
+        words = fast.isna() & s.notna()  # 'nan' written as text is read as missing, and said so
+        if words.any():
+            log.add(stage=stage, table=table, column=column, rows=s.index[words],
+                    issue="missing-value marker", action="repaired",
+                    detail=[f"'{v}' read as missing" for v in s[words]])
+        _not_finite(fast, table, column, problems)
+        return fast
     txt = s.astype("string").str.strip()
     # thousands separators and full-width minus are common in exports
     cleaned = txt
@@ -116,6 +125,17 @@ def to_float(s: pd.Series) -> pd.Series | None:
     return pd.Series(out.to_numpy(zero_copy_only=False), index=s.index, dtype=float)
 
 
+def non_ascii(s: pd.Series) -> pd.Series:
+    """Cells with a character outside ASCII (full-width forms to normalise), without a regex where possible."""
+    arr = _arrow_strings(s)
+    if arr is not None:
+        import pyarrow.compute as pc
+
+        return pd.Series(np.asarray(pc.fill_null(pc.invert(pc.string_is_ascii(arr)), False), dtype=bool),
+                         index=s.index)
+    return s.astype("string").str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+
+
 def isin_values(s: pd.Series, values) -> np.ndarray:
     """``s.isin(values)`` as a boolean array, fast for many text values (firm codes)."""
     if pd.api.types.is_string_dtype(s.dtype):
@@ -156,6 +176,10 @@ def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: st
         txt = s.astype(float).map(lambda v: str(int(v)) if float(v).is_integer() else str(v),
                                   na_action="ignore").astype("string")
     else:
+        fast = to_float(s.astype("string"))
+        if fast is not None and (fast.isna() | ((fast % 1 == 0) & (fast >= 1900) & (fast <= 2200))).all() \
+                and not (fast.isna() & s.notna()).any():
+            return fast.round().astype("Int64")  # plain years written as text (every CSV)
         txt = s.astype("string").str.strip()
     is_marker = txt.isna() | txt.str.lower().isin(MISSING_MARKERS)
     per = parse_periods(txt)
