@@ -31,14 +31,21 @@ import pandas as pd
 from scipy import sparse
 
 from ..errors import DataError, EstimationError
-from .results import EstimateResult, Inference, TestResult, equality_test, wald_test
+from .results import (
+    EstimateResult,
+    Inference,
+    StoredEstimates,
+    TestResult,
+    equality_test,
+    wald_test,
+)
 from .staggered import StaggeredPanel, prepare_staggered
 from .twfe import DroppedRows, _check_identified, _FastPanelResult, _twoway_residual
 
 __all__ = ["imputation_did", "ImputationResult"]
 
 
-class ImputationResult(EstimateResult):
+class ImputationResult(StoredEstimates, EstimateResult):
     """The imputation estimator (:func:`imputation_did`).
 
     Follows the result contract of :class:`~finsupport.estimate.results.EstimateResult`.
@@ -76,22 +83,6 @@ class ImputationResult(EstimateResult):
         self.covariates = tuple(covariates)
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
         self.by_terms = list(by_terms)
-
-    @property
-    def params(self) -> pd.Series:
-        return self._params
-
-    @property
-    def std_errors(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index, name="std_error")
-
-    @property
-    def cov(self) -> pd.DataFrame:
-        return self._cov
-
-    @property
-    def nobs(self) -> int:
-        return self._nobs
 
     @property
     def att(self) -> float:

@@ -496,6 +496,26 @@ class EstimateResult:
 # regression table
 
 
+class StoredEstimates:
+    """The accessors of a result that holds its estimates as ``_params``, ``_cov`` and ``_nobs``."""
+
+    @property
+    def params(self) -> pd.Series:
+        return self._params
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index, name="std_error")
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        return self._cov
+
+    @property
+    def nobs(self) -> int:
+        return self._nobs
+
+
 class TidyFrame(pd.DataFrame):
     """A DataFrame in which the release-0.1 column names still work, with a deprecation warning.
 

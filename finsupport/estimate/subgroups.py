@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, EstimationError
-from .results import EstimateResult, Inference, TestResult, wald_test
+from .results import EstimateResult, Inference, StoredEstimates, TestResult, wald_test
 
 __all__ = ["SubgroupResult", "att_gt_by"]
 
 
-class SubgroupResult(EstimateResult):
+class SubgroupResult(StoredEstimates, EstimateResult):
     """Aggregated ATT of each subgroup of treated firms (:func:`att_gt_by`, ``att_gt(..., by=...)``).
 
     ``params``: one term per subgroup, ``<by>=<value>``; ``cov`` the stacked
@@ -39,22 +39,6 @@ class SubgroupResult(EstimateResult):
         self.inference = inference
         self.results, self.aggregates = results, aggregates
         self.n_treated = n_treated
-
-    @property
-    def params(self) -> pd.Series:
-        return self._params
-
-    @property
-    def std_errors(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index, name="std_error")
-
-    @property
-    def cov(self) -> pd.DataFrame:
-        return self._cov
-
-    @property
-    def nobs(self) -> int:
-        return self._nobs
 
     def _extras(self) -> pd.DataFrame:
         return pd.DataFrame({"subgroup": list(self.results), "n_treated": list(self.n_treated.values())},

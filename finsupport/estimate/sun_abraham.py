@@ -30,7 +30,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, EstimationError
-from .results import TIDY_COLUMNS, EstimateResult, Inference, TestResult, equality_test, wald_test
+from .results import (
+    TIDY_COLUMNS,
+    EstimateResult,
+    Inference,
+    StoredEstimates,
+    TestResult,
+    equality_test,
+    wald_test,
+)
 from .staggered import StaggeredPanel, prepare_staggered
 from .twfe import DroppedRows, _check_identified, _FastPanelResult, _twoway_residual
 
@@ -43,7 +51,7 @@ def _eterm(e: float) -> str:
     return f"e={int(e)}"
 
 
-class SunAbrahamResult(EstimateResult):
+class SunAbrahamResult(StoredEstimates, EstimateResult):
     """Interaction-weighted event study (:func:`sun_abraham`).
 
     Follows the result contract of :class:`~finsupport.estimate.results.EstimateResult`.
@@ -83,25 +91,9 @@ class SunAbrahamResult(EstimateResult):
         self.fixed_effects = {"Unit FE": True, "Time FE": True}
         self.by_terms = list(by_terms)
 
-    @property
-    def params(self) -> pd.Series:
-        return self._params
-
     def equality_test(self) -> TestResult:
         """Wald test that the subgroup ATTs (``by=``) are equal: χ²(S − 1) with their joint covariance."""
         return equality_test(self._params, self._cov, self.by_terms, name="Equality of the subgroup ATTs")
-
-    @property
-    def std_errors(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index, name="std_error")
-
-    @property
-    def cov(self) -> pd.DataFrame:
-        return self._cov
-
-    @property
-    def nobs(self) -> int:
-        return self._nobs
 
     @property
     def att(self) -> float:
