@@ -358,7 +358,11 @@ def _arrow_csv(text: str, delim: str) -> pd.DataFrame | None:
         import pyarrow.csv as pacsv
     except ImportError:
         return None
-    first = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)]), delimiter=delim), [])
+    try:
+        first = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)], newline=""),
+                                delimiter=delim), [])
+    except csv.Error:  # a stray carriage return or quote: the record-by-record reader judges the file
+        return None
     names = [f"c{j}" for j in range(max(len(first), 1))]
     try:
         table = pacsv.read_csv(
