@@ -25,6 +25,7 @@ from finsupport.errors import ConfigError, DataError
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from vendor_exports import (  # noqa: E402
+    FN056_CSV,
     WIND_FIN,
     csmar_folder,
     survey_folder,
@@ -168,7 +169,7 @@ def test_b68_wind_wide_panel_reshaped_with_units_from_every_header_form(wind):
     assert fin.loc[("000001", 2019), "revenue"] == 1_205_000.0
     assert fin.loc[("000001", 2020), "revenue"] == 15_000_000.0
     assert fin.loc[("000001", 2020), "total_assets"] == 10_000_000.0  # period written 20201231
-    assert len(issues(wind, "interim period column skipped", "excluded")) == 1
+    assert len(issues(wind, "interim or parent-company column skipped", "excluded")) == 1
     assert len(issues(wind, "footer line skipped")) == 1
     assert wind.quality.accounting()["balanced"].all()
 
@@ -547,3 +548,34 @@ def test_b87_validate_checks_a_folder_as_its_config_runs_it(tmp_path):
     assert r.returncode == 0 and "pooled support share 13.7%" in r.stdout  # the config's headline, as run
     r = _cli("validate", ex, "--preset", "csmar")
     assert r.returncode == 3 and "config.toml" in r.stderr
+
+
+def test_b88_the_same_note_downloaded_as_csv_and_xlsx_counts_once(tmp_path):
+    """Second round: a copy differing only in number formatting or a renamed short name."""
+    d = csmar_folder(tmp_path / "c")
+    rows = [r.split(",") for r in FN056_CSV.strip().splitlines()]
+    book = [rows[0]] + [[r[0].lstrip("0") or "0", r[1] + "ST", r[2], int(r[3]), int(r[4]), r[5],
+                         float(r[6]) if r[6] else None, float(r[7]) if r[7] else None] for r in rows[1:]]
+    write_book(d / "FN_Fn056.xlsx", {"FN_Fn056": book})
+    data = fs.read_dataset(d, preset="csmar")
+    assert data.grants["amount"].sum() == 410.0
+    assert len(issues(data, "row repeated in another file", "excluded")) == 5
+
+
+def test_b89_wind_parent_company_columns_are_not_the_group_figure(tmp_path):
+    head = "营业收入\n[报告期]{y}年报\n[报表类型]{k}\n[单位]万元"
+    book = write_book(tmp_path / "w.xlsx", {"财务": [
+        ["证券代码", head.format(y=2019, k="合并报表"), head.format(y=2019, k="母公司报表")],
+        ["000001.SZ", 120, 80]]})
+    data = fs.read_dataset(book, preset="wind")
+    assert data.financials["revenue"].tolist() == [1_200_000.0]
+    only_parent = write_book(tmp_path / "p.xlsx", {"财务": [
+        ["证券代码", "报告期", "营业收入\n[报表类型]母公司报表\n[单位]万元"], ["000001.SZ", "2019年报", 80]]})
+    with pytest.raises(DataError, match="revenue"):  # never read as the group's revenue
+        fs.prepare({"data": {"path": str(only_parent), "preset": "wind", "synthetic": False},
+                    "sample": {"years": []}, "shares": {"years": [], "headline_cohorts": []}})
+    grants = tmp_path / "g"
+    grants.mkdir()
+    write_text(grants / "grants.csv", "firm_id,year,amount\n000001,2019,5\n000001,2019,5\n")
+    flagged = issues(fs.read_dataset(grants), "identical rows", "flagged")
+    assert len(flagged) == 1

@@ -163,11 +163,17 @@ def subsidy_items(df: pd.DataFrame, log, stage: str, *, where: str = "") -> pd.D
                           "p": prog, "a": amount, "s": df[src_col].astype("string")})[keep]
         # the row kept is the one in the lowest account code, whatever the file's row order
         k = k.sort_values("s", kind="stable")
-        repeat = k.duplicated(["f", "y", "p", "a"], keep="first").reindex(df.index, fill_value=False)
-        if repeat.any():
-            sel = df[repeat]
-            log.add(stage=stage, table="grants", rows=sel.index, column=src_col, firm_id=sel["firm_id"],
-                    year=sel.get("year"), issue="subsidy item booked to several accounts", action="excluded",
-                    detail="the same item and amount in another account in the same year: counted once")
-            keep &= ~repeat
+        repeat = k.duplicated(["f", "y", "p", "a"], keep="first")
+        same = k.duplicated(["f", "y", "p", "a", "s"], keep="first")  # the very same row again
+        for mask, issue, detail in (
+                (repeat & ~same, "subsidy item booked to several accounts",
+                 "the same item and amount in another account in the same year: counted once"),
+                (same, "subsidy item repeated", "the same item, amount and account again in the same year: "
+                                                "counted once")):
+            rows = mask.reindex(df.index, fill_value=False)
+            if rows.any():
+                sel = df[rows]
+                log.add(stage=stage, table="grants", rows=sel.index, column=src_col, firm_id=sel["firm_id"],
+                        year=sel.get("year"), issue=issue, action="excluded", detail=detail)
+                keep &= ~rows
     return df[keep]

@@ -214,6 +214,12 @@ def split_header(raw: object) -> HeaderParts:
     return HeaderParts(text, name.strip(), unit.strip() if unit is not None else None, explicit, tags)
 
 
+def is_parent_statement(parts: HeaderParts) -> bool:
+    """A Wind header of the parent company's own statement (``[报表类型]母公司报表``), not the group's."""
+    kind = parts.tags.get("报表类型") or parts.tags.get("报告类型") or ""
+    return "母公司" in kind
+
+
 def unit_is_required(parts_unit: str | None, explicit: bool) -> bool:
     """Whether a unit text must parse: introduced as a unit, or a bracket that names money (``(千万元)``)."""
     if parts_unit is None:
@@ -240,7 +246,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "total_liabilities": ("liabilities", "total_debt_liabilities", "负债合计", "负债总额", "总负债"),
     "interest_bearing_debt": ("interest_bearing_liabilities", "有息负债", "有息债务"),
     "interest_bearing_debt_vendor": ("带息债务",),  # Wind's aggregate, defined differently (docs/data.md)
-    "interest_expense": ("interest", "利息支出", "利息费用"),
+    "interest_expense": ("interest", "利息支出", "利息费用", "财务费用:利息费用", "财务费用-利息费用",
+                         "其中:利息费用", "利息费用(财务费用)", "财务费用中的利息费用"),
     "rd_expense": ("rd", "r&d", "r&d_expense", "r&d_expenses", "rd_expenses", "research_and_development",
                    "研发投入", "研发费用", "研发支出", "研发投入金额"),
     "employees": ("employee", "staff", "headcount", "number_of_employees", "员工人数", "职工人数",
@@ -560,6 +567,9 @@ def resolve_header(raw: str, table: str, *, user: dict[str | None, dict[str, str
 
     def result(target, how):
         return Resolved(raw, target, how, units, required, parts.tags.get("币种") or None)
+
+    if is_parent_statement(parts):  # Wind's [报表类型]母公司报表: not the consolidated figure
+        return Resolved(raw, None, "parent", units, required, None)
 
     def _flat_ok(t: str) -> bool:
         return t in targets or t not in _ALL_TARGETS

@@ -52,6 +52,7 @@ from .mapping import (
     split_header,
     table_for_name,
 )
+from .periods import parse_periods
 from .quality import QualityLog
 from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
@@ -772,10 +773,11 @@ class _Builder:
                       detail=f"{src.where}: one column per report period ({', '.join(map(str, wide.years))}); "
                              f"{wide.rows_in} rows became {len(wide.grid)} firm-years; year taken from the headers")
             if wide.interim_columns:
-                self.note(t, "interim period column skipped", "excluded",
+                self.note(t, "interim or parent-company column skipped", "excluded",
                           column=", ".join(_one_line(h) for h in wide.interim_columns[:5]),
-                          detail=f"{len(wide.interim_columns)} column(s) of interim report periods are not "
-                                 "annual figures and are not read")
+                          detail=f"{len(wide.interim_columns)} column(s) of interim report periods or of the "
+                                 "parent company's own statement are not the annual consolidated figures and are "
+                                 "not read")
             if wide.empty_firm_years:
                 self.note(t, "empty firm-year in a wide panel", "info",
                           detail=f"{wide.empty_firm_years} firm-year(s) with no value in any period column "
@@ -958,6 +960,10 @@ class _Builder:
                 f"add a '{col}' column or map your header to it: mapping={{'{t}': {{{guess!r}: '{col}'}}}}",
                 column=col))
         for r in res:
+            if r.how == "parent":
+                self.note(t, "parent-company statement column not read", "excluded", column=_one_line(r.source),
+                          detail="[报表类型]母公司报表: the parent company's own statement, not the consolidated "
+                                 "figure; export the consolidated statement (合并报表)")
             if r.target is None and r.how == "extra" and not src.meta.get("split"):
                 self.note(t, "extra column kept", "info", column=r.source,
                           detail=f"'{r.source}' is not a column of the data contract; kept unchanged")
@@ -1245,7 +1251,7 @@ class _Builder:
         already holds (the same table downloaded twice, as CSV and as Excel) is counted once."""
         df = pd.concat(frames)
         src = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
-        h = pd.util.hash_pandas_object(df.astype("string"), index=False).to_numpy()
+        h = pd.util.hash_pandas_object(_content(df, table), index=False).to_numpy()
         first = pd.Series(src).groupby(h).transform("min").to_numpy()
         repeat = src != first
         if repeat.any():
@@ -1390,6 +1396,23 @@ class _Builder:
                 if not any((tt, target) in self.used_mapping for tt in tabs):
                     self.note(table or "", "mapping entry not used", "info", column=target,
                               detail=f"no header matching {key!r} in {table or 'any table'}")
+
+
+def _content(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """What makes two rows of a table the same record, written the same way whatever the file format:
+    the contract's columns (numbers as numbers, years as years, text stripped) and the account a CSMAR
+    note books the row to. Descriptive extras (a short name that changed between downloads) are left out."""
+    out = {}
+    for c in df.columns:
+        kind = column_kind(table, c)
+        if kind in ("amount", "number", "count"):
+            out[c] = pd.to_numeric(df[c].astype("string").str.strip().str.replace(",", "", regex=False),
+                                   errors="coerce").astype("string")
+        elif kind == "year":
+            out[c] = parse_periods(df[c])["year"].astype("string")
+        elif kind is not None or str(c).lower() in ("datasources", "列报会计科目"):
+            out[c] = df[c].astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
+    return pd.DataFrame(out, index=df.index)
 
 
 def _positive(v) -> bool:

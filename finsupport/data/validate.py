@@ -250,6 +250,8 @@ TIER_NAMES_ZH = {
     "专精特新小巨人": "little_giant",
     "小巨人": "little_giant",
     "国家级专精特新小巨人": "little_giant",
+    "专精特新重点小巨人": "little_giant",  # the subset of Little Giants singled out for central funds
+    "重点小巨人": "little_giant",
     "制造业单项冠军": "manufacturing_champion",
     "单项冠军": "manufacturing_champion",
 }
@@ -401,6 +403,14 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                     problems.append({"table": name, "column": col, "rows": list(df.index[neg.fillna(False)]),
                                      "message": "negative values where none are possible",
                                      "hint": "check the sign convention of the export"})
+        if not spec.key and len(df) and df.duplicated(keep=False).any():
+            # a grant or investment listed twice with every value equal: often a file appended twice
+            rep = df.duplicated(keep="first")
+            sel = df[rep]
+            log.add(stage=stage, table=name, rows=sel.index, issue="identical rows", action="flagged",
+                    firm_id=sel["firm_id"] if "firm_id" in sel else None, year=sel.get("year"),
+                    detail="every value equals an earlier row's; both are counted — remove one if the file was "
+                           "appended twice")
         if spec.key and all(k in df.columns for k in spec.key):
             dup_all = df.duplicated(keep="first")
             df = _exclude(df, dup_all, log, name, "exact duplicate row", "identical to an earlier row; kept once", stage)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .mapping import PERIOD_TAGS, header_key, split_header
+from .mapping import PERIOD_TAGS, header_key, is_parent_statement, split_header
 from .periods import parse_periods
 
 __all__ = ["WideReshape", "reshape_wide"]
@@ -133,7 +133,8 @@ def reshape_wide(header: list[str], labels: list[list[str]], grid: list[list], i
                        f"({', '.join(repr(periods[header.index(b)]) for b in bad[:3])})",
             "hint": "export annual report periods (2019年报, 2019-12-31) or rename the columns"}])
     id_cols = [j for j in range(len(header)) if not periods[j]]
-    is_interim = [a is not pd.NA and not bool(a) for a in parsed["annual"]]
+    is_interim = [(a is not pd.NA and not bool(a)) or is_parent_statement(parts[j])
+                  for j, a in zip(pcols, parsed["annual"], strict=True)]
     interim = [header[j] for j, no in zip(pcols, is_interim, strict=True) if no]
     annual_cols = [(j, int(y)) for j, y, no in zip(pcols, parsed["year"], is_interim, strict=True) if not no]
     # one output column per indicator, in order of first appearance; the unit may differ by period
@@ -148,10 +149,13 @@ def reshape_wide(header: list[str], labels: list[list[str]], grid: list[list], i
             names.append(name)
         oc = key_of[k]
         if (oc, y) in col_of:
+            other = " ".join(header[col_of[(oc, y)]].split())
             raise DataError(problems=[{
-                "table": "", "column": " ".join(name.split()),
-                "message": f"two columns give {' '.join(name.split())!r} for the period {y}",
-                "hint": "keep one column per indicator and report period"}])
+                "table": "", "column": split_header(name).base,
+                "message": f"two columns give {split_header(name).base!r} for the period {y}: {other!r} and "
+                           f"{' '.join(header[j].split())!r}",
+                "hint": "keep one column per indicator and report period (for example the consolidated "
+                        "statement, not also its restated version)"}])
         col_of[(oc, y)] = j
     scale, names = _common_units(header, names, col_of)
     years = sorted({y for _, y in annual_cols})

@@ -37,7 +37,8 @@ _LABELS: dict[str, tuple[str, ...]] = {
         "industrial guidance fund", "industry guidance fund", "state guidance fund",
         "政府引导基金", "引导基金", "政府投资基金", "政府出资产业投资基金", "产业投资基金", "产业引导基金",
         "创业投资引导基金", "创投引导基金", "政府产业基金", "国家产业投资基金", "国家级产业投资基金",
-        "国家级基金", "政府基金",
+        "国家级基金", "政府基金", "国家级政府引导基金", "省级政府引导基金", "省级引导基金", "市级政府引导基金",
+        "市级引导基金", "区县级政府引导基金", "国家级引导基金",
     ),
     "state_vc": (
         "state_vc", "state vc", "state-owned vc", "state owned vc", "state venture capital",
@@ -66,7 +67,7 @@ _LABELS: dict[str, tuple[str, ...]] = {
         "private equity", "pe", "vc", "vc/pe", "pe/vc", "venture capital", "angel", "angel investor",
         "individual", "natural person", "foreign", "foreign investor", "foreign company", "employee",
         "employee shareholding platform", "management", "founder",
-        "民营", "民营企业", "民企", "私营", "私营企业", "私募", "私募基金", "私募股权", "私募股权基金",
+        "民营", "民营企业", "民企", "私营", "私营企业", "私募", "私募基金", "私募股权", "私募股权基金", "私募股权投资基金",
         "市场化基金", "市场化机构", "外资", "外资企业", "外商", "外商投资", "境外", "境外机构",
         "境外法人", "境外自然人", "个人", "自然人", "境内自然人", "境内非国有法人", "非国有法人", "天使投资",
         "天使投资人", "员工持股平台", "员工持股", "创始人", "管理层", "社会资本",
