@@ -132,7 +132,8 @@ def subsidy_items(df: pd.DataFrame, log, stage: str, *, where: str = "") -> pd.D
     group = ["firm_id", "year"] + ([src_col] if src_col else [])
     amount = pd.to_numeric(df["amount"].astype("string").str.replace(",", "", regex=False), errors="coerce")
     if total.any() and all(c in df.columns for c in group):
-        g = df[group].astype("string").fillna("").agg("|".join, axis=1)
+        parts = [df[c].astype("string").fillna("") for c in group]
+        g = parts[0].str.cat(parts[1:], sep="|")  # one key per firm, year and account, built column-wise
         items = amount.where(~total).groupby(g).sum(min_count=1)
         totals = amount.where(total).groupby(g).sum(min_count=1)
         both = pd.concat({"items": items, "total": totals}, axis=1).dropna(subset=["total"])
