@@ -699,14 +699,10 @@ class _Builder:
             self.note(t, "footer line skipped", "info", rows=sorted(footer), detail="source note below the table")
         header_line, header_cells = rows[0]
         body_rows = rows[1:]
-        header = [_cell_text(v).strip() for v in header_cells]
-        while header and not header[-1]:
-            header.pop()
-        ncol = len(header)
-        if ncol == 0:
-            problems.append(_problem(t, f"{src.where}: the header row {header_line} is empty",
-                                     "put the column names in the first row"))
+        header = self._header(src, header_cells, header_line, problems)
+        if header is None:
             return None
+        ncol = len(header)
         ragged = [i for i, r in body_rows if len(r) > ncol and not _row_blank(r[ncol:])]
         if ragged:
             width = max(len(r) - next(k for k, v in enumerate(reversed(r)) if not _blank(v))
@@ -734,26 +730,34 @@ class _Builder:
                           detail=f"column {j + 1} of {src.where} has data but no header; kept as '{header[j]}'")
         header = [header[j] for j in keep]
         grid = [[r[j] for j in keep] for r in grid]
-        # extra header rows (CSMAR: field code, Chinese name, unit)
+        found = self._label_rows(src, header, grid, len(grid), index, problems)
+        if found is None:
+            return None
+        n_extra, labels = found
+        grid, index = grid[n_extra:], index[n_extra:]
+        return self._wide(src, header, labels, grid, index, problems)
+
+    def _label_rows(self, src: _Source, header: list[str], head: list[list], n_rows: int, index,
+                    problems: list) -> tuple[int, list[list[str]]] | None:
+        """Rows under the header that label it (CSMAR: Chinese name, unit): how many, and their text."""
+        t = src.table
         n_extra = self.opts.header_rows.get(t, self.opts.header_rows.get(None))
         detected = n_extra is None
         if detected:
             kinds = [self._kind_of(t, h) for h in header]
-            n_extra = 1 + _detect_label_rows(grid, kinds)
+            n_extra = 1 + _detect_label_rows(head, kinds)
         n_extra -= 1
-        if n_extra > len(grid):
+        if n_extra > n_rows:
             problems.append(_problem(t, f"{src.where}: header_rows={n_extra + 1} but the file has only "
-                                        f"{len(grid) + 1} non-empty rows", "check header_rows"))
+                                        f"{n_rows + 1} non-empty rows", "check header_rows"))
             return None
-        labels = [[_cell_text(r[j]).strip() for r in grid[:n_extra]] for j in range(len(header))]
+        labels = [[_cell_text(r[j]).strip() for r in head[:n_extra]] for j in range(len(header))]
         if n_extra:
-            skipped = index[:n_extra]
-            self.note(t, "extra header rows", "info", rows=skipped,
+            self.note(t, "extra header rows", "info", rows=index[:n_extra],
                       detail=f"{n_extra} row(s) under the header read as labels/units ("
                              + ("detected" if detected else "header_rows") + ")")
-        grid, index = grid[n_extra:], index[n_extra:]
         src.meta["header_rows"] = 1 + n_extra
-        return self._wide(src, header, labels, grid, index, problems)
+        return n_extra, labels
 
     def _wide(self, src: _Source, header, labels, grid, index, problems):
         """Reshape a grid whose headers carry report periods (Wind); otherwise return it as it is."""
@@ -811,14 +815,10 @@ class _Builder:
                       detail="source note below the table")
             pos = pos[:end]
         head_pos, body_pos = pos[0], pos[1:]
-        header = [str(v).strip() for v in raw.iloc[head_pos]]
-        while header and not header[-1]:
-            header.pop()
-        ncol = len(header)
-        if ncol == 0:
-            problems.append(_problem(t, f"{src.where}: the header row {int(line[head_pos])} is empty",
-                                     "put the column names in the first row"))
+        header = self._header(src, list(raw.iloc[head_pos]), int(line[head_pos]), problems)
+        if header is None:
             return None
+        ncol = len(header)
         body_filled = filled.iloc[body_pos]
         if raw.shape[1] > ncol:
             wide = body_filled.iloc[:, ncol:]
@@ -850,29 +850,28 @@ class _Builder:
         body = raw.iloc[body_pos, keep].mask(~body_filled.iloc[:, keep].to_numpy())  # empty cells are missing
         body.columns = range(len(keep))
         index = line[body_pos].tolist()
-        n_extra = self.opts.header_rows.get(t, self.opts.header_rows.get(None))
-        detected = n_extra is None
-        if detected:
-            kinds = [self._kind_of(t, h) for h in header]
-            head = body.iloc[:502].astype(object).where(body.iloc[:502].notna(), None).values.tolist()
-            n_extra = 1 + _detect_label_rows(head, kinds)
-        n_extra -= 1
-        if n_extra > len(body):
-            problems.append(_problem(t, f"{src.where}: header_rows={n_extra + 1} but the file has only "
-                                        f"{len(body) + 1} non-empty rows", "check header_rows"))
+        head = body.iloc[:502].astype(object).where(body.iloc[:502].notna(), None).values.tolist()
+        found = self._label_rows(src, header, head, len(body), index, problems)
+        if found is None:
             return None
-        labels = [[_cell_text(v).strip() for v in body.iloc[:n_extra, j].fillna("")] for j in range(len(header))]
-        if n_extra:
-            self.note(t, "extra header rows", "info", rows=index[:n_extra],
-                      detail=f"{n_extra} row(s) under the header read as labels/units ("
-                             + ("detected" if detected else "header_rows") + ")")
+        n_extra, labels = found
         body, index = body.iloc[n_extra:], index[n_extra:]
-        src.meta["header_rows"] = 1 + n_extra
         if any(split_header(h).period for h in header):  # a wide panel: the list-based reshaping
             grid = body.astype(object).where(body.notna(), None).values.tolist()
             return self._wide(src, header, labels, grid, index, problems)
         body.columns = range(len(header))
         return header, labels, body, index
+
+    def _header(self, src: _Source, cells: list, line: int, problems: list) -> list[str] | None:
+        """The column names of the header row, without trailing empty cells; None (a problem) if it is empty."""
+        header = [_cell_text(v).strip() for v in cells]
+        while header and not header[-1]:
+            header.pop()
+        if not header:
+            problems.append(_problem(src.table, f"{src.where}: the header row {line} is empty",
+                                     "put the column names in the first row"))
+            return None
+        return header
 
     def _source_notes(self, src: _Source) -> None:
         t = src.table
