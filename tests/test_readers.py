@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from importlib import resources
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
-import xlsxwriter
 
 from finsupport.data import mapping as fm
 from finsupport.data.readers import read_dataset
 from finsupport.errors import ConfigError, DataError
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from vendor_exports import write_book  # noqa: E402
 
 
 def write_csvs(folder: Path, tables: dict[str, pd.DataFrame]) -> Path:
@@ -22,18 +25,6 @@ def write_csvs(folder: Path, tables: dict[str, pd.DataFrame]) -> Path:
     for name, df in tables.items():
         df.to_csv(folder / f"{name}.csv", index=False)
     return folder
-
-
-def write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
-    wb = xlsxwriter.Workbook(str(path))
-    for name, rows in sheets.items():
-        ws = wb.add_worksheet(name)
-        for i, row in enumerate(rows):
-            for j, v in enumerate(row):
-                if v is not None:
-                    ws.write(i, j, v)
-    wb.close()
-    return path
 
 
 def log(data, issue=None):

@@ -187,10 +187,7 @@ class EventStudyResult(FittedPanel):
             "",
             self.tidy().drop(columns=["term"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"),
         ]
-        try:
-            lines += ["", str(self.pretrend_test())]
-        except EstimationError as exc:
-            lines += ["", f"Pre-trend test: not available ({exc})"]
+        lines += self._pretrend_lines()
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -121,10 +121,7 @@ class ImputationResult(StoredEstimates, EstimateResult):
             f"Dropped: {self.dropped}", *self.notes, "",
             self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}")]
         if self._pretrend is not None:
-            try:
-                lines += ["", str(self.pretrend_test())]
-            except EstimationError as exc:
-                lines += ["", f"Pre-trend test: not available ({exc})"]
+            lines += self._pretrend_lines()
         return "\n".join(lines)
 
     def plot(self, *, ax=None, level: float = 0.95, title: str | None = None):

@@ -470,6 +470,15 @@ class EstimateResult:
         lines += [f"Warning: {w}" for w in self.inference.warnings]
         return lines
 
+    def _pretrend_lines(self) -> list[str]:
+        """The pre-trend test for a summary, or why it cannot be computed (never a silent omission)."""
+        from ..errors import EstimationError
+
+        try:
+            return ["", str(self.pretrend_test())]
+        except EstimationError as exc:
+            return ["", f"Pre-trend test: not available ({exc})"]
+
     def summary(self) -> str:
         """Plain-text summary: the estimator, the sample, the inference and the tidy table."""
         tab = self.tidy().set_index("term")

@@ -144,10 +144,7 @@ class SunAbrahamResult(StoredEstimates, EstimateResult):
                                   f"reference event time: {self.reference}", f"Dropped: {self.dropped}",
                                   *self.notes, "",
                                   self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}")]
-        try:
-            lines += ["", str(self.pretrend_test())]
-        except EstimationError as exc:
-            lines += ["", f"Pre-trend test: not available ({exc})"]
+        lines += self._pretrend_lines()
         return "\n".join(lines)
 
     def plot(self, *, ax=None, level: float = 0.95, title: str | None = None):
