@@ -239,8 +239,9 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
         for p in found.get(t, []):
             try:  # collect the problems of every file before raising
                 if p not in grids:
-                    info = _file_info(p)
                     suffix = p.suffix.lower()
+                    # a CSV file is read once, and hashed from the bytes read
+                    info = {} if suffix == ".csv" else _file_info(p)
                     grids[p] = (_read_csv(p, t, info) if suffix == ".csv" else
                                 _read_xlsx_table(p, t, opts, log, prov, info) if suffix == ".xlsx" else
                                 _read_parquet(p, t, info))
@@ -301,16 +302,25 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
     except OSError as e:
         raise DataError(problems=[_problem(table, f"cannot read {name} ({e.strerror or e})",
                                            "check the file's permissions")]) from None
+    info = {**info, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     src = _Source(table, name, "csv", meta=dict(info))
-    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+    if not data[:65536].strip(b" \t\r\n\xef\xbb\xbf") and not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise DataError(problems=[_problem(table, f"{name} is empty (no header, no rows)",
                                            f"export the table again, or remove {name} if there is no {table} data")])
+    frame = _utf8_frame(data, table, name)
+    if frame is not None:  # the common case: UTF-8 bytes straight into pyarrow's parser
+        frame, enc, delim = frame
+        src.meta["encoding"] = enc
+        src.meta["delimiter"] = delim
+        src.frame = frame
+        src.meta["text_grid"] = True
+        return src
     text, enc = _decode(data, table, name)
     src.meta["encoding"] = enc
     delim = _delimiter(text)
     src.meta["delimiter"] = delim
     frame = _csv_frame(text, delim)
-    if frame is not None:  # the common case: pandas' C parser, one record per line
+    if frame is not None:  # pandas' C parser (or pyarrow's), one record per line
         src.frame = frame
         src.meta["text_grid"] = True
         return src
@@ -328,6 +338,29 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
             "and a quote inside it doubled (\"\"); check that line in a text editor", rows=[start])]) from None
     src.rows = rows
     return src
+
+
+def _utf8_frame(data: bytes, table: str, name: str) -> tuple[pd.DataFrame, str, str] | None:
+    """A UTF-8 file parsed from its bytes by pyarrow, without decoding it to Python text first.
+
+    The same frame as ``_csv_frame(data.decode("utf-8-sig"), delimiter)`` — pyarrow checks that
+    every cell is valid UTF-8 — or ``None`` for anything else (another encoding, a binary file,
+    a file the record-by-record reader must judge), which then takes the general path."""
+    if sniff(data[:8192]) != "text" or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = memoryview(data)[3:] if bom else memoryview(data)
+    # the delimiter from the first lines (a character cut at the end of the prefix is ignored)
+    delim = _delimiter(bytes(body[:65536]).decode("utf-8", errors="ignore"))
+    d = delim.encode()
+    if b'"' in data and re.search(rb'[^\s' + re.escape(d) + rb']"[^"\s' + re.escape(d) + rb']', body):
+        return None  # a quote inside an unquoted field: let the strict reader judge it
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    df = _arrow_csv(body, delim)
+    if df is None or len(df) != lines:
+        return None
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    return df, ("utf-8-sig" if bom else "utf-8"), delim
 
 
 def _csv_frame(text: str, delim: str) -> pd.DataFrame | None:
@@ -351,23 +384,34 @@ def _csv_frame(text: str, delim: str) -> pd.DataFrame | None:
     return df
 
 
-def _arrow_csv(text: str, delim: str) -> pd.DataFrame | None:
+def _arrow_csv(text: str | memoryview, delim: str) -> pd.DataFrame | None:
     """pyarrow's multithreaded CSV parser, every cell as text (when pyarrow is installed, as with the
-    ``[parquet]`` extra); None when it is absent or the file has rows wider than its first line."""
+    ``[parquet]`` extra); None when it is absent, the file has rows wider than its first line or
+    (UTF-8 bytes given) a cell that is not valid UTF-8."""
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
     except ImportError:
         return None
+    raw = isinstance(text, memoryview)
+    if raw:
+        head = text[:65536].tobytes()
+        while b"\n" not in head and len(head) < len(text):  # a first line longer than the prefix
+            head = text[: 2 * len(head)].tobytes()
+        try:
+            first_line = head[: head.find(b"\n") + 1 or len(head)].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    else:
+        first_line = text[: text.find("\n") + 1 or len(text)]
     try:
-        first = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)], newline=""),
-                                delimiter=delim), [])
+        first = next(csv.reader(io.StringIO(first_line, newline=""), delimiter=delim), [])
     except csv.Error:  # a stray carriage return or quote: the record-by-record reader judges the file
         return None
     names = [f"c{j}" for j in range(max(len(first), 1))]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            pa.BufferReader(pa.py_buffer(text)) if raw else io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
@@ -626,7 +670,7 @@ class _Builder:
                 "columns": {r.source: (r.target or r.source) for r in resolved}}
         if src.sheet:
             info["sheet"] = src.sheet
-        info.update({k: v for k, v in src.meta.items() if k not in ("multi", "split")})
+        info.update({k: v for k, v in src.meta.items() if k not in ("multi", "split", "numbers")})
         tinfo = self.prov["tables"].setdefault(src.table, {})
         if src.meta.get("multi"):
             tinfo.setdefault("sources", []).append(info)
@@ -753,7 +797,7 @@ class _Builder:
             return None
         labels = [[_cell_text(r[j]).strip() for r in head[:n_extra]] for j in range(len(header))]
         if n_extra:
-            self.note(t, "extra header rows", "info", rows=index[:n_extra],
+            self.note(t, "extra header rows", "info", rows=np.asarray(index[:n_extra]).tolist(),
                       detail=f"{n_extra} row(s) under the header read as labels/units ("
                              + ("detected" if detected else "header_rows") + ")")
         src.meta["header_rows"] = 1 + n_extra
@@ -793,7 +837,22 @@ class _Builder:
         """:meth:`_grid` on a frame of text cells (a CSV file): the same rules, column by column."""
         t = src.table
         raw = src.frame
-        filled = pd.DataFrame({c: raw[c].str.strip().ne("") for c in raw.columns})
+        # a column whose cells below the first line are all plain numbers has no empty cell there;
+        # its numbers are kept for _columns (one parse of each cell instead of a check and a parse)
+        numbers: dict = {}
+        cols = {}
+        first = [str(v).strip() for v in raw.iloc[0]] if len(raw) else []
+        for j, c in enumerate(raw.columns):
+            # tried on the columns whose first-line name is that of an amount (a guess checked by the parse)
+            numeric = self._kind_of(t, first[j]) in ("amount", "number", "count") if first[j] else False
+            num = _plain_numbers(raw[c].iloc[1:]) if numeric else None
+            if num is None:
+                cols[c] = _filled(raw[c])
+            else:
+                numbers[c] = num
+                cols[c] = pd.Series(np.concatenate([_filled(raw[c].iloc[:1]).to_numpy(), np.ones(len(num), bool)]),
+                                    index=raw.index)
+        filled = pd.DataFrame(cols, index=raw.index)
         nfilled = filled.sum(axis=1).to_numpy()
         line = raw.index.to_numpy()
         pos = np.flatnonzero(nfilled > 0)
@@ -847,9 +906,16 @@ class _Builder:
                 self.note(t, "column without a header", "info", column=header[j],
                           detail=f"column {j + 1} of {src.where} has data but no header; kept as '{header[j]}'")
         header = [header[j] for j in keep]
-        body = raw.iloc[body_pos, keep].mask(~body_filled.iloc[:, keep].to_numpy())  # empty cells are missing
-        body.columns = range(len(keep))
-        index = line[body_pos].tolist()
+        # the body's rows: a slice (no copy) when they follow each other, as they nearly always do
+        contiguous = len(body_pos) and body_pos[-1] - body_pos[0] == len(body_pos) - 1
+        rows = slice(int(body_pos[0]), int(body_pos[-1]) + 1) if contiguous else body_pos
+        body = raw.iloc[rows, keep]
+        blank = ~body_filled.iloc[:, keep].to_numpy()
+        cols = {}
+        for k, c in enumerate(body.columns):  # empty cells are missing; columns without any are kept as they are
+            cols[k] = body[c].mask(blank[:, k]) if blank[:, k].any() else body[c]
+        body = pd.DataFrame(cols, index=body.index)
+        index = line[body_pos]  # an array: an Index is made of it without a Python list
         head = body.iloc[:502].astype(object).where(body.iloc[:502].notna(), None).values.tolist()
         found = self._label_rows(src, header, head, len(body), index, problems)
         if found is None:
@@ -858,8 +924,10 @@ class _Builder:
         body, index = body.iloc[n_extra:], index[n_extra:]
         if any(split_header(h).period for h in header):  # a wide panel: the list-based reshaping
             grid = body.astype(object).where(body.notna(), None).values.tolist()
-            return self._wide(src, header, labels, grid, index, problems)
+            return self._wide(src, header, labels, grid, index.tolist(), problems)
         body.columns = range(len(header))
+        if numbers and head_pos == 0 and len(body) == len(raw) - 1:  # the body is every line after the header
+            src.meta["numbers"] = {k: numbers[c] for k, c in enumerate(keep) if c in numbers}
         return header, labels, body, index
 
     def _header(self, src: _Source, cells: list, line: int, problems: list) -> list[str] | None:
@@ -896,7 +964,7 @@ class _Builder:
         df = src.frame
         header = [str(c) for c in df.columns]
         src.meta["header_rows"] = 1
-        return header, [[] for _ in header], df, list(df.index)
+        return header, [[] for _ in header], df, df.index
 
     # ---- header resolution ----
     def _resolve(self, src: _Source, headers: list[str], labels: list[list[str]], problems: list) -> list[Resolved]:
@@ -976,14 +1044,20 @@ class _Builder:
         out: dict[str, pd.Series] = {}
         n_before = len(problems)
         typed = isinstance(body, pd.DataFrame)
+        # numbers parsed while the grid was read (CSV columns of plain numbers), by body column
+        numbers = src.meta.pop("numbers", None) if typed and not src.meta.get("split") else None
         for j, r in enumerate(resolved):
             name = r.target or r.source
             kind = column_kind(t, r.target) if r.target else None
+            unit = self._unit(t, r, kind, problems)
+            if (numbers is not None and j in numbers and kind in ("amount", "number", "count")
+                    and unit in (None, 1) and len(numbers[j]) == len(idx)):
+                out[name] = pd.Series(numbers[j], index=idx)  # what validation would make of the text
+                continue
             if typed:
                 raw = body.iloc[:, j]
             else:
                 raw = pd.Series([row[j] for row in body], index=idx, dtype=object)
-            unit = self._unit(t, r, kind, problems)
             out[name] = self._convert(t, name, kind, raw, unit, idx)
         if len(problems) > n_before:
             return None
@@ -1395,6 +1469,34 @@ class _Builder:
                 if not any((tt, target) in self.used_mapping for tt in tabs):
                     self.note(table or "", "mapping entry not used", "info", column=target,
                               detail=f"no header matching {key!r} in {table or 'any table'}")
+
+
+def _filled(col: pd.Series) -> pd.Series:
+    """Cells holding something other than white space (``col.str.strip().ne("")``, without new strings)."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is not None:
+        import pyarrow.compute as pc
+
+        blank = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr))
+        return pd.Series(~np.asarray(pc.fill_null(blank, False), dtype=bool), index=col.index)
+    return col.str.strip().ne("")
+
+
+def _plain_numbers(col: pd.Series) -> np.ndarray | None:
+    """The cells as float64 when every one is a plain finite number (pyarrow's correctly rounded parser,
+    as validation uses); None otherwise (an empty cell, a marker, text, ``nan``, ``inf``, or no pyarrow).
+    A column of text fails at its first cell, so the attempt costs little."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is None or not len(col):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return out if np.isfinite(out).all() else None
 
 
 def _content(df: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -42,6 +42,8 @@ __all__ = ["validate_dataset", "MISSING_MARKERS", "normalise_table", "exclude_in
 MISSING_MARKERS = frozenset(
     {"", "-", "--", "---", "—", "——", "–", "na", "n/a", "nan", "null", "none", "#n/a", "无", "不适用", "."}
 )
+#: pandas 3 copies on write: a shallow copy whose columns are replaced leaves the caller's frame as it was
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "true.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否"}
 
@@ -52,7 +54,21 @@ def _as_text(s: pd.Series) -> pd.Series:
         txt = s.map(lambda v: pd.NA if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
         return txt.astype("string")
     out = s.astype("string").str.strip()
-    return out.mask(out.str.lower().isin(MISSING_MARKERS))
+    return out.mask(_is_marker(out))
+
+
+_MARKER_LEN = max(len(m) for m in MISSING_MARKERS)
+
+
+def _is_marker(txt: pd.Series) -> pd.Series:
+    """``txt.str.lower().isin(MISSING_MARKERS)``, lower-casing only the cells short enough to be a marker."""
+    short = (txt.str.len() <= _MARKER_LEN).fillna(False).astype(bool)
+    if short.all():
+        return txt.str.lower().isin(MISSING_MARKERS).fillna(False).astype(bool)
+    out = pd.Series(False, index=txt.index)
+    if short.any():
+        out[short.to_numpy()] = txt[short.to_numpy()].str.lower().isin(MISSING_MARKERS).fillna(False).to_numpy(bool)
+    return out
 
 
 def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: str) -> pd.Series:
@@ -216,6 +232,8 @@ def exclude_interim(df: pd.DataFrame, table: str, log, stage: str, *, report_dat
         return df
     if pd.api.types.is_numeric_dtype(df["year"]) and (df["year"].dropna() <= 2200).all():
         return df  # plain years carry no period
+    if _plain_years(df["year"]):
+        return df  # the same written as text (every CSV): no cell names a period
     per = parse_periods(df["year"])
     interim = (per["annual"] == False).fillna(False).astype(bool)  # noqa: E712 (NA stays NA)
     if not interim.any():
@@ -228,9 +246,29 @@ def exclude_interim(df: pd.DataFrame, table: str, log, stage: str, *, report_dat
     return df[~interim]
 
 
+def _plain_years(s: pd.Series) -> bool:
+    """Every cell a plain number from 1900 to 2200 or missing (text such as ``2019`` or ``2019.0``):
+    no cell can be an interim period, so the period parser is not needed."""
+    if not pd.api.types.is_string_dtype(s.dtype):
+        return False
+    fast = to_float(s)
+    if fast is None:
+        return False
+    v = fast.to_numpy(dtype=float)
+    return bool(np.all(np.isnan(v) | ((v >= 1900) & (v <= 2200))))
+
+
 def _bools(s: pd.Series, table: str, column: str, problems: list) -> pd.Series:
     if pd.api.types.is_bool_dtype(s):
         return s.astype("boolean")
+    codes, uniq = pd.factorize(s)
+    if len(uniq) < len(s) // 2:  # a handful of distinct spellings: judge each once
+        one = _bools(pd.Series(uniq, dtype=object), table, column, found := [])
+        if found:  # name the rows that hold the bad spellings
+            bad = pd.Series(codes).isin(found[0]["rows"]).to_numpy()
+            problems.append({**found[0], "rows": list(s.index[bad])})
+        vals = pd.array(list(one) + [pd.NA], dtype="boolean")
+        return pd.Series(vals[np.where(codes < 0, len(uniq), codes)], index=s.index)
     txt = s.astype("string").str.strip().str.lower()
     out = pd.Series(pd.NA, index=s.index, dtype="boolean")
     out[txt.isin(_TRUE).fillna(False)] = True
@@ -294,7 +332,7 @@ def _batch_numbers(s: pd.Series, log, stage: str) -> pd.Series:
 def normalise_table(df: pd.DataFrame, table: str, log, problems: list, *, stage: str = "validate") -> pd.DataFrame:
     """Coerce the known columns of ``table`` to their kinds; unknown columns are kept as is."""
     spec = TABLES[table]
-    df = df.copy()
+    df = df.copy(deep=not _COPY_ON_WRITE)  # columns are replaced, never written into
     if table == "designations" and "batch" in df.columns:
         df["batch"] = _batch_numbers(df["batch"], log, stage)
     for col in df.columns:
@@ -336,17 +374,19 @@ def _canonical_ids(ids: pd.Series) -> pd.Series:
     return s.where(~digits, stripped)
 
 
-def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems: list, stage: str) -> pd.DataFrame:
+def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems: list, stage: str, *,
+                   found: np.ndarray | None = None) -> tuple[pd.DataFrame, bool]:
     """Match firm codes that differ from the firms table only by leading zeros or an exchange suffix.
 
     ``2001`` (a CSV that lost the zeros) or ``002001.SZ`` (a Wind code) is read as the firms
     table's ``002001`` when exactly one firm code has that canonical form; the repair is
-    logged row by row. A code whose canonical form fits several firms is an error.
+    logged row by row. A code whose canonical form fits several firms is an error. ``found``: the
+    codes already in ``known``, if looked up. Returns the frame and whether a code was changed.
     """
     ids = df["firm_id"]
-    unknown = ids.notna() & ~isin_values(ids, known)
+    unknown = ids.notna() & ~(isin_values(ids, known) if found is None else found)
     if not unknown.any() or not len(known):
-        return df
+        return df, False
     known_s = pd.Series(known.astype(str))
     canon = pd.Series(_canonical_ids(known_s).to_numpy(), index=known_s.to_numpy())
     several = canon.duplicated(keep=False).to_numpy()
@@ -366,7 +406,7 @@ def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems:
                          "hint": "write the firm codes in full, as in the firms table (e.g. six digits, as text)"})
     unique = uc.map(single).dropna()
     if unique.empty:
-        return df
+        return df, False
     hit = pd.Series(isin_values(ids, unique.index), index=ids.index)
     new = ids[hit].map(unique)
     log.add(stage=stage, table=table, rows=df.index[hit], column="firm_id", issue="firm code matched to the firms table",
@@ -375,7 +415,51 @@ def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems:
                     + "' (leading zeros or exchange suffix differ from the firms table)").tolist())
     df = df.copy()
     df.loc[hit, "firm_id"] = new.astype(df["firm_id"].dtype)
-    return df
+    return df, True
+
+
+def _row_hash(df: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row over every column; equal rows (as ``duplicated`` compares them) hash alike."""
+    h = np.zeros(len(df), dtype=np.uint64)
+    for j in range(df.shape[1]):
+        s = df.iloc[:, j]
+        if pd.api.types.is_float_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
+            v = s.to_numpy(dtype=float) + 0.0  # -0.0 equals 0.0
+            v[np.isnan(v)] = np.nan  # one NaN
+            x = v.view(np.uint64)
+        else:
+            arr = getattr(s.array, "_pa_array", None)
+            if arr is not None:  # pyarrow text: its hash table, one dictionary for every chunk
+                import pyarrow.compute as pc
+
+                enc = arr.dictionary_encode()
+                enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
+                x = np.asarray(pc.fill_null(enc.indices, -1), dtype=np.int64).astype(np.uint64)
+            else:
+                x = pd.factorize(s)[0].astype(np.int64).astype(np.uint64)
+        # splitmix64 finaliser, then a multiply-add into the row's hash
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h = h * np.uint64(0x100000001B3) + (x ^ (x >> np.uint64(31)))
+    return h
+
+
+def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None) -> pd.Series:
+    """``df.duplicated(keep=keep)`` over every column, comparing whole rows only where a few columns agree.
+
+    Identical rows agree on any columns and hash alike, so the rows whose ``within`` columns
+    (the table's key) are duplicated, or else whose row hash repeats, hold every identical
+    row: the whole-row comparison runs on those few rows instead of on the whole table.
+    """
+    # rows whose hash repeats (equal rows hash alike; a collision only adds a row to compare)
+    h = _row_hash(df[within] if within else df)
+    srt = np.sort(h)
+    rep = srt[1:][srt[1:] == srt[:-1]]
+    cand = np.isin(h, rep) if len(rep) else np.zeros(len(h), dtype=bool)
+    out = pd.Series(False, index=df.index)
+    if cand.any():
+        out[cand] = df[cand].duplicated(keep=keep).to_numpy()
+    return out
 
 
 def validate_dataset(data, *, stage: str = "validate") -> None:
@@ -403,16 +487,16 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                     problems.append({"table": name, "column": col, "rows": list(df.index[neg.fillna(False)]),
                                      "message": "negative values where none are possible",
                                      "hint": "check the sign convention of the export"})
-        if not spec.key and len(df) and df.duplicated(keep=False).any():
+        if not spec.key and len(df) and _duplicated(df, keep=False).any():
             # a grant or investment listed twice with every value equal: often a file appended twice
-            rep = df.duplicated(keep="first")
+            rep = _duplicated(df, keep="first")
             sel = df[rep]
             log.add(stage=stage, table=name, rows=sel.index, issue="identical rows", action="flagged",
                     firm_id=sel["firm_id"] if "firm_id" in sel else None, year=sel.get("year"),
                     detail="every value equals an earlier row's; both are counted — remove one if the file was "
                            "appended twice")
         if spec.key and all(k in df.columns for k in spec.key):
-            dup_all = df.duplicated(keep="first")
+            dup_all = _duplicated(df, keep="first", within=list(spec.key))
             df = _exclude(df, dup_all, log, name, "exact duplicate row", "identical to an earlier row; kept once", stage)
             dup_key = df.duplicated(list(spec.key), keep=False)
             if dup_key.any():
@@ -428,8 +512,9 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
         for name, df in tables.items():
             if name == "firms" or "firm_id" not in df.columns:
                 continue
-            df = _reconcile_ids(df, known, name, log, problems, stage)
-            orphan = ~isin_values(df["firm_id"], known) & df["firm_id"].notna()
+            found = isin_values(df["firm_id"], known)
+            df, repaired = _reconcile_ids(df, known, name, log, problems, stage, found=found)
+            orphan = ~(isin_values(df["firm_id"], known) if repaired else found) & df["firm_id"].notna()
             if orphan.any():
                 ids = df.loc[orphan, "firm_id"].unique()
                 shown = ", ".join(map(str, ids[:5])) + (f" … (+{len(ids) - 5} more)" if len(ids) > 5 else "")
@@ -451,7 +536,9 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
 
         raw = des["tier"].astype("string")
         t = raw.str.strip().str.lower().str.replace(" ", "_").str.replace("-", "_")
-        zh = raw.map(_tier_from_chinese, na_action="ignore").astype("string")
+        codes, uniq = pd.factorize(raw)  # few distinct tiers: each read once
+        zh_u = pd.Series([_tier_from_chinese(v) for v in uniq] + [None], dtype="string")
+        zh = pd.Series(zh_u.to_numpy()[np.where(codes < 0, len(uniq), codes)], index=raw.index, dtype="string")
         named = zh.notna() & ~t.isin(TIERS)
         if named.any():
             log.add(stage=stage, table="designations", column="tier", rows=des.index[named],
