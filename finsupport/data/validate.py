@@ -251,7 +251,7 @@ def _plain_years(s: pd.Series) -> bool:
     no cell can be an interim period, so the period parser is not needed."""
     if not pd.api.types.is_string_dtype(s.dtype):
         return False
-    fast = to_float(s)
+    fast = to_float(s.astype("string"))
     if fast is None:
         return False
     v = fast.to_numpy(dtype=float)

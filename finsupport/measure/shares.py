@@ -66,7 +66,7 @@ def support_share(
     df = flows
     if status is not None:
         extra = [c for c in status.columns if c not in df.columns or c in ("firm_id", "year")]
-        df = df.merge(status[extra], on=["firm_id", "year"], how="left")
+        df = _attach(df, status[extra])
     missing = [c for c in [*by, *components, "revenue", "firm_id"] if c not in df.columns]
     if missing:
         raise DataError(problems=[{"table": "flows", "column": c, "message": "column not found",
@@ -79,38 +79,158 @@ def support_share(
             df = df[df["year"].isin(list(years))]
     if firms is not None:
         df = df[df["firm_id"].isin(pd.Index(list(firms)).astype(str))]
+    if "firm_id" in by:
+        return _shares_by_pandas(df, by, components)
     valid = df["revenue"].to_numpy(dtype=float) > 0
-    excluded = df.loc[~valid, by].value_counts(dropna=False) if by else pd.Series([int((~valid).sum())])
-    d = df[valid]
-    keys = by if by else None
+    # integer codes, once: the firm of each row, and its group (groups sorted as groupby sorts them)
+    firm = _codes(df["firm_id"])
+    group, labels = _group_codes(df, by)
+    gv, fv = group[valid], firm[valid]
+    n_groups = len(labels)
+    values = df.loc[valid, [*components, "revenue"]]
+    # Σ over each group's firm: one sum per (group, firm) pair, with pandas' compensated sums
+    n_codes = int(firm.max()) + 1 if len(firm) else 1
+    firm_sums = values.groupby(gv.astype(np.int64) * n_codes + fv, sort=True).sum()
+    pair_group = (firm_sums.index.to_numpy() // n_codes).astype(np.int64)
+    ratios = firm_sums[list(components)].div(firm_sums["revenue"], axis=0)
+    by_group = ratios.groupby(pair_group, sort=True)
+    mean, median = by_group.mean(), by_group.median()
+    sums = values.groupby(gv, sort=True).sum()
+    present = sums.index.to_numpy()
+    n_fy = np.bincount(gv, minlength=n_groups)[present]
+    n_f = np.bincount(pair_group, minlength=n_groups)[present]
+    n_exc = np.bincount(group[~valid], minlength=n_groups)[present]
+    keys = labels.iloc[present].reset_index(drop=True)
     rows = []
-    firm_keys = [*by, "firm_id"]
+    for comp in components:
+        amt, rev = sums[comp].to_numpy(), sums["revenue"].to_numpy()
+        res = pd.DataFrame({"component": comp,
+                            "pooled_share": amt / rev if by else np.where(rev > 0, amt / np.where(rev > 0, rev, 1), np.nan),
+                            "mean_firm_share": mean[comp].to_numpy(), "median_firm_share": median[comp].to_numpy(),
+                            "amount": amt, "revenue": rev, "n_firms": n_f, "n_firm_years": n_fy,
+                            "n_excluded_firm_years": n_exc})
+        rows.append(pd.concat([keys, res], axis=1) if by else res)
+    if not by and not len(present):  # no valid firm-year: one row per component, as the sums of nothing
+        rows = [pd.DataFrame([{"component": comp, "pooled_share": np.nan, "mean_firm_share": np.nan,
+                               "median_firm_share": np.nan, "amount": 0.0, "revenue": 0.0, "n_firms": 0,
+                               "n_firm_years": 0, "n_excluded_firm_years": int((~valid).sum())}])
+                for comp in components]
+    out = pd.concat(rows, ignore_index=True)
+    for c in ("n_firms", "n_firm_years", "n_excluded_firm_years"):
+        out[c] = out[c].astype(np.int64)
+    out = out[[*by, *SHARE_COLUMNS]]
+    out.attrs["ratio"] = "pooled_share = Σ support / Σ revenue; firm shares = Σ_t support_it / Σ_t revenue_it"
+    return out
+
+
+def _attach(df: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
+    """``df.merge(status, on=["firm_id", "year"], how="left")``, matched on integer codes when the
+    status has one row per firm-year (the rows of ``df`` keep their order and number)."""
+    key_df, key_st = _firm_year_keys(df, status)
+    if key_df is None or pd.Index(key_st).has_duplicates:
+        return df.merge(status, on=["firm_id", "year"], how="left")
+    cols = [c for c in status.columns if c not in ("firm_id", "year")]
+    top = int(max(key_df.max(initial=0), key_st.max(initial=0))) + 1
+    if top > 8 * (len(df) + len(status)) + 1024:  # keys too sparse for a table of positions
+        add = status[cols].set_axis(pd.Index(key_st)).reindex(pd.Index(key_df))
+    else:
+        where = np.full(top, -1, dtype=np.int64)
+        where[key_st] = np.arange(len(key_st))
+        take = where[key_df]
+        if (take < 0).any():  # firm-years without a status: missing values, typed as a merge types them
+            add = status[cols].set_axis(pd.Index(key_st)).reindex(pd.Index(key_df))
+        else:
+            add = status[cols].iloc[take]
+    return pd.concat([df.reset_index(drop=True), add.reset_index(drop=True)], axis=1)
+
+
+def _firm_year_keys(df: pd.DataFrame, status: pd.DataFrame):
+    """One integer per firm-year in both frames (same firm and year, same integer), or (None, None)."""
+    if not (pd.api.types.is_integer_dtype(df["year"]) and pd.api.types.is_integer_dtype(status["year"])):
+        return None, None
+    if df["year"].isna().any() or status["year"].isna().any():
+        return None, None
+    if df["firm_id"].isna().any() or status["firm_id"].isna().any():
+        return None, None
+    codes, uniques = _codes(df["firm_id"], uniques=True)
+    # a status firm that is not in df gets its own code (beyond df's), so that no two keys merge
+    st = _positions(status["firm_id"], uniques)
+    other = st < 0
+    if other.any():
+        st[other] = len(uniques) + pd.factorize(status["firm_id"][other])[0]
+    codes = np.concatenate([codes, st]).astype(np.int64)
+    years = np.concatenate([df["year"].to_numpy(dtype=np.int64), status["year"].to_numpy(dtype=np.int64)])
+    lo = years.min() if len(years) else 0
+    span = int(years.max() - lo + 1) if len(years) else 1
+    key = codes * span + (years - lo)
+    return key[: len(df)], key[len(df):]
+
+
+def _positions(s: pd.Series, uniques) -> np.ndarray:
+    """Position of each value of ``s`` among ``uniques`` (-1 where absent)."""
+    arr = getattr(s.array, "_pa_array", None)
+    if not isinstance(uniques, pd.Index):  # a pyarrow array (from _codes)
+        import pyarrow.compute as pc
+
+        if arr is not None:
+            values = uniques if uniques.type == arr.type else uniques.cast(arr.type)
+            return np.asarray(pc.fill_null(pc.index_in(arr, value_set=values), -1), dtype=np.int64)
+        uniques = pd.Index(uniques.to_pylist(), dtype=object)
+    return pd.Index(uniques).get_indexer(s.astype(object)).astype(np.int64)
+
+
+def _codes(s: pd.Series, *, uniques: bool = False):
+    """Integer codes of the values of ``s`` (equal values, equal codes; no missing values), with pyarrow's
+    hash table for pyarrow text; and the distinct values in code order if ``uniques``."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is not None:
+        enc = arr.dictionary_encode()
+        enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
+        codes = np.asarray(enc.indices, dtype=np.int64)
+        return (codes, enc.dictionary) if uniques else codes
+    codes, u = pd.factorize(s)
+    return (codes.astype(np.int64), pd.Index(u)) if uniques else codes.astype(np.int64)
+
+
+def _group_codes(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's group as an integer, groups numbered in ``groupby(by, sort=True, dropna=False)`` order,
+    and the ``by`` values of each group (one row per code)."""
+    if not by:
+        return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=range(1))
+    codes, uniques = [], []
+    for c in by:
+        k, u = pd.factorize(df[c], sort=True, use_na_sentinel=False)
+        codes.append(k.astype(np.int64))
+        uniques.append(u)
+    sizes = [max(len(u), 1) for u in uniques]
+    flat = np.ravel_multi_index(codes, sizes) if len(by) > 1 else codes[0]
+    group, combos = pd.factorize(flat, sort=True)
+    parts = np.unravel_index(np.asarray(combos), sizes) if len(by) > 1 else (np.asarray(combos),)
+    labels = pd.DataFrame({c: uniques[j].take(parts[j]) for j, c in enumerate(by)})
+    return group.astype(np.int64), labels
+
+
+def _shares_by_pandas(df: pd.DataFrame, by: list[str], components) -> pd.DataFrame:
+    """The figures with pandas' groupby on the columns themselves (grouping by firm code)."""
+    valid = df["revenue"].to_numpy(dtype=float) > 0
+    excluded = df.loc[~valid, by].value_counts(dropna=False)
+    d = df[valid]
+    firm_keys = list(dict.fromkeys([*by, "firm_id"]))
     firm_sums = d.groupby(firm_keys, sort=True, dropna=False)[[*components, "revenue"]].sum()
+    rows = []
     for comp in components:
         ratio = (firm_sums[comp] / firm_sums["revenue"]).rename("r")
-        if keys:
-            g_ratio = ratio.groupby(level=list(range(len(by))), dropna=False)
-            mean, median = g_ratio.mean(), g_ratio.median()
-            g = d.groupby(keys, sort=True, dropna=False)
-            amt, rev = g[comp].sum(), g["revenue"].sum()
-            nf, nfy = g["firm_id"].nunique(), g.size()
-            res = pd.DataFrame({"pooled_share": amt / rev, "mean_firm_share": mean, "median_firm_share": median,
-                                "amount": amt, "revenue": rev, "n_firms": nf, "n_firm_years": nfy})
-            res.insert(0, "component", comp)
-            rows.append(res.reset_index())
-        else:
-            amt, rev = d[comp].sum(), d["revenue"].sum()
-            rows.append(pd.DataFrame([{"component": comp, "pooled_share": amt / rev if rev > 0 else np.nan,
-                                       "mean_firm_share": ratio.mean(), "median_firm_share": ratio.median(),
-                                       "amount": amt, "revenue": rev, "n_firms": d["firm_id"].nunique(),
-                                       "n_firm_years": len(d)}]))
+        g_ratio = ratio.groupby(level=list(range(len(by))), dropna=False)
+        g = d.groupby(by, sort=True, dropna=False)
+        amt, rev = g[comp].sum(), g["revenue"].sum()
+        res = pd.DataFrame({"pooled_share": amt / rev, "mean_firm_share": g_ratio.mean(),
+                            "median_firm_share": g_ratio.median(), "amount": amt, "revenue": rev,
+                            "n_firms": g["firm_id"].nunique(), "n_firm_years": g.size()})
+        res.insert(0, "component", comp)
+        rows.append(res.reset_index())
     out = pd.concat(rows, ignore_index=True)
-    if by:
-        exc = excluded.rename("n_excluded_firm_years").reset_index()
-        out = out.merge(exc, on=by, how="left")
-        out["n_excluded_firm_years"] = out["n_excluded_firm_years"].fillna(0).astype(np.int64)
-    else:
-        out["n_excluded_firm_years"] = int((~valid).sum())
+    out = out.merge(excluded.rename("n_excluded_firm_years").reset_index(), on=by, how="left")
+    out["n_excluded_firm_years"] = out["n_excluded_firm_years"].fillna(0).astype(np.int64)
     out["n_firms"] = out["n_firms"].astype(np.int64)
     out["n_firm_years"] = out["n_firm_years"].astype(np.int64)
     out = out[[*by, *SHARE_COLUMNS]]
