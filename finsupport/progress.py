@@ -19,6 +19,16 @@ stages ran), shown or not; parts of a stage (each sheet of the workbook) in
   when a stage starts, one when it ends with its duration, and at most one every
   ``interval`` seconds in between;
 * ``enabled=False`` (``--quiet``): nothing, but the timings are still kept.
+
+Code deep inside a stage (a reader, a bootstrap loop) reports to the running stage without
+being handed it: :func:`current_task` returns that stage's :class:`Task` (or one that shows
+nothing when no stage runs)::
+
+    task = current_task()
+    task.expect(999, "draws")      # the count that follows, for the estimate of the time left
+    for chunk in chunks:
+        ...
+        task.advance(len(chunk))
 """
 
 from __future__ import annotations
@@ -28,9 +38,24 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TextIO
 
-__all__ = ["Progress", "Task", "format_seconds"]
+__all__ = ["Progress", "Task", "current_task", "format_seconds"]
+
+_CURRENT: ContextVar[Task | None] = ContextVar("finsupport_progress_task", default=None)
+
+
+def current_task() -> Task:
+    """The :class:`Task` of the stage running now (innermost), or a task that shows nothing.
+
+    For code that runs inside a stage of a run without being passed its progress: reading
+    names each file and table, validation each table, an estimator its bootstrap draws
+    (``current_task().expect(draws, "draws")``, then ``advance(n)``). Outside a run nothing
+    is shown and nothing is timed.
+    """
+    task = _CURRENT.get()
+    return task if task is not None else Task(Progress(enabled=False), "", None, "")
 
 
 def format_seconds(s: float) -> str:
@@ -57,6 +82,17 @@ class Task:
         self.done = 0
         self.detail = ""
         self.start = progress.clock()
+        self._counting_since = self.start
+
+    def expect(self, total: int | None, unit: str | None = None) -> None:
+        """Count ``total`` units from now on (done starts at 0); the time left is estimated from the
+        rate since this call, so that what the stage did before counting does not skew it."""
+        self.total = total
+        if unit is not None:
+            self.unit = unit
+        self.done = 0
+        self._counting_since = self._p.clock()
+        self._p._update(self)
 
     def advance(self, n: int = 1) -> None:
         """``n`` more units done."""
@@ -75,7 +111,7 @@ class Task:
         """Seconds left at the rate so far; None when the stage has no total or nothing is done yet."""
         if not self.total or self.done <= 0:
             return None
-        return self.elapsed() / self.done * max(self.total - self.done, 0)
+        return (self._p.clock() - self._counting_since) / self.done * max(self.total - self.done, 0)
 
     def text(self) -> str:
         parts = [self.name + (f" ({self.detail})" if self.detail else "")]
@@ -136,9 +172,11 @@ class Progress:
         """
         task = Task(self, name, total, unit)
         self._show(task, event="start")
+        token = _CURRENT.set(task)
         try:
             yield task
         finally:
+            _CURRENT.reset(token)
             self.timings[name] = self.timings.get(name, 0.0) + task.elapsed()
             self._show(task, event="end")
 

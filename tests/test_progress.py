@@ -98,3 +98,43 @@ def test_cli_quiet_silences_progress(tmp_path, capsys):
     assert main(["run", str(cfg), "--out", str(tmp_path / "v.xlsx")]) == 0
     err = capsys.readouterr().err
     assert re.search(STAMP + " finsupport: measure", err)
+
+
+def test_reading_and_validation_report_each_table_within_their_stage(tmp_path):
+    from finsupport.data.validate import validate_dataset
+    from finsupport.example import write_example
+
+    ex = write_example(tmp_path / "ex")
+    out, clock = io.StringIO(), Clock()
+    p = Progress(stream=out, interactive=False, interval=0.0, clock=clock)
+    with p.stage("read") as task:
+        data = fs.read_dataset(ex, validate=False)
+        assert task.total == 10 and task.done == 10   # five files parsed, five tables built
+    with p.stage("validate") as task:
+        validate_dataset(data)
+        assert task.total == task.done == 6           # five tables, then the checks across tables
+    text = out.getvalue()
+    assert re.search(r"read \(parsing grants\.csv, [\d.]+ MB\) — \d+/10 files and tables", text)
+    assert re.search(r"read \(financials 2,196 rows\) — \d+/10 files and tables", text)
+    assert re.search(r"validate \(grants, [\d,]+ rows\) — \d/6 tables", text)
+
+
+def test_current_task_reaches_code_inside_a_stage_and_counts_from_expect():
+    from finsupport.progress import current_task
+
+    out, clock = io.StringIO(), Clock()
+    p = Progress(stream=out, interactive=False, interval=0.0, clock=clock)
+    outside = current_task()
+    outside.expect(5, "draws")
+    outside.advance(5)                    # no stage: shows nothing, times nothing
+    assert out.getvalue() == "" and p.timings == {}
+    with p.stage("estimate: att_gt (share)") as task:
+        clock.t = 40.0                    # the estimation before the bootstrap
+        inner = current_task()
+        assert inner is task
+        inner.expect(1000, "draws")
+        clock.t = 50.0
+        inner.advance(250)                # 10 s for 250 draws: 30 s left, not 160 s
+        assert task.remaining() == 30.0
+    assert current_task() is not task
+    assert "250/1,000 draws — 50 s — ~30 s left" in out.getvalue()

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..progress import current_task
 from .csmar import merge_on_key, subsidy_items
 from .dataset import Dataset
 from .mapping import (
@@ -235,16 +236,22 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
                                            + (", ".join(p.name for p in files[:12]) or "nothing") + ")", hint)])
     out = []
     grids: dict[Path, _Source] = {}
+    files = {p for ps in found.values() for p in ps}
+    sources = sum(len(ps) for ps in found.values())
+    task = current_task()  # a run's "read" stage: each file as it is parsed, then each table built
+    task.expect(len(files) + sources, "files and tables")
     for t in TABLE_NAMES:
         for p in found.get(t, []):
             try:  # collect the problems of every file before raising
                 if p not in grids:
+                    task.note(f"parsing {p.name}, {p.stat().st_size / 1e6:,.1f} MB")
                     suffix = p.suffix.lower()
                     # a CSV file is read once, and hashed from the bytes read
                     info = {} if suffix == ".csv" else _file_info(p)
                     grids[p] = (_read_csv(p, t, info) if suffix == ".csv" else
                                 _read_xlsx_table(p, t, opts, log, prov, info) if suffix == ".xlsx" else
                                 _read_parquet(p, t, info))
+                    task.advance(1)
                 g = grids[p]
                 src = _Source(t, g.file, g.fmt, sheet=g.sheet, rows=g.rows, frame=g.frame, meta=dict(g.meta))
                 src.meta["multi"] = len(found[t]) > 1
@@ -1655,10 +1662,16 @@ def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, he
     builder = _Builder(opts, log, prov)
     problems: list[dict] = list(file_problems)
     parts: dict[str, list] = {}
+    task = current_task()
+    if not p.is_dir():  # a workbook: its sheets were read together
+        task.expect(len(sources), "tables")
     for src in sources:
+        task.note(f"{src.table} from {src.where}")
         df = builder.build(src, problems)
         if df is not None:
             parts.setdefault(src.table, []).append((src, df))
+            task.note(f"{src.table} {len(df):,} rows")
+        task.advance(1)
     if problems:
         raise DataError(problems=problems)
     builder.harmonise_codes([(t, df) for t, ps in parts.items() for _, df in ps])

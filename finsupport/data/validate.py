@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..progress import current_task
 from .periods import parse_periods
 from .spec import TABLES
 
@@ -467,7 +468,11 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
     log = data.quality
     problems: list[dict] = []
     tables = data.tables()
+    task = current_task()  # a run's "validate" stage: each table, then the checks across tables
+    task.expect(len(tables) + 1, "tables")
     for name, df in tables.items():
+        task.note(f"{name}, {len(df):,} rows")
+        task.advance(1)
         if df.columns.duplicated().any():
             dup = sorted(set(df.columns[df.columns.duplicated()].astype(str)))
             problems.append({"table": name, "column": ", ".join(dup), "message": "column appears more than once",
@@ -506,6 +511,7 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                                  "hint": "remove the conflicting duplicates (often a bad merge) so that each key appears once"})
         tables[name] = df
     # orphans: rows for firms that are not in the firms table
+    task.note("firm codes across tables")
     firms = tables.get("firms")
     if firms is not None and "firm_id" in firms:
         known = pd.Index(firms["firm_id"].dropna().unique())
@@ -562,6 +568,7 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                     firm_id=sel["firm_id"] if "firm_id" in sel else None, year=sel["year"],
                     issue="designation year in the future", action="flagged",
                     detail=f"award year after {this_year}; check the date")
+    task.advance(1)
     if problems:
         raise DataError(problems=problems)
     for name, df in tables.items():
