@@ -1,0 +1,162 @@
+"""The fast paths of reading and validation give what the general paths give.
+
+Reading a CSV file takes shortcuts when it can: UTF-8 bytes go straight to pyarrow's
+parser (``_utf8_frame``), a column of plain numbers is parsed once while the grid is read
+(``_plain_numbers``), duplicate rows are looked for among rows whose hash repeats
+(``_duplicated``), yes/no columns are judged once per distinct spelling. Each test here
+switches a shortcut off and checks that the tables, the data-quality log and the errors
+stay the same.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import finsupport.data.readers as readers
+import finsupport.data.validate as validate
+from finsupport.data.readers import read_dataset
+from finsupport.errors import DataError
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                          HealthCheck.function_scoped_fixture])
+NUMBERS = ["1", "2.5", "-3", "1e3", "0", "1,234", "１２３", " 7 ", "7 ", "--", "NA", "nan", "inf", "1e999", "",
+           "无", "12abc", "+4", ".5", "5.", "00012", "1E-2", "\u30007"]
+IDS = ["000001", "000002", "1", "2", " 000001", "０００００１", "000003", "", "NA", "000001.SZ"]
+YEARS = ["2019", "2020", "2019.0", "2019-12-31", "2019年", "2019-06-30", "", "--", "2019A", " 2020"]
+BOOLS = ["true", "False", "是", "否", "1", "0", "yes", "", "maybe"]
+
+
+def _write(folder: Path, name: str, header: list[str], rows: list[list[str]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def _outcome(folder: Path):
+    try:
+        d = read_dataset(folder)
+    except DataError as e:
+        return "error", sorted((p.get("table"), p.get("column"), str(p.get("message")), tuple(p.get("rows") or ()))
+                               for p in e.problems)
+    log = d.quality.to_frame().astype(str).sort_values(list(d.quality.to_frame().columns)).reset_index(drop=True)
+    return "ok", {n: df for n, df in d.tables().items()}, log
+
+
+def _same(a, b) -> None:
+    assert a[0] == b[0], (a, b)
+    if a[0] == "error":
+        assert a[1] == b[1]
+        return
+    assert a[1].keys() == b[1].keys()
+    for n in a[1]:
+        pd.testing.assert_frame_equal(a[1][n], b[1][n], check_dtype=False)
+        assert [str(t) for t in a[1][n].dtypes] == [str(t) for t in b[1][n].dtypes], n
+    pd.testing.assert_frame_equal(a[2], b[2])
+
+
+def _general(monkeypatch) -> None:
+    monkeypatch.setattr(readers, "_utf8_frame", lambda *a: None)
+    monkeypatch.setattr(readers, "_plain_numbers", lambda *a: None)
+
+
+row = st.tuples(st.sampled_from(IDS), st.sampled_from(YEARS), st.sampled_from(NUMBERS), st.sampled_from(NUMBERS),
+                st.sampled_from(BOOLS))
+
+
+@SETTINGS
+@given(rows=st.lists(row, min_size=1, max_size=12), plain=st.booleans())
+def test_shortcuts_give_the_tables_log_and_errors_of_the_general_path(tmp_path_factory, rows, plain):
+    folder = tmp_path_factory.mktemp("fast")
+    if plain:  # mostly clean files, where every shortcut is taken
+        rows = [(f"{i % 3 + 1:06d}", str(2015 + i % 5), str(i * 1.5), str(i), "true") for i in range(len(rows))] + rows[:1]
+    _write(folder, "firms", ["firm_id", "name"], [["000001", "a"], ["000002", "b"], ["000003", "c"]])
+    _write(folder, "financials", ["firm_id", "year", "revenue", "employees"], [r[:4] for r in rows])
+    _write(folder, "grants", ["firm_id", "year", "amount", "recurring"], [[r[0], r[1], r[3], r[4]] for r in rows])
+    fast = _outcome(folder)
+    with pytest.MonkeyPatch.context() as mp:
+        _general(mp)
+        _same(fast, _outcome(folder))
+    with pytest.MonkeyPatch.context() as mp:  # pandas' C parser instead of pyarrow's
+        _general(mp)
+        mp.setattr(readers, "_arrow_csv", lambda *a: None)
+        slow = _outcome(folder)
+    assert fast[0] == slow[0]
+    if fast[0] == "ok":
+        for n in fast[1]:
+            pd.testing.assert_frame_equal(fast[1][n], slow[1][n], check_dtype=False)
+        pd.testing.assert_frame_equal(fast[2], slow[2])
+
+
+def test_bom_semicolons_crlf_and_quotes_take_the_same_path_as_the_text(tmp_path, monkeypatch):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    text = ('\ufefffirm_id;year;revenue;name\r\n000001;2019;"1,5";"a; b"\r\n000002;2020; 3 ;\u3000\r\n'
+            '000003;2021;4;"say ""hi"""\r\n')
+    (folder / "financials.csv").write_bytes(text.encode("utf-8"))
+    fast = _outcome(folder)
+    assert fast[0] == "ok" and fast[1]["financials"]["revenue"].tolist() == [15.0, 3.0, 4.0]
+    _general(monkeypatch)
+    _same(fast, _outcome(folder))
+
+
+def test_a_file_that_is_not_utf8_is_decoded_as_before(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "financials.csv").write_bytes("firm_id,year,营业收入\n000001,2019,5\n".encode("gb18030"))
+    d = read_dataset(folder)
+    assert d.financials["revenue"].tolist() == [5.0]
+    assert d.provenance["tables"]["financials"]["encoding"] == "gb18030"
+
+
+def test_numbers_parsed_with_the_grid_only_below_a_first_line_header(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    # a title line above the header: the body does not start on line 2, so no shortcut is taken
+    (folder / "financials.csv").write_text("Financials 2019\nfirm_id,year,revenue\n000001,2019,5\n",
+                                           encoding="utf-8")
+    d = read_dataset(folder)
+    assert d.financials["revenue"].tolist() == [5.0] and list(d.financials.index) == [3]
+
+
+def test_whitespace_cells_count_as_empty_as_python_strip_says(tmp_path):
+    cells = ["", " ", "\t", "\u3000", "\xa0", " x ", "x", "\u2003\u2003", "0"]
+    col = pd.Series(cells, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    assert readers._filled(col).tolist() == [bool(c.strip()) for c in cells]
+
+
+frames = st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.sampled_from([1.0, 2.0, -0.0, 0.0, np.nan]),
+                            st.sampled_from([1, 2, None]), st.booleans()), max_size=30)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=frames, keep=st.sampled_from(["first", False]), key=st.booleans())
+def test_duplicate_rows_by_hash_equal_pandas_duplicated(rows, keep, key):
+    df = pd.DataFrame(rows, columns=["firm_id", "amount", "year", "flag"])
+    df["firm_id"] = df["firm_id"].astype("str")
+    df["year"] = df["year"].astype("Int64")
+    df.index = np.arange(len(df)) * 3 + 2   # source line numbers
+    got = validate._duplicated(df, keep=keep, within=["firm_id", "year"] if key else None)
+    pd.testing.assert_series_equal(got, df.duplicated(keep=keep), check_names=False)
+
+
+def test_yes_no_judged_once_per_spelling_names_the_same_rows():
+    spellings = ["true", "no", "maybe", "1", None, "是", "maybe", " YES"]
+    s = pd.Series(spellings * 5, index=range(100, 140))
+    fast, general = [], []
+    got = validate._bools(s, "grants", "recurring", fast)
+    # each spelling once: as many distinct values as cells, so the cell-by-cell path runs
+    once = validate._bools(pd.Series(spellings), "grants", "recurring", general)
+    assert got.tolist() == once.tolist() * 5
+    assert once.tolist()[:4] == [True, False, pd.NA, True]
+    assert fast[0]["rows"] == [i for i in range(100, 140) if spellings[(i - 100) % 8] == "maybe"]
+    assert general[0]["rows"] == [2, 6]
+    assert {k: v for k, v in fast[0].items() if k != "rows"} == {k: v for k, v in general[0].items() if k != "rows"}
