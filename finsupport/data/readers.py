@@ -847,20 +847,20 @@ class _Builder:
         # a column whose cells below the first line are all plain numbers has no empty cell there;
         # its numbers are kept for _columns (one parse of each cell instead of a check and a parse)
         numbers: dict = {}
-        cols = {}
+        fill: list[np.ndarray] = []  # by column: the cells that hold something
         first = [str(v).strip() for v in raw.iloc[0]] if len(raw) else []
         for j, c in enumerate(raw.columns):
             # tried on the columns whose first-line name is that of an amount (a guess checked by the parse)
             numeric = self._kind_of(t, first[j]) in ("amount", "number", "count") if first[j] else False
             num = _plain_numbers(raw[c].iloc[1:]) if numeric else None
             if num is None:
-                cols[c] = _filled(raw[c])
+                fill.append(_filled(raw[c]).to_numpy(dtype=bool))
             else:
                 numbers[c] = num
-                cols[c] = pd.Series(np.concatenate([_filled(raw[c].iloc[:1]).to_numpy(), np.ones(len(num), bool)]),
-                                    index=raw.index)
-        filled = pd.DataFrame(cols, index=raw.index)
-        nfilled = filled.sum(axis=1).to_numpy()
+                fill.append(np.concatenate([_filled(raw[c].iloc[:1]).to_numpy(dtype=bool), np.ones(len(num), bool)]))
+        nfilled = np.zeros(len(raw), dtype=np.int64)
+        for f in fill:
+            nfilled += f
         line = raw.index.to_numpy()
         pos = np.flatnonzero(nfilled > 0)
         if not len(pos):
@@ -885,12 +885,16 @@ class _Builder:
         if header is None:
             return None
         ncol = len(header)
-        body_filled = filled.iloc[body_pos]
+        # the body's rows: a slice (no copy) when they follow each other, as they nearly always do
+        contiguous = len(body_pos) and body_pos[-1] - body_pos[0] == len(body_pos) - 1
+        rows = slice(int(body_pos[0]), int(body_pos[-1]) + 1) if contiguous else body_pos
+        body_filled = [f[rows] for f in fill]
         if raw.shape[1] > ncol:
-            wide = body_filled.iloc[:, ncol:]
-            over = wide.any(axis=1).to_numpy()
+            over = np.zeros(len(body_pos), dtype=bool)
+            for f in body_filled[ncol:]:
+                over |= f
             if over.any():
-                width = int(max(np.flatnonzero(r)[-1] for r in wide.to_numpy()[over])) + ncol + 1
+                width = max(j for j in range(ncol, raw.shape[1]) if body_filled[j][over].any()) + 1
                 problems.append(_problem(
                     t, f"{src.where}: rows with more fields than the {ncol} header columns (up to {width})",
                     "quote fields that contain the delimiter — a thousands separator such as 1,234 must be "
@@ -907,20 +911,17 @@ class _Builder:
         for j, h in enumerate(header):
             if h:
                 keep.append(j)
-            elif body_filled.iloc[:, j].any():
+            elif body_filled[j].any():
                 header[j] = f"unnamed_{j + 1}"
                 keep.append(j)
                 self.note(t, "column without a header", "info", column=header[j],
                           detail=f"column {j + 1} of {src.where} has data but no header; kept as '{header[j]}'")
         header = [header[j] for j in keep]
-        # the body's rows: a slice (no copy) when they follow each other, as they nearly always do
-        contiguous = len(body_pos) and body_pos[-1] - body_pos[0] == len(body_pos) - 1
-        rows = slice(int(body_pos[0]), int(body_pos[-1]) + 1) if contiguous else body_pos
         body = raw.iloc[rows, keep]
-        blank = ~body_filled.iloc[:, keep].to_numpy()
         cols = {}
         for k, c in enumerate(body.columns):  # empty cells are missing; columns without any are kept as they are
-            cols[k] = body[c].mask(blank[:, k]) if blank[:, k].any() else body[c]
+            full = body_filled[keep[k]]
+            cols[k] = body[c] if full.all() else body[c].mask(~full)
         body = pd.DataFrame(cols, index=body.index)
         index = line[body_pos]  # an array: an Index is made of it without a Python list
         head = body.iloc[:502].astype(object).where(body.iloc[:502].notna(), None).values.tolist()

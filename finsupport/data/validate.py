@@ -430,12 +430,17 @@ def _row_hash(df: pd.DataFrame) -> np.ndarray:
             x = v.view(np.uint64)
         else:
             arr = getattr(s.array, "_pa_array", None)
-            if arr is not None:  # pyarrow text: its hash table, one dictionary for every chunk
+            if arr is not None and str(arr.type) in ("string", "large_string"):
+                # pyarrow text: its hash table, one dictionary for every chunk
                 import pyarrow.compute as pc
 
                 enc = arr.dictionary_encode()
                 enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
                 x = np.asarray(pc.fill_null(enc.indices, -1), dtype=np.int64).astype(np.uint64)
+            elif isinstance(s.dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.BooleanDtype)) or (
+                    pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.ArrowDtype)):
+                # whole numbers as they are, missing as one sentinel (a value equal to it only adds a row)
+                x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).view(np.uint64)
             else:
                 x = pd.factorize(s)[0].astype(np.int64).astype(np.uint64)
         # splitmix64 finaliser, then a multiply-add into the row's hash
