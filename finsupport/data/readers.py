@@ -22,6 +22,7 @@ import io
 import math
 import numbers
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -309,12 +310,19 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
     except OSError as e:
         raise DataError(problems=[_problem(table, f"cannot read {name} ({e.strerror or e})",
                                            "check the file's permissions")]) from None
-    info = {**info, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-    src = _Source(table, name, "csv", meta=dict(info))
     if not data[:65536].strip(b" \t\r\n\xef\xbb\xbf") and not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise DataError(problems=[_problem(table, f"{name} is empty (no header, no rows)",
                                            f"export the table again, or remove {name} if there is no {table} data")])
-    frame = _utf8_frame(data, table, name)
+    # the file's hash on a second thread while it is parsed (both let go of the interpreter lock)
+    digest = hashlib.sha256()
+    hasher = threading.Thread(target=digest.update, args=(data,))
+    hasher.start()
+    try:
+        frame = _utf8_frame(data, table, name)
+    finally:
+        hasher.join()
+    info = {**info, "sha256": digest.hexdigest(), "size": len(data)}
+    src = _Source(table, name, "csv", meta=dict(info))
     if frame is not None:  # the common case: UTF-8 bytes straight into pyarrow's parser
         frame, enc, delim = frame
         src.meta["encoding"] = enc
