@@ -20,7 +20,7 @@ class Dataset:
 
     Parameters
     ----------
-    firms, financials, grants, equity, designations : DataFrame, optional
+    firms, financials, grants, equity, designations, land, land_benchmarks : DataFrame, optional
         Tables as described in ``finsupport.data.spec.TABLES``. A table that a
         computation does not need may be left out; a function complains only about
         the tables and columns it needs, by name.
@@ -38,6 +38,8 @@ class Dataset:
     grants: pd.DataFrame | None = None
     equity: pd.DataFrame | None = None
     designations: pd.DataFrame | None = None
+    land: pd.DataFrame | None = None
+    land_benchmarks: pd.DataFrame | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     quality: QualityLog = field(default_factory=QualityLog)
     validate: bool = field(default=True, repr=False)
