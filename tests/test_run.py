@@ -54,7 +54,8 @@ def test_report_sheets_and_headline(two_runs):
     assert str(about.get("Synthetic data", "")).startswith("YES")
     m = r.manifest
     assert m["data"]["synthetic"] and m["config"]["measure"]["subsidy_basis"] == "received"
-    assert set(m["data"]["inputs"]) == {"firms", "financials", "grants", "equity", "designations"}
+    assert set(m["data"]["inputs"]) == {"firms", "financials", "grants", "equity", "designations", "land",
+                                        "land_benchmarks"}
     assert all(len(v["sha256"]) == 64 for v in m["data"]["inputs"].values())
     assert (r.outputs["workbook"].parent / r.config["run"]["name"] / "regressions.tex").exists()
 

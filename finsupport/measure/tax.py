@@ -221,9 +221,10 @@ def _preferential(panel: Panel, tp: np.ndarray, year: np.ndarray):
     t_slp = np.where(slp, small_low_profit_tax(ti, year), np.inf)
     t_slp = np.where(np.isnan(t_slp), np.inf, t_slp)
     t = np.minimum(t_stat, np.minimum(t_hnte, t_slp))
-    is_slp = slp & (t_slp <= t_hnte) & (t_slp < t_stat)
-    is_hnte = hnte & ~is_slp & (t_hnte < t_stat)
+    is_slp = slp & (t_slp <= t_hnte) & (t_slp <= t_stat)
+    is_hnte = hnte & ~is_slp
     regime = np.where(is_slp, "small_low_profit", np.where(is_hnte, "hnte", "statutory")).astype(object)
+    regime = np.where(tp <= 0, "loss", regime).astype(object)
     r = np.where(is_slp, small_low_profit_rate(ti, year), np.where(is_hnte, HNTE_RATE, STATUTORY_RATE))
     rd_part = dc * r
     total = STATUTORY_RATE * tp - t
