@@ -61,6 +61,10 @@ class Panel:
         if column not in self.frame.columns:
             return np.full(self.n, np.nan)
         s = self.frame[column]
+        if s.dtype == bool:
+            return s.to_numpy(dtype=float)
+        if str(s.dtype) == "boolean":
+            return s.to_numpy(dtype=float, na_value=np.nan)
         if s.dtype == object or str(s.dtype) in ("string", "str"):
             s = s.map(lambda v: v if isinstance(v, bool | np.bool_) or pd.isna(v) else _yes(v))
         return pd.to_numeric(s.astype("boolean").astype("Float64"), errors="coerce").to_numpy(dtype=float,

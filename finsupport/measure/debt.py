@@ -96,7 +96,10 @@ def debt_arrays(codes, year, closing, interest, own_benchmark, *, benchmark: str
     opening = np.where(consecutive, np.r_[np.nan, closing[:-1]], np.nan)
     has_open = consecutive & ~np.isnan(opening)
     avg = np.where(has_open, (opening + closing) / 2.0, closing if first_year == "closing" else np.nan)
-    basis = np.where(has_open, "average", "closing_only" if first_year == "closing" else "no_opening")
+    # a categorical, not a million Python strings
+    basis = pd.Categorical.from_codes(np.where(has_open, 0, 1).astype(np.int8),
+                                      categories=["average", "closing_only" if first_year == "closing"
+                                                  else "no_opening"])
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = np.where(avg > 0, interest / avg, np.nan)
     # only years with debt need a benchmark (a panel without borrowings needs none)

@@ -200,12 +200,17 @@ def measure_land(land: pd.DataFrame | None, benchmarks: pd.DataFrame | None, pan
     if len(rows):
         d = annual_benchmark(np.unique(year[rows]), benchmark="lpr_5y") / 100.0
         rate = d.reindex(year).to_numpy(dtype=float)
+        # only the firm-years of firms that bought land are asked for: a 50-year term over a national panel
+        # would otherwise fill a firm × 60-year grid for every firm
+        buyers = np.unique(codes[rows])
+        q = np.flatnonzero(np.isin(px.codes, buyers))
+        at = np.searchsorted(buyers, px.codes[q])     # compact codes: the grid has a row per buyer only
         for term in np.unique(n[rows]):   # a few distinct terms (50, 40, …), not purchases
             r = rows[n[rows] == term]
-            a, c = allocate_at(codes[r], year[r], y[r], rate[r], aul_years=int(term), at_codes=px.codes,
-                               at_years=px.year)
-            allocated += a
-            n_alloc += c
+            a, c = allocate_at(np.searchsorted(buyers, codes[r]), year[r], y[r], rate[r], aul_years=int(term),
+                               at_codes=at, at_years=px.year[q])
+            allocated[q] += a
+            n_alloc[q] += c
     cols = dict(land_received=px.total(pos, y), n_land=px.count(pos),
                 land_expensed=px.total(pos, np.where(expensed, y, 0.0)), land_allocated=allocated,
                 land_missing=px.total(pos, missing.astype(float)) > 0, _n_allocating=n_alloc)

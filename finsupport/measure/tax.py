@@ -147,7 +147,7 @@ def measure_tax(panel: Panel, options: MeasureOptions) -> Component:
         with np.errstate(divide="ignore", invalid="ignore"):
             app = np.where(tp > 0, ite / tp, np.nan)
         d = nan.copy()
-        regime = np.full(n, "effective", dtype=object)
+        regime = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=["effective"])
         rate_part, rd_part = accrued, np.where(np.isnan(accrued), np.nan, 0.0)
         _log(panel, None, "tax: effective basis", "info",
              "max(0, 25 % × profit before tax − income tax expense): an approximation (deferred taxes, exempt income "
@@ -174,7 +174,8 @@ def measure_tax(panel: Panel, options: MeasureOptions) -> Component:
         amount = np.where(unknown, np.nan, amount)
     cols = dict(tax_taxable_profit=tp, tax_rd_deduction=d, tax_regime=regime, tax_applicable_rate=app,
                 tax_rate_part=rate_part, tax_rd_part=rd_part, tax_accrued=accrued,
-                tax_basis_used=np.full(n, basis, dtype=object), tax_missing=np.isnan(amount))
+                tax_basis_used=pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[basis]),
+                tax_missing=np.isnan(amount))
     return Component("tax", amount, cols)
 
 
@@ -191,10 +192,12 @@ def _preferential(panel: Panel, tp: np.ndarray, year: np.ndarray):
     rd = panel.column("rd_expense")
     est = np.isnan(disclosed)
     d = np.where(est, rate * rd, disclosed)
-    _log(panel, est & ~np.isnan(d) & (tp > 0), "R&D additional deduction estimated", "info",
-         "no disclosed rd_additional_deduction: deduction rate of the year (reference/rd_additional_deduction.csv; "
-         "manufacturer / tech_sme columns select the higher rates) × rd_expense, which may include R&D that does "
-         "not qualify", column="rd_additional_deduction")
+    n_est = int((est & ~np.isnan(d) & (tp > 0)).sum())
+    if n_est:   # one entry, not one per firm-year: it is the rule wherever nothing is disclosed
+        _log(panel, None, "R&D additional deduction estimated", "info",
+             f"{n_est:,} profitable firm-year(s) without a disclosed rd_additional_deduction: deduction rate of the "
+             "year (reference/rd_additional_deduction.csv; manufacturer / tech_sme columns select the higher rates) "
+             "× rd_expense, which may include R&D that does not qualify", column="rd_additional_deduction")
     no_d = np.isnan(d) & (tp > 0) & (year >= FIRST_TAX_YEAR)
     _log(panel, no_d, "R&D additional deduction unknown", "flagged",
          "neither rd_additional_deduction nor rd_expense: the R&D part counts as 0", column="rd_expense")
@@ -218,14 +221,18 @@ def _preferential(panel: Panel, tp: np.ndarray, year: np.ndarray):
              column="small_low_profit")
     t_stat = STATUTORY_RATE * ti
     t_hnte = np.where(hnte, HNTE_RATE * ti, np.inf)
-    t_slp = np.where(slp, small_low_profit_tax(ti, year), np.inf)
-    t_slp = np.where(np.isnan(t_slp), np.inf, t_slp)
+    t_slp = np.full(len(ti), np.inf)
+    slp_rate = np.full(len(ti), np.nan)
+    k = np.flatnonzero(slp)          # the schedule is applied to the eligible firm-years only
+    if len(k):
+        t_slp[k] = np.where(np.isnan(v := small_low_profit_tax(ti[k], year[k])), np.inf, v)
+        slp_rate[k] = small_low_profit_rate(ti[k], year[k])
     t = np.minimum(t_stat, np.minimum(t_hnte, t_slp))
     is_slp = slp & (t_slp <= t_hnte) & (t_slp <= t_stat)
     is_hnte = hnte & ~is_slp
-    regime = np.where(is_slp, "small_low_profit", np.where(is_hnte, "hnte", "statutory")).astype(object)
-    regime = np.where(tp <= 0, "loss", regime).astype(object)
-    r = np.where(is_slp, small_low_profit_rate(ti, year), np.where(is_hnte, HNTE_RATE, STATUTORY_RATE))
+    code = np.where(tp <= 0, 3, np.where(is_slp, 2, np.where(is_hnte, 1, 0)))
+    regime = pd.Categorical.from_codes(code, categories=["statutory", "hnte", "small_low_profit", "loss"])
+    r = np.where(is_slp, slp_rate, np.where(is_hnte, HNTE_RATE, STATUTORY_RATE))
     rd_part = dc * r
     total = STATUTORY_RATE * tp - t
     rate_part = total - rd_part

@@ -46,6 +46,15 @@ def _rd() -> pd.DataFrame:
     return _read("rd_additional_deduction.csv")
 
 
+def _years(year) -> tuple[np.ndarray, np.ndarray]:
+    """The calendar years spanned and each firm-year's position in them (no sort of a million years)."""
+    year = np.asarray(year, dtype=np.int64)
+    if not len(year):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    y0 = int(year.min())
+    return np.arange(y0, int(year.max()) + 1), year - y0
+
+
 def small_low_profit_schedule() -> pd.DataFrame:
     """The small low-profit enterprise schedule (a copy), one row per bracket and period, with sources."""
     return _slp().copy()
@@ -58,14 +67,14 @@ def rd_deduction_schedule() -> pd.DataFrame:
 
 def small_low_profit_limits(year) -> dict[str, np.ndarray]:
     """Eligibility limits in force in each year (NaN where the regime did not exist)."""
-    year = np.asarray(year, dtype=np.int64)
+    uy, inv = _years(year)
     lim = _slp().drop_duplicates(["first_year", "last_year"])
-    out = {k: np.full(len(year), np.nan) for k in ("income_limit", "employees_limit", "assets_limit")}
-    for r in lim.itertuples(index=False):   # a dozen periods, not firm-years
-        m = (year >= r.first_year) & (year <= r.last_year)
+    out = {k: np.full(len(uy), np.nan) for k in ("income_limit", "employees_limit", "assets_limit")}
+    for r in lim.itertuples(index=False):   # a dozen periods over the distinct years, not firm-years
+        m = (uy >= r.first_year) & (uy <= r.last_year)
         for k in out:
             out[k][m] = getattr(r, k)
-    return out
+    return {k: v[inv] for k, v in out.items()}
 
 
 def small_low_profit_tax(income, year) -> np.ndarray:
@@ -110,13 +119,16 @@ def rd_deduction_rate(year, *, manufacturer=None, tech_sme=None) -> np.ndarray:
     ``manufacturer`` and ``tech_sme`` are boolean arrays (None: no firm is of that type);
     a firm gets the highest rate it qualifies for.
     """
-    year = np.asarray(year, dtype=np.int64)
-    n = len(year)
-    kinds = {"all": np.ones(n, bool),
-             "manufacturer": np.zeros(n, bool) if manufacturer is None else np.asarray(manufacturer, bool),
-             "tech_sme": np.zeros(n, bool) if tech_sme is None else np.asarray(tech_sme, bool)}
-    rate = np.full(n, np.nan)
-    for r in _rd().itertuples(index=False):
-        m = (year >= r.first_year) & (year <= r.last_year) & kinds[r.firm_type]
-        rate = np.where(m, np.fmax(rate, r.rate), rate)
+    uy, inv = _years(year)
+    by_type = {}
+    for t in ("all", "manufacturer", "tech_sme"):   # rates of the distinct years, then one take per firm-year
+        rate = np.full(len(uy), np.nan)
+        for r in _rd()[_rd()["firm_type"] == t].itertuples(index=False):
+            rate = np.where((uy >= r.first_year) & (uy <= r.last_year), np.fmax(rate, r.rate), rate)
+        by_type[t] = rate[inv]
+    rate = by_type["all"]
+    if manufacturer is not None:
+        rate = np.where(np.asarray(manufacturer, bool), np.fmax(rate, by_type["manufacturer"]), rate)
+    if tech_sme is not None:
+        rate = np.where(np.asarray(tech_sme, bool), np.fmax(rate, by_type["tech_sme"]), rate)
     return rate
