@@ -172,7 +172,8 @@ def _restrict_sample(cfg: Config, data):
         m = pd.Series(True, index=df.index)
         if firms is not None and "firm_id" in df:
             m &= df["firm_id"].isin(firms)
-        if years is not None and "year" in df and name not in ("designations", "grants", "equity"):
+        if years is not None and "year" in df and name not in ("designations", "grants", "equity", "land",
+                                                                  "land_benchmarks"):
             m &= df["year"].isin(years)
         if (~m).any():
             sel = df[~m]

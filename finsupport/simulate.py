@@ -289,7 +289,7 @@ def _tax_and_land(rng: np.random.Generator, fin: pd.DataFrame, cohort: np.ndarra
 
     Drawn from their own random stream, so the other tables are the same as without them.
     """
-    from .reference.tax import HNTE_RATE, STATUTORY_RATE, rd_deduction_rate
+    from .reference.tax import FIRST_TAX_YEAR, HNTE_RATE, STATUTORY_RATE, rd_deduction_rate
 
     n = len(cohort)
     year = fin["year"].to_numpy()
@@ -306,6 +306,7 @@ def _tax_and_land(rng: np.random.Generator, fin: pd.DataFrame, cohort: np.ndarra
     tp = np.round(np.where(tp > d, tp, net))
     tax = rate * np.maximum(0.0, tp - np.minimum(d, np.maximum(tp, 0)))
     concession = np.where(tp > 0, STATUTORY_RATE * tp - tax, 0.0)
+    concession = np.where(year < FIRST_TAX_YEAR, np.nan, concession)   # the 2008 EIT Law is the rule measured
     cols = {"profit_before_tax": tp, "income_tax_expense": np.round(tax), "hnte": hnte,
             "small_low_profit": np.zeros(len(year), bool), "manufacturer": np.ones(len(year), bool)}
     # land: a purchase with probability land_rate a firm, in a random year, in its province; certified firms

@@ -277,3 +277,22 @@ def test_tax_and_land_ignore_row_order(seed, opts):
     a = fs.support_flows(_copy(), components=["tax", "land"], **opts)
     b = fs.support_flows(_copy(**shuffled), components=["tax", "land"], **opts)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+
+
+def test_land_without_benchmarks_is_an_error_only_when_land_is_in_the_total():
+    data = _land_data()
+    data.land_benchmarks = None
+    with pytest.raises(fs.DataError, match="land_benchmarks"):
+        fs.support_flows(data, components=["subsidy", "land"])
+    f = fs.support_flows(data)                       # land outside the total: missing, flagged
+    assert f["land"].eq(0).all() and f["land_missing"].any()
+    assert "no land benchmark" in set(data.quality.to_frame()["issue"])
+
+
+def test_a_purchase_before_the_panel_still_allocates_into_it():
+    data = _land_data()
+    data.financials = data.financials[data.financials["year"] >= 2019]
+    f = fs.support_flows(data).set_index("year")
+    d = 0.049
+    assert f.loc[2019, "land"] == pytest.approx(60_000 + (3e6 - 60_000) * d / (1 + d))   # k = 2 of the 2018 right
+    assert f.loc[2019, "land_received"] == 0

@@ -109,7 +109,8 @@ class Dataset:
             m = pd.Series(True, index=df.index)
             if firms is not None and "firm_id" in df:
                 m &= df["firm_id"].isin(pd.Index(firms).astype(str))
-            if years is not None and "year" in df and n != "designations":
+            # land purchases before the years still allocate into them (and need their benchmarks)
+            if years is not None and "year" in df and n not in ("designations", "land", "land_benchmarks"):
                 m &= df["year"].isin(list(years))
             out[n] = df[m]  # keep the source row labels for the quality log
         return self.replace(**out)

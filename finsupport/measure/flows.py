@@ -129,11 +129,15 @@ def support_flows(
     land = getattr(data, "land", None)
     if land is not None:
         land = data.require("land", ["firm_id", "year", "area_m2", "price_paid"], purpose="below-market land")
-        if opts.land_benchmark == "user" and len(land):
+        if opts.land_benchmark == "user" and len(land) and "land" in opts.components:
+            # land in the total without a benchmark is an error; outside it, land is missing (flagged) instead
             data.require("land", ["place"], purpose="below-market land (benchmarks by place)")
             data.require("land_benchmarks", ["place", "year", "price_per_m2"], purpose="below-market land")
+    bench = getattr(data, "land_benchmarks", None)
+    if bench is not None and not {"place", "year", "price_per_m2"} <= set(bench.columns):
+        bench = None
     parts = [measure_subsidy(grants, panel, opts), measure_equity(equity, panel, opts), measure_debt(panel, opts),
-             measure_tax(panel, opts), measure_land(land, getattr(data, "land_benchmarks", None), panel, opts)]
+             measure_tax(panel, opts), measure_land(land, bench, panel, opts)]
     by = {c.name: c for c in parts}
     total = sum(np.nan_to_num(by[c].amount, nan=0.0) for c in opts.components)
     extended = sum(np.nan_to_num(c.amount, nan=0.0) for c in parts)

@@ -179,7 +179,8 @@ def measure_land(land: pd.DataFrame | None, benchmarks: pd.DataFrame | None, pan
     b = land_benefits(land, benchmarks, benchmark=options.land_benchmark, log=panel.log)
     codes = px.firm_codes(b["firm_id"])
     pos = px.locate(codes, b["year"])
-    log_outside(b, pos, panel, "land")
+    # a purchase before the panel's years still allocates into them: only the received view loses it
+    log_outside(b, pos if options.land_allocation == "purchase_year" else np.where(codes < 0, -1, 0), panel, "land")
     y = b["benefit"].to_numpy(dtype=float)
     missing = np.isnan(y)
     y = np.nan_to_num(y)
