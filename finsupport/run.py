@@ -408,7 +408,7 @@ def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:
     with prog.stage("sample"):
         data = _restrict_sample(cfg, data)
     with prog.stage("measure"):
-        flows = support_flows(data, cfg.measure_options)
+        flows = support_flows(data, options=cfg.measure_options)
     why = flows.attrs.get("not_measured_why", {})
     if why:
         notes.append("not measured: " + "; ".join(f"{c} ({w})" for c, w in why.items())

@@ -108,9 +108,10 @@ def test_wheel_ships_the_embedded_dataset(tmp_path):
     wheel = next(tmp_path.glob("finsupport-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ("financials.csv", "firms.csv", "grants.csv", "equity.csv", "designations.csv", "truth.csv",
-              "config.toml"):
+              "land.csv", "land_benchmarks.csv", "config.toml"):
         assert f"finsupport/datasets/robotics44/{f}" in names
-    for f in ("benchmark_rates.csv", "little_giant_batches.csv", "selection_criteria.csv"):
+    for f in ("benchmark_rates.csv", "little_giant_batches.csv", "selection_criteria.csv", "small_low_profit.csv",
+              "rd_additional_deduction.csv"):
         assert f"finsupport/reference/{f}" in names
 
 

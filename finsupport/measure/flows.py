@@ -29,8 +29,8 @@ def describe_methods(**opts) -> dict[str, str]:
 
 def support_flows(
     data,
-    options: MeasureOptions | None = None,
     *,
+    options: MeasureOptions | None = None,
     components: Iterable[str] | None = None,
     subsidy_basis: str | None = None,
     equity_basis: str | None = None,
