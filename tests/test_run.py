@@ -50,6 +50,10 @@ def test_report_sheets_and_headline(two_runs):
         assert sheet in names
     assert r.headline["pooled_share"] == pytest.approx(0.137, abs=1e-6)
     assert r.headline["n_firms"] == 44
+    # the extended view (all five components) beside the study's three-part headline (datasets/robotics44/README.md)
+    assert r.headline["components"] == ["subsidy", "equity", "debt"]
+    assert r.headline["extended_pooled_share"] == pytest.approx(0.14817, abs=5e-6)
+    assert list(r.shares["headline"]["component"])[-1] == "total_extended"
     about = dict(_cells(r.report_path)["About"][1:])
     assert str(about.get("Synthetic data", "")).startswith("YES")
     m = r.manifest

@@ -18,13 +18,14 @@ from typing import Any
 from ..data.spec import STATE_INVESTOR_TYPES
 from ..errors import ConfigError
 
-__all__ = ["MeasureOptions", "FIELDS", "ALL_COMPONENTS", "STUDY_COMPONENTS", "FieldSpec"]
+__all__ = ["MeasureOptions", "FIELDS", "ALL_COMPONENTS", "STUDY_COMPONENTS", "COMPONENT_LABELS", "FieldSpec"]
 
 #: Every component finsupport measures, in report order.
 ALL_COMPONENTS: tuple[str, ...] = ("subsidy", "equity", "debt", "tax", "land")
 #: The components of the published study's headline (the default of ``components``).
 STUDY_COMPONENTS: tuple[str, ...] = ("subsidy", "equity", "debt")
 
+#: Label of each component in reports (and of the extended total).
 COMPONENT_LABELS = {"subsidy": "Subsidies", "equity": "Guidance-fund equity", "debt": "Below-market debt",
                     "tax": "Tax concessions", "land": "Below-market land"}
 
