@@ -21,9 +21,11 @@ from .estimate.twfe import TwfeResult, twfe_did
 from .estimate.wild import FewClustersWarning
 from .example import load_example, write_example
 from .measure.flows import support_flows
+from .measure.options import MeasureOptions
 from .measure.shares import support_share
 from .reference.programme import little_giant_batches, selection_criteria
 from .reference.rates import annual_benchmark, benchmark_rates
+from .reference.tax import rd_deduction_schedule, small_low_profit_schedule
 from .run import RunResult, prepare, run
 from .simulate import simulate, true_effects
 
@@ -74,6 +76,9 @@ __all__ = [
     "prepare",
     "simulate",
     "support_flows",
+    "MeasureOptions",
+    "rd_deduction_schedule",
+    "small_low_profit_schedule",
     "support_share",
     "true_effects",
     "write_example",

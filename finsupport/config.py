@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.spec import STATE_INVESTOR_TYPES, TIERS
+from .data.spec import TIERS
 from .errors import ConfigError
 
 __all__ = ["Config", "load_config", "DEFAULT_CONFIG_TOML", "SCHEMA"]
@@ -91,6 +91,20 @@ def _units(key, v):
     return v
 
 
+def _measure_schema() -> dict[str, tuple[Any, Any]]:
+    """[measure] keys, validators and defaults from :class:`~finsupport.measure.options.MeasureOptions`."""
+    from .measure.options import FIELDS, MeasureOptions
+
+    def checker(spec):
+        def check(key, v):
+            v = spec.check(key, v)
+            return list(v) if isinstance(v, tuple) else v
+        return check
+
+    defaults = MeasureOptions().to_dict()
+    return {k: (checker(spec), defaults[k]) for k, spec in FIELDS.items()}
+
+
 OUTCOMES = ("share", "subsidy_share", "equity_share", "debt_share", "log_revenue", "rd_intensity", "leverage",
             "effective_rate", "revenue_growth", "patents")
 
@@ -116,16 +130,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "firms": (_list_of(str), []),
         "tier": (_choice(*TIERS), "little_giant"),
     },
-    "measure": {
-        "subsidy_basis": (_choice("received", "cvd", "straight_line"), "received"),
-        "equity_basis": (_choice("gross", "grant_equivalent"), "gross"),
-        "benchmark": (_choice("lpr_1y", "lpr_5y"), "lpr_1y"),
-        "spread_bp": (_typed(float, min_value=-1000, max_value=10000), 0.0),
-        "aul_years": (_typed(int, min_value=1, max_value=50), 10),
-        "expense_threshold": (_typed(float, min_value=0, max_value=1), 0.005),
-        "state_investor_types": (_list_of(str), list(STATE_INVESTOR_TYPES)),
-        "first_year_debt": (_choice("closing", "exclude"), "closing"),
-    },
+    # built from MeasureOptions: the options are declared and checked in one place
+    "measure": _measure_schema(),
     "shares": {
         "years": (_year_range, []),
         "headline_cohorts": (_list_of(int), []),
@@ -172,6 +178,13 @@ class Config:
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
+
+    @property
+    def measure_options(self):
+        """The ``[measure]`` section as a validated :class:`~finsupport.measure.options.MeasureOptions`."""
+        from .measure.options import MeasureOptions
+
+        return MeasureOptions.from_mapping(self.values["measure"])
 
     @property
     def data_path(self) -> Path | None:
@@ -240,7 +253,9 @@ def load_config(source: str | Path | dict | Config | None = None, *, base_dir: s
                 values[section][key] = check(f"{section}.{key}", given[key])
             else:
                 values[section][key] = copy.deepcopy(default)
-    return Config(values=values, base_dir=base, source=name)
+    cfg = Config(values=values, base_dir=base, source=name)
+    cfg.measure_options  # noqa: B018 -- checks the [measure] options together, as support_flows will
+    return cfg
 
 
 DEFAULT_CONFIG_TOML = '''\
@@ -269,6 +284,7 @@ firms = []                          # [] = all firms
 tier = "little_giant"               # the certification studied
 
 [measure]
+components = ["subsidy", "equity", "debt"]   # in total and share; also "tax", "land" (all five: the extended view)
 subsidy_basis = "received"          # "received" | "cvd" (19 CFR 351.524) | "straight_line"
 equity_basis = "gross"              # "gross" | "grant_equivalent" (19 CFR 351.507)
 benchmark = "lpr_1y"                # "lpr_1y" | "lpr_5y": PBOC benchmark, then LPR from 2019-08-20
@@ -277,6 +293,10 @@ aul_years = 10                      # average useful life for allocated grants
 expense_threshold = 0.005           # 0.5 % of sales expense test (351.524(b)(2))
 state_investor_types = ["guidance_fund", "state_vc", "soe", "government"]
 first_year_debt = "closing"         # "closing" | "exclude": a firm's first year has no opening debt
+tax_basis = "auto"                  # "auto" | "preferential" (HNTE, small low-profit, R&D deduction) | "effective"
+tax_timing = "accrual"              # "accrual" | "cvd": year the return is filed (19 CFR 351.509(b)(1))
+land_benchmark = "user"             # "user" (land_benchmarks table) | "median_comparables" (not a CVD benchmark)
+land_allocation = "term"            # "term" of the use right | "aul" | "purchase_year"
 
 [shares]
 years = [2016, 2021]                # the headline period

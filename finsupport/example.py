@@ -25,7 +25,7 @@ from .simulate import simulate
 __all__ = ["load_example", "make_robotics44", "write_example", "EXAMPLE_NAME", "ROBOTICS44"]
 
 EXAMPLE_NAME = "robotics44"
-TABLE_FILES = ("firms", "financials", "grants", "equity", "designations")
+TABLE_FILES = ("firms", "financials", "grants", "equity", "designations", "land", "land_benchmarks")
 
 #: What the dataset is built with (tests and the README check these).
 ROBOTICS44 = {

@@ -172,7 +172,8 @@ def _restrict_sample(cfg: Config, data):
         m = pd.Series(True, index=df.index)
         if firms is not None and "firm_id" in df:
             m &= df["firm_id"].isin(firms)
-        if years is not None and "year" in df and name not in ("designations", "grants", "equity"):
+        if years is not None and "year" in df and name not in ("designations", "grants", "equity", "land",
+                                                                  "land_benchmarks"):
             m &= df["year"].isin(years)
         if (~m).any():
             sel = df[~m]
@@ -193,7 +194,7 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
         sel = coh[coh.isin(cohorts)] if cohorts else coh[coh > 0]
         firms = sel.index
         who = (f"firms first certified in {', '.join(map(str, cohorts))}" if cohorts else "certified firms")
-    tab = support_share(flows, years=yrs, firms=firms).set_index("component")
+    tab = support_share(flows, years=yrs, firms=firms, extended=True).set_index("component")
     tot = tab.loc["total"]
     text = (f"pooled support share {tot['pooled_share']:.1%} of revenue (Σ support / Σ revenue), "
             f"{who}, {yrs[0]}–{yrs[1]}, {int(tot['n_firms'])} firms, {int(tot['n_firm_years'])} firm-years")
@@ -201,21 +202,24 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
                                "mean_firm_share": float(tot["mean_firm_share"]),
                                "median_firm_share": float(tot["median_firm_share"]),
                                "years": list(yrs), "firms": who, "n_firms": int(tot["n_firms"]),
-                               "n_firm_years": int(tot["n_firm_years"])}
+                               "n_firm_years": int(tot["n_firm_years"]),
+                               "components": list(flows.attrs.get("components", [])),
+                               "extended_pooled_share": float(tab.loc["total_extended", "pooled_share"])}
 
 
 def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str, pd.DataFrame]:
     from .measure.shares import support_share
 
-    out = {"by year": support_share(flows, by="year")}
+    ext = {"extended": True}   # the extended view (all five components) beside the study's
+    out = {"by year": support_share(flows, by="year", **ext)}
     if status is not None:
         st = status[["firm_id", "year", "active", "cohort"]].assign(
             certified=lambda d: np.where(d["cohort"] > 0, "ever certified", "never certified"))
-        out["by certification"] = support_share(flows, by="certified", status=st, years=years)
-        out["by cohort"] = support_share(flows, by="cohort", status=st, years=years)
-        out["by year and certification"] = support_share(flows, by=["year", "certified"], status=st)
+        out["by certification"] = support_share(flows, by="certified", status=st, years=years, **ext)
+        out["by cohort"] = support_share(flows, by="cohort", status=st, years=years, **ext)
+        out["by year and certification"] = support_share(flows, by=["year", "certified"], status=st, **ext)
     if "sector" in flows:
-        out["by sector"] = support_share(flows, by="sector", years=years)
+        out["by sector"] = support_share(flows, by="sector", years=years, **ext)
     return out
 
 
@@ -403,15 +407,12 @@ def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:
     data = _load_data(cfg, prog)
     with prog.stage("sample"):
         data = _restrict_sample(cfg, data)
-    m = cfg["measure"]
     with prog.stage("measure"):
-        flows = support_flows(data, subsidy_basis=m["subsidy_basis"], equity_basis=m["equity_basis"],
-                              benchmark=m["benchmark"], spread_bp=m["spread_bp"], aul_years=m["aul_years"],
-                              expense_threshold=m["expense_threshold"],
-                              state_investor_types=m["state_investor_types"], first_year_debt=m["first_year_debt"])
-    if flows.attrs.get("not_measured"):
-        notes.append(f"not measured: {', '.join(flows.attrs['not_measured'])} (the data have no interest-bearing "
-                     "debt); the total and the shares leave it out")
+        flows = support_flows(data, options=cfg.measure_options)
+    why = flows.attrs.get("not_measured_why", {})
+    if why:
+        notes.append("not measured: " + "; ".join(f"{c} ({w})" for c, w in why.items())
+                     + "; the totals and the shares leave it out")
     tier = cfg["sample"]["tier"]
     status = audit = None
     with prog.stage("certify"):

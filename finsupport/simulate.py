@@ -27,6 +27,21 @@ The data-generating process (DGP), per firm i and year t (all draws from one see
   The true ATT(g,t) on the support share and on the subsidy share (default methods) is
   therefore exactly τ_{g,t−g}; it is returned in ``provenance["truth"]``.
 
+* tax (own random stream ``[seed, 13]``, so every draw above is unchanged): a firm is a
+  high- and new-technology enterprise (HNTE) from a firm-specific year on with
+  probability 0.8 (certified firms, from three years before their award or earlier) or 0.3
+  (others);
+  every firm is a manufacturer and not small low-profit. With r = 15 % (HNTE) or 25 %
+  and the R&D additional deduction D = rate_t × R&D (50 %, 75 % from 2018, 100 % from
+  2021), pre-tax profit TP solves net profit = TP − r·max(0, TP − D), income tax
+  expense = r·max(0, TP − min(D, TP)), and the true concession is
+  25 %·TP − income tax (0 in loss years);
+* land: a share ``land_rate`` of firms buys one industrial use right (50 years) in a
+  random year, of ``U(5,000, 50,000)`` m², in its province, at a discount to the
+  province's benchmark price (``U(250, 600)`` yuan/m² in the first year, +5 % a year)
+  of ``U(10 %, 60 %)`` (certified) or ``U(−10 %, 30 %)`` (others); the true benefit is
+  max(0, benchmark − paid) × area in the year of purchase.
+
 Baseline components do not depend on certification, so parallel trends hold for the
 support share; with ``effect_slope > 0`` effects grow with exposure and two-way fixed
 effects are biased under staggered adoption (Goodman-Bacon 2021).
@@ -78,6 +93,7 @@ def simulate(
     tier: str = "little_giant",
     sector: str = "industrial_robots",
     seed: int = 0,
+    land_rate: float = 0.15,
     firm_overrides: pd.DataFrame | None = None,
 ) -> Dataset:
     """Simulate a firm panel with staggered certification and a known effect on support.
@@ -102,6 +118,8 @@ def simulate(
         Yearly probability of an equity round.
     seed : int
         Seed of the random generator; the same arguments give identical tables.
+    land_rate : float
+        Share of firms that buy one land-use right in the panel years.
     firm_overrides : DataFrame, optional
         One row per firm position (index 0 … n_firms−1) replacing drawn firm
         parameters where a cell is not missing: ``cohort`` (0 = never), ``log_revenue0``
@@ -112,10 +130,11 @@ def simulate(
 
     Returns
     -------
-    Dataset with firms, financials, grants, equity and designations (amounts in
-    yuan, rounded to whole yuan) and ``provenance`` holding ``synthetic=True``, the
-    arguments and ``truth`` (the true ATT(g,t) table as records). The DGP is in the
-    module docstring.
+    Dataset with firms, financials, grants, equity, designations, land and
+    land_benchmarks (amounts in yuan, rounded to whole yuan) and ``provenance`` holding
+    ``synthetic=True``, the arguments, ``truth`` (the true ATT(g,t) table as records)
+    and ``truth_flows`` (a DataFrame: the true tax concession and land benefit received
+    per firm-year). The DGP is in the module docstring.
     """
     if n_firms < 1:
         raise ConfigError("n_firms must be at least 1")
@@ -256,8 +275,65 @@ def simulate(
                   subsidy_level=subsidy_level, equity_rate=equity_rate, tier=tier, sector=sector, seed=seed)
     prov = {"source": "finsupport.simulate", "synthetic": True, "params": params,
             "truth": truth.to_dict("records"), "truth_outcomes": ["share", "subsidy_share"]}
+    tax_cols, land, land_bench, prov["truth_flows"] = _tax_and_land(
+        np.random.default_rng([seed, 13]), fin, cohort, firm_ids, firms["province"].to_numpy(), T, yrs,
+        land_rate=land_rate)
+    fin = fin.assign(**tax_cols)
     return Dataset(firms=firms, financials=fin, grants=grants, equity=equity, designations=designations,
-                   provenance=prov)
+                   land=land, land_benchmarks=land_bench, provenance=prov)
+
+
+def _tax_and_land(rng: np.random.Generator, fin: pd.DataFrame, cohort: np.ndarray, firm_ids: np.ndarray,
+                  province: np.ndarray, T: int, yrs: np.ndarray, *, land_rate: float):
+    """Tax columns, land purchases, land benchmarks and the true tax and land benefit (see the module docstring).
+
+    Drawn from their own random stream, so the other tables are the same as without them.
+    """
+    from .reference.tax import FIRST_TAX_YEAR, HNTE_RATE, STATUTORY_RATE, rd_deduction_rate
+
+    n = len(cohort)
+    year = fin["year"].to_numpy()
+    net = fin["net_profit"].to_numpy(dtype=float)
+    # HNTE from a firm-specific year on (certified firms mostly, from before their award)
+    hnte_i = rng.random(n) < np.where(cohort > 0, 0.8, 0.3)
+    first = yrs[0] + rng.integers(0, T, n)
+    start = np.where(cohort > 0, np.minimum(cohort - 3, first), first)
+    hnte = np.repeat(hnte_i, T) & (year >= np.repeat(start, T))
+    rate = np.where(hnte, HNTE_RATE, STATUTORY_RATE)
+    d = np.nan_to_num(rd_deduction_rate(year, manufacturer=np.ones(len(year), bool))) * fin["rd_expense"].to_numpy()
+    # net = TP − r·max(0, TP − D): TP = (net − r·D) / (1 − r) where that exceeds D, else TP = net (no tax)
+    tp = np.where(net > 0, (net - rate * d) / (1 - rate), net)
+    tp = np.round(np.where(tp > d, tp, net))
+    tax = rate * np.maximum(0.0, tp - np.minimum(d, np.maximum(tp, 0)))
+    concession = np.where(tp > 0, STATUTORY_RATE * tp - tax, 0.0)
+    concession = np.where(year < FIRST_TAX_YEAR, np.nan, concession)   # the 2008 EIT Law is the rule measured
+    cols = {"profit_before_tax": tp, "income_tax_expense": np.round(tax), "hnte": hnte,
+            "small_low_profit": np.zeros(len(year), bool), "manufacturer": np.ones(len(year), bool)}
+    # land: a purchase with probability land_rate a firm, in a random year, in its province; certified firms
+    # pay 10–60 % below the benchmark, others between 10 % above and 30 % below
+    buys = np.flatnonzero(rng.random(n) < land_rate)
+    when = rng.integers(0, T, len(buys))
+    area = np.round(rng.uniform(5_000, 50_000, len(buys)))
+    disc = np.where(cohort[buys] > 0, rng.uniform(0.1, 0.6, len(buys)), rng.uniform(-0.1, 0.3, len(buys)))
+    places = np.array(_PROVINCES, dtype=object)
+    level = rng.uniform(250, 600, len(places))          # yuan per m² in the first year, by province
+    k = np.arange(T)
+    bench = pd.DataFrame({"place": np.repeat(places, T), "year": np.tile(yrs, len(places)),
+                          "land_use": "industrial",
+                          "price_per_m2": np.round(np.repeat(level, T) * 1.05 ** np.tile(k, len(places)), 2),
+                          "source": "synthetic benchmark (finsupport simulator)"})
+    place = province[buys]
+    p_idx = pd.Index(places).get_indexer(place)
+    price = bench["price_per_m2"].to_numpy()[p_idx * T + when]
+    paid = np.round(price * area * (1 - disc))
+    land = pd.DataFrame({"firm_id": firm_ids[buys], "year": yrs[when], "area_m2": area, "price_paid": paid,
+                         "place": place, "land_use": "industrial", "term_years": 50.0})
+    land_true = np.zeros(len(year))
+    np.add.at(land_true, buys * T + when, np.maximum(0.0, price * area - paid))
+    truth = pd.DataFrame({"firm_id": fin["firm_id"].to_numpy(), "year": year, "tax_true": concession,
+                          "land_received_true": land_true})
+    return cols, land, bench, truth
+
 
 
 def true_aggregates(truth: pd.DataFrame, cohort_sizes: Mapping[int, int], years) -> dict[str, pd.DataFrame | float]:

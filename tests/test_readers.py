@@ -50,7 +50,7 @@ def test_reads_the_embedded_example_folder():
         data = read_dataset(folder)
         sha = hashlib.sha256((Path(folder) / "financials.csv").read_bytes()).hexdigest()
         n_fin = sum(1 for _ in open(Path(folder) / "financials.csv", encoding="utf-8")) - 1
-    assert set(data.tables()) == {"firms", "financials", "grants", "equity", "designations"}
+    assert set(data.tables()) == {"firms", "financials", "grants", "equity", "designations", "land", "land_benchmarks"}
     assert data.financials["firm_id"].str.len().eq(6).all() and data.financials["firm_id"].iloc[0] == "000001"
     assert data.financials.index[0] == 2  # row labels are source lines; the header is line 1
     t = data.provenance["tables"]["financials"]

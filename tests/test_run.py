@@ -50,11 +50,16 @@ def test_report_sheets_and_headline(two_runs):
         assert sheet in names
     assert r.headline["pooled_share"] == pytest.approx(0.137, abs=1e-6)
     assert r.headline["n_firms"] == 44
+    # the extended view (all five components) beside the study's three-part headline (datasets/robotics44/README.md)
+    assert r.headline["components"] == ["subsidy", "equity", "debt"]
+    assert r.headline["extended_pooled_share"] == pytest.approx(0.14817, abs=5e-6)
+    assert list(r.shares["headline"]["component"])[-1] == "total_extended"
     about = dict(_cells(r.report_path)["About"][1:])
     assert str(about.get("Synthetic data", "")).startswith("YES")
     m = r.manifest
     assert m["data"]["synthetic"] and m["config"]["measure"]["subsidy_basis"] == "received"
-    assert set(m["data"]["inputs"]) == {"firms", "financials", "grants", "equity", "designations"}
+    assert set(m["data"]["inputs"]) == {"firms", "financials", "grants", "equity", "designations", "land",
+                                        "land_benchmarks"}
     assert all(len(v["sha256"]) == 64 for v in m["data"]["inputs"].values())
     assert (r.outputs["workbook"].parent / r.config["run"]["name"] / "regressions.tex").exists()
 
@@ -107,9 +112,10 @@ def test_wheel_ships_the_embedded_dataset(tmp_path):
     wheel = next(tmp_path.glob("finsupport-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ("financials.csv", "firms.csv", "grants.csv", "equity.csv", "designations.csv", "truth.csv",
-              "config.toml"):
+              "land.csv", "land_benchmarks.csv", "config.toml"):
         assert f"finsupport/datasets/robotics44/{f}" in names
-    for f in ("benchmark_rates.csv", "little_giant_batches.csv", "selection_criteria.csv"):
+    for f in ("benchmark_rates.csv", "little_giant_batches.csv", "selection_criteria.csv", "small_low_profit.csv",
+              "rd_additional_deduction.csv"):
         assert f"finsupport/reference/{f}" in names
 
 

@@ -20,7 +20,7 @@ class Dataset:
 
     Parameters
     ----------
-    firms, financials, grants, equity, designations : DataFrame, optional
+    firms, financials, grants, equity, designations, land, land_benchmarks : DataFrame, optional
         Tables as described in ``finsupport.data.spec.TABLES``. A table that a
         computation does not need may be left out; a function complains only about
         the tables and columns it needs, by name.
@@ -38,6 +38,8 @@ class Dataset:
     grants: pd.DataFrame | None = None
     equity: pd.DataFrame | None = None
     designations: pd.DataFrame | None = None
+    land: pd.DataFrame | None = None
+    land_benchmarks: pd.DataFrame | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     quality: QualityLog = field(default_factory=QualityLog)
     validate: bool = field(default=True, repr=False)
@@ -107,7 +109,8 @@ class Dataset:
             m = pd.Series(True, index=df.index)
             if firms is not None and "firm_id" in df:
                 m &= df["firm_id"].isin(pd.Index(firms).astype(str))
-            if years is not None and "year" in df and n != "designations":
+            # land purchases before the years still allocate into them (and need their benchmarks)
+            if years is not None and "year" in df and n not in ("designations", "land", "land_benchmarks"):
                 m &= df["year"].isin(list(years))
             out[n] = df[m]  # keep the source row labels for the quality log
         return self.replace(**out)

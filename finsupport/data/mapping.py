@@ -256,6 +256,21 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "invention_patents": ("invention_patent", "发明专利数", "发明专利数量", "发明专利"),
     "net_profit": ("net_income", "净利润"),
     "benchmark_rate": ("基准利率",),
+    "profit_before_tax": ("total_profit", "pretax_profit", "pre_tax_profit", "profit_before_taxes",
+                          "earnings_before_tax", "利润总额"),
+    "income_tax_expense": ("income_tax", "income_taxes", "tax_expense", "所得税费用", "所得税", "减:所得税费用",
+                           "减:所得税"),
+    "rd_additional_deduction": ("rd_super_deduction", "研发费用加计扣除", "研发费用加计扣除额", "加计扣除"),
+    "hnte": ("high_tech_enterprise", "high_and_new_technology_enterprise", "高新技术企业", "是否高新技术企业"),
+    "small_low_profit": ("small_low_profit_enterprise", "小型微利企业", "是否小型微利企业"),
+    "tech_sme": ("technology_based_sme", "科技型中小企业", "是否科技型中小企业"),
+    "manufacturer": ("manufacturing", "制造业企业", "是否制造业企业"),
+    "area_m2": ("area", "land_area", "土地面积", "面积", "宗地面积"),
+    "price_paid": ("land_price", "transaction_price", "成交价款", "出让价款", "土地出让金", "成交价格"),
+    "place": ("location", "city", "所在地", "城市", "地区名称", "行政区"),
+    "land_use": ("use", "土地用途", "用途"),
+    "term_years": ("term", "use_term", "使用年限", "出让年限"),
+    "price_per_m2": ("benchmark_price", "price_per_sqm", "基准地价", "单价", "元/平方米"),
     "recurring": ("是否经常性", "经常性"),
     "asset_related": ("与资产相关", "是否与资产相关"),
     "level": ("补助级别", "级别", "层级"),
@@ -302,6 +317,8 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
     "grants": ("grants", "grant", "subsidies", "补助", "政府补助"),
     "equity": ("equity", "股权", "股权投资"),
     "designations": ("designations", "designation", "认定", "认定名单"),
+    "land": ("land", "land_use_rights", "土地", "土地使用权", "土地出让"),
+    "land_benchmarks": ("land_benchmarks", "land_benchmark", "土地基准价", "基准地价"),
 }
 _TABLE_LOOKUP = {header_key(a): t for t, aliases in TABLE_ALIASES.items() for a in aliases}
 
@@ -349,7 +366,7 @@ PRESETS: dict[str, Preset] = {
             "A002201000": "long_term_borrowings", "A002203000": "bonds_payable",
             # FS_Comins (income statement)
             "B001101000": "revenue", "B001216000": "rd_expense", "B001211101": "interest_expense",
-            "B002000000": "net_profit",
+            "B002000000": "net_profit", "B001000000": "profit_before_tax", "B002100000": "income_tax_expense",
             # PT_LCRDSPENDING (R&D spending, also before the 2018 statement format)
             "RDExpenses": "rd_expense_note", "RDSpendSum": "rd_spending",
             # CG_Ybasic (governance basics)
@@ -380,6 +397,7 @@ PRESETS: dict[str, Preset] = {
             "利息费用": "interest_expense", "利息支出": "interest_expense",
             "研发费用": "rd_expense", "研发支出总额": "rd_spending", "员工总数": "employees",
             "主营业务收入": "main_business_revenue", "净利润": "net_profit",
+            "利润总额": "profit_before_tax", "所得税": "income_tax_expense", "所得税费用": "income_tax_expense",
             "短期借款": "short_term_borrowings", "一年内到期的非流动负债": "current_portion_noncurrent",
             "长期借款": "long_term_borrowings", "应付债券": "bonds_payable",
             "政府补助": "amount", "计入当期损益的政府补助": "amount",
@@ -408,6 +426,8 @@ PRESETS: dict[str, Preset] = {
             "全部从业人员年平均人数": "employees", "从业人员年平均人数": "employees", "cyrs": "employees",
             "研究开发费": "rd_expense", "yjkff": "rd_expense",
             "补贴收入": "amount", "btsr": "amount",
+            # the survey's tax field is income tax payable (current tax), not expense: fine for the effective basis
+            "利润总额": "profit_before_tax", "应交所得税": "income_tax_expense",
         },
         doc="Annual survey of industrial firms (中国工业企业数据库, 1998–2013 in public releases): one file per "
             "year or one panel, Chinese or pinyin headers; amounts in thousand yuan (千元) in most releases "

@@ -71,6 +71,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "grants": ("firm_id", "year", "amount"),
     "equity": ("firm_id", "year", "amount"),
     "designations": ("firm_id", "tier", "year"),
+    "land": ("firm_id", "year", "area_m2", "price_paid"),
+    "land_benchmarks": ("place", "year", "price_per_m2"),
 }
 #: File suffixes read in a folder of tables.
 TABLE_FILE_SUFFIXES = (".csv", ".parquet", ".pq")

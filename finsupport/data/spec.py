@@ -78,6 +78,13 @@ TABLES: dict[str, TableSpec] = {
             _c("invention_patents", "count", "invention patents held"),
             _c("net_profit", "amount"),
             _c("benchmark_rate", "number", "optional firm-specific benchmark rate, % a year"),
+            _c("profit_before_tax", "amount", "利润总额, optional (tax concessions)"),
+            _c("income_tax_expense", "amount", "所得税费用, optional (tax concessions, effective basis)"),
+            _c("rd_additional_deduction", "amount", "研发费用加计扣除 as disclosed, optional"),
+            _c("hnte", "bool", "high- and new-technology enterprise in force that year, optional"),
+            _c("small_low_profit", "bool", "small low-profit enterprise that year, optional (else inferred)"),
+            _c("tech_sme", "bool", "technology-based SME (科技型中小企业) that year, optional"),
+            _c("manufacturer", "bool", "manufacturing firm (R&D deduction schedule), optional"),
         ),
         "one row per firm and fiscal year",
         nonnegative=(
@@ -129,6 +136,34 @@ TABLES: dict[str, TableSpec] = {
             _c("revoked_year", "year", "first year no longer in force after a revocation"),
         ),
         "one row per award",
+    ),
+    "land": TableSpec(
+        "land",
+        (),
+        (
+            _c("firm_id", "id"),
+            _c("year", "year", "year the land-use right was bought"),
+            _c("area_m2", "number", "area in square metres"),
+            _c("price_paid", "amount", "total price paid for the use right"),
+            _c("place", "text", "city or province (matched with land_benchmarks)"),
+            _c("land_use", "text", "industrial, commercial, …"),
+            _c("term_years", "number", "term of the use right in years (50 for industrial land)"),
+        ),
+        "one row per purchase of a land-use right (optional)",
+        nonnegative=("area_m2", "price_paid", "term_years"),
+    ),
+    "land_benchmarks": TableSpec(
+        "land_benchmarks",
+        (),
+        (
+            _c("place", "text"),
+            _c("year", "year"),
+            _c("land_use", "text", "optional: a benchmark for one land use"),
+            _c("price_per_m2", "number", "benchmark price, yuan per m²"),
+            _c("source", "text", "where the benchmark comes from"),
+        ),
+        "benchmark land prices by place and year (optional, user-supplied)",
+        nonnegative=("price_per_m2",),
     ),
 }
 

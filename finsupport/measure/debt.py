@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
 from ..reference.rates import annual_benchmark
+from .core import Component, Panel, build_panel
+from .options import MeasureOptions
 
-__all__ = ["debt_flows", "FIRST_YEAR_RULES"]
+__all__ = ["debt_flows", "measure_debt", "FIRST_YEAR_RULES"]
 
 FIRST_YEAR_RULES = ("closing", "exclude")
 
@@ -49,24 +50,42 @@ def debt_flows(
         logged.
 
     Missing interest or debt leaves the benefit missing (logged); zero average debt gives
-    zero (or negative) benefit. Returns ``firm_id, year, debt, avg_debt, effective_rate,
+    zero (or negative) benefit. A view of :func:`measure_debt`, the function
+    :func:`support_flows` uses, on the firm-years of ``financials``. Returns ``firm_id, year, debt, avg_debt, effective_rate,
     benchmark_rate, rate_gap, debt_basis`` with rates in percent a year.
     """
-    if first_year not in FIRST_YEAR_RULES:
-        raise ConfigError(f"first_year '{first_year}' is not known; use one of {', '.join(FIRST_YEAR_RULES)}")
-    codes, _ = pd.factorize(financials["firm_id"])
-    year = financials["year"].to_numpy(dtype=np.int64)
-    order = np.lexsort((year, codes))
-    f = financials.iloc[order]
-    own = f["benchmark_rate"].to_numpy(dtype=float) if "benchmark_rate" in f else None
-    arr = debt_arrays(codes[order], year[order], f["interest_bearing_debt"].to_numpy(dtype=float),
-                      f["interest_expense"].to_numpy(dtype=float), own, benchmark=benchmark, spread_bp=spread_bp,
-                      first_year=first_year)
-    log_debt(arr, f, log, first_year)
-    out = pd.DataFrame({"firm_id": f["firm_id"].to_numpy(), "year": year[order]})
-    for c in ("debt", "avg_debt", "effective_rate", "benchmark_rate", "rate_gap", "debt_basis"):
-        out[c] = arr[c]
+    opts = MeasureOptions(benchmark=benchmark, spread_bp=spread_bp, first_year_debt=first_year)
+    panel = build_panel(financials, log=log)
+    comp = measure_debt(panel, opts)
+    out = pd.DataFrame({"firm_id": panel.frame["firm_id"].to_numpy(), "year": panel.px.year, "debt": comp.amount})
+    for c in ("avg_debt", "effective_rate", "benchmark_rate", "rate_gap", "debt_basis"):
+        out[c] = comp.columns[c]
     return out
+
+
+def measure_debt(panel: Panel, options: MeasureOptions) -> Component:
+    """Below-market debt benefit in each firm-year of ``panel`` (the rules of :func:`debt_flows`).
+
+    Columns behind it: ``avg_debt, effective_rate, benchmark_rate, rate_gap, debt_basis,
+    debt_missing``. A panel without ``interest_bearing_debt`` (e.g. the industrial
+    survey) has no debt component: the amount is missing everywhere, logged once.
+    """
+    lacking = [c for c in ("interest_bearing_debt", "interest_expense") if not panel.has(c)]
+    if lacking and panel.log is not None:
+        panel.log.add(stage="measure", table="financials", column=", ".join(lacking),
+                      issue="debt component not measured", action="flagged",
+                      detail=f"financials has no {' / '.join(lacking)}: the below-market debt benefit is missing for "
+                             "every firm-year and counts as 0 in the total")
+    own = panel.column("benchmark_rate") if panel.has("benchmark_rate") else None
+    arr = debt_arrays(panel.px.codes, panel.px.year, panel.column("interest_bearing_debt"),
+                      panel.column("interest_expense"), own, benchmark=options.benchmark, spread_bp=options.spread_bp,
+                      first_year=options.first_year_debt)
+    if not lacking:
+        log_debt(arr, panel.frame, panel.log, options.first_year_debt)
+    cols = {c: arr[c] for c in ("avg_debt", "effective_rate", "benchmark_rate", "rate_gap", "debt_basis")}
+    cols["debt_missing"] = np.isnan(arr["debt"])
+    return Component("debt", arr["debt"], cols, measured=not lacking,
+                     why="the data have no interest-bearing debt" if lacking else "")
 
 
 def debt_arrays(codes, year, closing, interest, own_benchmark, *, benchmark: str, spread_bp: float,
@@ -77,7 +96,10 @@ def debt_arrays(codes, year, closing, interest, own_benchmark, *, benchmark: str
     opening = np.where(consecutive, np.r_[np.nan, closing[:-1]], np.nan)
     has_open = consecutive & ~np.isnan(opening)
     avg = np.where(has_open, (opening + closing) / 2.0, closing if first_year == "closing" else np.nan)
-    basis = np.where(has_open, "average", "closing_only" if first_year == "closing" else "no_opening")
+    # a categorical, not a million Python strings
+    basis = pd.Categorical.from_codes(np.where(has_open, 0, 1).astype(np.int8),
+                                      categories=["average", "closing_only" if first_year == "closing"
+                                                  else "no_opening"])
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = np.where(avg > 0, interest / avg, np.nan)
     # only years with debt need a benchmark (a panel without borrowings needs none)

@@ -12,9 +12,11 @@ from ..data.spec import STATE_INVESTOR_TYPES
 from ..errors import ConfigError
 from ..reference.rates import annual_benchmark
 from .allocation import allocate_declining_balance
+from .core import Component, Panel, log_outside, panel_of_keys
 from .investors import InvestorTypes, classify_investor_types
+from .options import MeasureOptions
 
-__all__ = ["equity_flows", "equity_events", "EQUITY_BASES", "EquityEvents", "log_investor_types",
+__all__ = ["equity_flows", "measure_equity", "equity_events", "EQUITY_BASES", "EquityEvents", "log_investor_types",
            "investor_type_warning"]
 
 EQUITY_BASES = ("gross", "grant_equivalent")
@@ -143,22 +145,57 @@ def equity_flows(
     unequityworthy : iterable of firm codes, optional
         Firms treated as unequityworthy under ``grant_equivalent``; ``None`` means all.
 
+    A view of :func:`measure_equity`, the function :func:`support_flows` uses, on the
+    firm-years the equity rows fall in or are allocated to.
+
     Returns
     -------
     DataFrame ``firm_id, year, equity, equity_state_gross, n_state_investments``.
     """
-    ev = equity_events(equity, basis=basis, state_investor_types=state_investor_types,
-                       unequityworthy=unequityworthy, aul_years=aul_years, discount_benchmark=discount_benchmark)
-    codes, firms = pd.factorize(equity["firm_id"])
+    opts = MeasureOptions(equity_basis=basis, state_investor_types=tuple(state_investor_types),
+                          unequityworthy=None if unequityworthy is None else tuple(unequityworthy), aul_years=aul_years)
+    fid, yr = equity["firm_id"].to_numpy(dtype=object), equity["year"].to_numpy(dtype=np.int64)
+    if basis == "grant_equivalent":   # allocations reach the AUL years from the year of the infusion
+        n = int(aul_years)
+        fid, yr = np.repeat(fid, n), np.repeat(yr, n) + np.tile(np.arange(n), len(equity))
+    panel = panel_of_keys(fid, yr)
+    comp = measure_equity(equity, panel, opts, discount_benchmark=discount_benchmark)
+    hit = (comp.columns["n_state_investments"] > 0) | (comp.columns["_n_allocating"] > 0)
+    out = pd.DataFrame({"firm_id": panel.frame["firm_id"].to_numpy()[hit], "year": panel.px.year[hit],
+                        "equity": comp.amount[hit]})
+    for c in ("equity_state_gross", "n_state_investments"):
+        out[c] = comp.columns[c][hit]
+    return out.reset_index(drop=True)
+
+
+def measure_equity(equity: pd.DataFrame | None, panel: Panel, options: MeasureOptions, *,
+                   discount_benchmark: str = "lpr_5y") -> Component:
+    """State-linked equity benefit in each firm-year of ``panel`` (the rules of :func:`equity_flows`).
+
+    Columns behind it: ``equity_state_gross`` (state-linked contributions in the year)
+    and ``n_state_investments``. Unknown or missing investor types are logged and
+    summed up in ``warnings``.
+    """
+    px = panel.px
+    zeros = np.zeros(px.n)
+    cols = dict(equity_state_gross=zeros, n_state_investments=zeros.astype(np.int64),
+                _n_allocating=zeros.astype(np.int64))
+    if equity is None or not len(equity):
+        return Component("equity", zeros.copy(), cols)
+    ev = equity_events(equity, basis=options.equity_basis, state_investor_types=options.state_investor_types,
+                       unequityworthy=options.unequityworthy, aul_years=options.aul_years,
+                       discount_benchmark=discount_benchmark)
+    if panel.log is not None:
+        log_investor_types(equity, ev.types, panel.log)
+    w = investor_type_warning(equity, ev.types)
+    codes = px.firm_codes(equity["firm_id"])
+    pos = px.locate(codes, equity["year"])
     amount = equity["amount"].to_numpy(dtype=float)
-    st = ev.state
-    parts = [
-        pd.DataFrame({"c": codes[st], "year": equity["year"].to_numpy()[st], "equity_state_gross": amount[st],
-                      "n_state_investments": 1, "equity": np.where(ev.in_year[st], amount[st], 0.0)}),
-        pd.DataFrame({"c": codes[ev.alloc_row], "year": ev.alloc_year, "equity_state_gross": 0.0,
-                      "n_state_investments": 0, "equity": ev.alloc_amount}),
-    ]
-    out = pd.concat(parts, ignore_index=True).groupby(["c", "year"], sort=True).sum().reset_index()
-    out.insert(0, "firm_id", firms.take(out["c"].to_numpy()))
-    out["n_state_investments"] = out["n_state_investments"].astype(np.int64)
-    return out[["firm_id", "year", "equity", "equity_state_gross", "n_state_investments"]]
+    state_pos = np.where(ev.state, pos, -1)
+    if options.equity_basis == "gross":
+        log_outside(equity[ev.state], pos[ev.state], panel, "equity")
+    alloc_pos = px.locate(codes[ev.alloc_row], ev.alloc_year)
+    amount_t = px.total(state_pos, np.where(ev.in_year, amount, 0.0)) + px.total(alloc_pos, ev.alloc_amount)
+    cols = dict(equity_state_gross=px.total(state_pos, amount), n_state_investments=px.count(state_pos),
+                _n_allocating=px.count(alloc_pos))
+    return Component("equity", amount_t, cols, warnings=[w] if w else [])

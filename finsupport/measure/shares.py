@@ -10,10 +10,22 @@ import pandas as pd
 from ..errors import DataError
 from .flows import COMPONENTS
 
-__all__ = ["support_share", "SHARE_COLUMNS"]
+__all__ = ["support_share", "share_components", "SHARE_COLUMNS"]
 
 SHARE_COLUMNS = ["component", "pooled_share", "mean_firm_share", "median_firm_share", "amount", "revenue",
                  "n_firms", "n_firm_years", "n_excluded_firm_years"]
+
+
+def share_components(flows: pd.DataFrame, components: Sequence[str] | None = None, *,
+                     extended: bool = False) -> list[str]:
+    """The component rows of a shares table: the flows' total components and ``total``, then the extended view."""
+    if components is None:
+        inner = list(flows.attrs.get("components") or COMPONENTS)
+        components = [*inner, "total"]
+        if extended and "total_extended" in flows.columns:
+            extra = [c for c in flows.attrs.get("all_components", []) if c not in inner and c in flows.columns]
+            components += [*extra, "total_extended"]
+    return list(components)
 
 
 def support_share(
@@ -23,7 +35,8 @@ def support_share(
     years: Iterable[int] | tuple[int, int] | None = None,
     firms: Iterable[str] | None = None,
     status: pd.DataFrame | None = None,
-    components: Sequence[str] = (*COMPONENTS, "total"),
+    components: Sequence[str] | None = None,
+    extended: bool = False,
 ) -> pd.DataFrame:
     """Support as a share of revenue, aggregated, with the counts behind each figure.
 
@@ -54,15 +67,22 @@ def support_share(
     status : DataFrame, optional
         Firm-year certification status (``designation_status``), merged on firm and
         year so that ``by`` can name its columns.
-    components : sequence of str
-        Components to report (default: subsidy, equity, debt, total).
+    components : sequence of str, optional
+        Columns to report; default the components in the flows' total
+        (``flows.attrs["components"]``, the study's subsidy, equity, debt when absent)
+        and ``total``.
+    extended : bool
+        Also report the other measured components (of tax, land …) and
+        ``total_extended`` (all five components): the extended view beside the
+        headline's.
 
     Returns
     -------
     Tidy DataFrame: the ``by`` columns, then ``SHARE_COLUMNS``; one row per group and
-    component.
+    component. ``attrs["components"]`` lists the component rows in order.
     """
     by = [by] if isinstance(by, str) else list(by or [])
+    components = share_components(flows, components, extended=extended)
     df = flows
     if status is not None:
         extra = [c for c in status.columns if c not in df.columns or c in ("firm_id", "year")]
@@ -234,5 +254,6 @@ def _shares_by_pandas(df: pd.DataFrame, by: list[str], components) -> pd.DataFra
     out["n_firms"] = out["n_firms"].astype(np.int64)
     out["n_firm_years"] = out["n_firm_years"].astype(np.int64)
     out = out[[*by, *SHARE_COLUMNS]]
+    out.attrs["components"] = list(components)
     out.attrs["ratio"] = "pooled_share = Σ support / Σ revenue; firm shares = Σ_t support_it / Σ_t revenue_it"
     return out

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
 from ..reference.rates import annual_benchmark
 from .allocation import allocate_at
+from .core import Component, Panel, log_outside, panel_of_keys
+from .options import MeasureOptions
 
-__all__ = ["subsidy_flows", "SUBSIDY_BASES", "SubsidyEvents", "subsidy_events"]
+__all__ = ["subsidy_flows", "measure_subsidy", "SUBSIDY_BASES", "SubsidyEvents", "subsidy_events"]
 
 SUBSIDY_BASES = ("received", "cvd", "straight_line")
 _COLUMNS = ["firm_id", "year", "subsidy", "subsidy_received", "n_grants", "subsidy_expensed", "subsidy_allocated"]
@@ -155,43 +156,62 @@ def subsidy_flows(
         Average useful life n (default 10, the US Department of Commerce's usual AUL
         when no IRS class life applies).
 
+    This is a view of :func:`measure_subsidy`, the function :func:`support_flows` uses,
+    on the firm-years the grants fall in or are allocated to.
+
     Returns
     -------
     DataFrame with ``firm_id, year, subsidy, subsidy_received, n_grants,
     subsidy_expensed, subsidy_allocated`` (amounts in yuan); years outside ``revenue``
     may appear (allocations before or after the panel).
     """
-    if basis not in SUBSIDY_BASES:
-        raise ConfigError(f"subsidy_basis '{basis}' is not known; use one of {', '.join(SUBSIDY_BASES)}")
-    if int(aul_years) < 1:
-        raise ConfigError(f"aul_years must be a whole number of years ≥ 1, got {aul_years}")
+    opts = MeasureOptions(subsidy_basis=basis, aul_years=aul_years, expense_threshold=expense_threshold)
     g = grants[grants["amount"].notna()]
-    codes, firms = pd.factorize(g["firm_id"])
-    sales = g[["firm_id", "year"]].merge(revenue[["firm_id", "year", "revenue"]].drop_duplicates(["firm_id", "year"]),
-                                         on=["firm_id", "year"], how="left")["revenue"].to_numpy(dtype=float)
-    ev = subsidy_events(g, sales, basis=basis, aul_years=aul_years, expense_threshold=expense_threshold,
-                        discount_benchmark=discount_benchmark)
-    log_subsidy_events(ev, g, log)
-    amount = g["amount"].to_numpy(dtype=float)
-    year = g["year"].to_numpy(dtype=np.int64)
-    parts = [pd.DataFrame({"c": codes, "year": year, "subsidy_received": amount, "n_grants": 1,
-                           "subsidy_expensed": np.where(ev.expensed, amount, 0.0), "subsidy_allocated": 0.0})]
-    if len(ev.alloc_row):
-        # the firm-years an allocation can reach: each allocating firm's first receipt to its last + AUL − 1
+    # the firm-years the view covers: those of the grants and, where grants are allocated, the years they reach
+    fid, yr = g["firm_id"].to_numpy(dtype=object), g["year"].to_numpy(dtype=np.int64)
+    if basis != "received":
         n = int(aul_years)
-        ac, ay = codes[ev.alloc_row], year[ev.alloc_row]
-        first = pd.Series(ay).groupby(ac).min()
-        last = pd.Series(ay).groupby(ac).max() + n - 1
-        length = (last - first + 1).to_numpy()
-        qc = np.repeat(first.index.to_numpy(), length)
-        qy = np.repeat(first.to_numpy(), length) + (np.arange(length.sum()) - np.repeat(np.cumsum(length) - length,
-                                                                                         length))
-        alloc, count = ev.allocated_at(codes, year, amount, at_codes=qc, at_years=qy)
-        hit = count > 0
-        parts.append(pd.DataFrame({"c": qc[hit], "year": qy[hit], "subsidy_received": 0.0, "n_grants": 0,
-                                   "subsidy_expensed": 0.0, "subsidy_allocated": alloc[hit]}))
-    out = pd.concat(parts, ignore_index=True).groupby(["c", "year"], sort=True).sum().reset_index()
-    out.insert(0, "firm_id", firms.take(out["c"].to_numpy()))
-    out["subsidy"] = out["subsidy_expensed"] + out["subsidy_allocated"]
-    out["n_grants"] = out["n_grants"].astype(np.int64)
-    return out[_COLUMNS]
+        reach = np.arange(n)
+        fid, yr = np.repeat(fid, n), np.repeat(yr, n) + np.tile(reach, len(g))
+    panel = panel_of_keys(fid, yr, log=log, revenue=revenue[["firm_id", "year", "revenue"]])
+    comp = measure_subsidy(g, panel, opts, discount_benchmark=discount_benchmark)
+    hit = (comp.columns["n_grants"] > 0) | (comp.columns["_n_allocating"] > 0)
+    out = pd.DataFrame({"firm_id": panel.frame["firm_id"].to_numpy()[hit], "year": panel.px.year[hit],
+                        "subsidy": comp.amount[hit]})
+    for c in _COLUMNS[3:]:
+        out[c] = comp.columns[c][hit]
+    return out.reset_index(drop=True)
+
+
+def measure_subsidy(grants: pd.DataFrame | None, panel: Panel, options: MeasureOptions, *,
+                    discount_benchmark: str = "lpr_5y") -> Component:
+    """Subsidy benefit in each firm-year of ``panel`` (the rules of :func:`subsidy_flows`).
+
+    Columns behind it: ``subsidy_received`` (grants received in the year), ``n_grants``,
+    ``subsidy_expensed`` (counted in the year received), ``subsidy_allocated`` (the
+    year's share of allocated grants). Grants without an amount are ignored (the reader
+    logs them); grants in firm-years outside the panel are logged as excluded under
+    ``received``.
+    """
+    px = panel.px
+    zeros = np.zeros(px.n)
+    cols = dict(subsidy_received=zeros, n_grants=zeros.astype(np.int64), subsidy_expensed=zeros,
+                subsidy_allocated=zeros, _n_allocating=zeros.astype(np.int64))
+    if grants is None or not len(grants):
+        return Component("subsidy", zeros.copy(), cols)
+    known = grants["amount"].notna()
+    g = grants if known.all() else grants[known]   # no copy of millions of grant rows when none is missing
+    codes = px.firm_codes(g["firm_id"])
+    pos = px.locate(codes, g["year"])
+    sales = np.where(pos >= 0, panel.revenue[np.maximum(pos, 0)], np.nan)
+    ev = subsidy_events(g, sales, basis=options.subsidy_basis, aul_years=options.aul_years,
+                        expense_threshold=options.expense_threshold, discount_benchmark=discount_benchmark)
+    log_subsidy_events(ev, g, panel.log)
+    amount = g["amount"].to_numpy(dtype=float)
+    if options.subsidy_basis == "received":
+        log_outside(g, pos, panel, "grants")
+    alloc, n_alloc = ev.allocated_at(codes, g["year"], amount, at_codes=px.codes, at_years=px.year)
+    cols = dict(subsidy_received=px.total(pos, amount), n_grants=px.count(pos),
+                subsidy_expensed=px.total(pos, np.where(ev.expensed, amount, 0.0)), subsidy_allocated=alloc,
+                _n_allocating=n_alloc)
+    return Component("subsidy", cols["subsidy_expensed"] + cols["subsidy_allocated"], cols)
