@@ -66,6 +66,12 @@ def _ols_controls(dY, X, D, w):
     """OLS of ΔY on X among controls (weights w); fitted values for everyone and the OLS influence part."""
     n = len(dY)
     wc = w * (1 - D)
+    if X.shape[1] == 1:  # intercept only: the weighted control mean, without matrix products
+        s = wc.sum()
+        if not s > 0:
+            raise EstimationError("the outcome regression among controls has no control unit with positive weight")
+        mean = float(wc @ dY) / s
+        return np.full(n, mean), ((wc * (dY - mean)) * (n / s))[:, None]
     XtWX = (X * wc[:, None]).T @ X
     try:
         coef = np.linalg.solve(XtWX, (X * wc[:, None]).T @ dY)
@@ -109,8 +115,14 @@ def _ipw(dY, D, X, w, ps_fit=None):
 
 
 def _reg(dY, D, X, w, ps_fit=None):
-    out_delta, asy_ols = _ols_controls(dY, X, D, w)
     w_t = w * D
+    if X.shape[1] == 1:  # no covariates: difference of weighted means, influence function in closed form
+        # η_c = the weighted control mean m; inf_c = (w_t·m − w_t·η_c + asy·mean(w_t)) / mean(w_t) = asy
+        fit, asy = _ols_controls(dY, X, D, w)
+        eta_t = float(w_t @ dY) / w_t.sum()
+        inf_t = w_t * (dY - eta_t) / w_t.mean()
+        return eta_t - float(fit[0]), inf_t - asy[:, 0]
+    out_delta, asy_ols = _ols_controls(dY, X, D, w)
     att_t, att_c = w_t * dY, w_t * out_delta
     eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_t.mean()
     inf_t = (att_t - w_t * eta_t) / w_t.mean()
@@ -169,8 +181,19 @@ class AttGtResult(EstimateResult):
     clusters: np.ndarray | None = None
     crit_value: float = float("nan")
     notes: list[str] = field(default_factory=list)
+    _bits: dict = field(default_factory=dict, repr=False)
 
     estimator = "Callaway–Sant'Anna ATT(g,t)"
+
+    def boot_bits(self, draws: int, seed) -> np.ndarray:
+        """The multiplier bootstrap's signs for ``draws`` and ``seed`` (drawn once, then reused)."""
+        from .cs_aggregate import rademacher_bits
+
+        key = (int(draws), seed)
+        if key not in self._bits:
+            m = len(np.unique(self.clusters)) if self.clusters is not None else self.influence.shape[0]
+            self._bits[key] = rademacher_bits(m, int(draws), seed)
+        return self._bits[key]
 
     @property
     def table(self) -> pd.DataFrame:
@@ -525,6 +548,24 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
             if not C[sel].any() or not Dg[sel].any():
                 notes.append(f"cohort {g:g}, period {periods[cur]:g}: no control units; skipped")
                 continue
+            if method == "reg" and not covariates:
+                # outcome regression on an intercept: ATT = weighted mean of ΔY among the treated minus
+                # that among the controls; scaled by n/n_gt the influence function is
+                # n·w_i(ΔY_i − η_t)/W_t for treated and −n·w_i(ΔY_i − η_c)/W_c for control units
+                # (the general path below gives the same numbers with more passes over the data)
+                it, ic = np.flatnonzero(sel & Dg), np.flatnonzero(sel & ~Dg)
+                dyt, dyc = Y[it, cur] - Y[it, pret], Y[ic, cur] - Y[ic, pret]
+                wt, wc = w[it], w[ic]
+                Wt, Wc = wt.sum(), wc.sum()
+                eta_t, eta_c = float(wt @ dyt) / Wt, float(wc @ dyc) / Wc
+                full = np.zeros(n)
+                full[it] = wt * (dyt - eta_t) * (n / Wt)
+                full[ic] = -wc * (dyc - eta_c) * (n / Wc)
+                infl.append(full)
+                rows.append(dict(cohort=g, time=periods[cur], att=eta_t - eta_c, se=np.nan,
+                                 post=bool(periods[cur] >= g), n_treated=len(it), n_control=len(ic),
+                                 base=periods[pret]))
+                continue
             dY = Y[sel, cur] - Y[sel, pret]
             Dsub = Dg[sel].astype(float)
             X = np.ones((int(sel.sum()), 1))
@@ -546,13 +587,16 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                              n_treated=int(Dg[sel].sum()), n_control=int(C[sel].sum()), base=periods[pret]))
     table = pd.DataFrame(rows)
     psi = np.column_stack(infl) if infl else np.zeros((n, 0))
-    from .cs_aggregate import bootstrap_se, se_from_influence
+    from .cs_aggregate import bootstrap_se, rademacher_bits, se_from_influence
 
     se = se_from_influence(psi, cl)
     zero = table["se"].isna().to_numpy() & (table["att"].to_numpy() == 0) & (base_period == "universal")
     crit = stats.norm.ppf(1 - alpha / 2)
+    bits = {}
     if bootstrap:
-        se_b, crit = bootstrap_se(psi, cl, int(bootstrap), seed, alpha)
+        m = len(np.unique(cl)) if cl is not None else n
+        bits[(int(bootstrap), seed)] = rademacher_bits(m, int(bootstrap), seed)
+        se_b, crit = bootstrap_se(psi, cl, int(bootstrap), seed, alpha, bits=bits[(int(bootstrap), seed)])
         se = np.where(np.isnan(se_b), se, se_b)
     se = np.where(zero, np.nan, se)
     table["se"] = se
@@ -567,4 +611,4 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     return AttGtResult(cells=table[["cohort", "time", "att", "se", "ci_lower", "ci_upper", "post", "base",
                                     "n_treated", "n_control"]],
                        influence=psi, units=pd.Index(units), cohorts=G, weights=w, periods=periods, options=opts,
-                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes)
+                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes, _bits=bits)
