@@ -372,18 +372,28 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
     if bad.any():
         dropped.append(pd.DataFrame({"unit": d.loc[bad, unit].unique(), "reason": "missing outcome or covariate"}))
         d = d[~bad]
-    if d.duplicated([unit, time]).any():
+    # checks on integer codes (one factorisation each) rather than pandas group-bys
+    ucode, uniq = pd.factorize(d[unit])
+    tcode, periods = pd.factorize(d[time], sort=True)
+    periods = np.asarray(periods)
+    key = ucode.astype(np.int64) * len(periods) + tcode
+    if np.bincount(key, minlength=len(uniq) * len(periods)).max(initial=0) > 1:
+        dup = d.duplicated([unit, time], keep=False)
         raise DataError(problems=[{"table": "panel", "column": f"{unit}, {time}",
-                                   "rows": list(d.index[d.duplicated([unit, time], keep=False)])[:20],
+                                   "rows": list(d.index[dup])[:20],
                                    "message": "a unit appears twice in the same period",
                                    "hint": "keep one row per unit and period"}])
-    if d.groupby(unit)[cohort].nunique().gt(1).any():
+    g = d[cohort].to_numpy(dtype=float)
+    gmin = np.full(len(uniq), np.inf)
+    gmax = np.full(len(uniq), -np.inf)
+    np.minimum.at(gmin, ucode, g)
+    np.maximum.at(gmax, ucode, g)
+    if (gmin != gmax).any():
         raise DataError(problems=[{"table": "panel", "column": cohort, "message": "cohort varies within a unit",
                                    "hint": "the cohort is the year of first treatment, constant for a unit"}])
-    periods = np.sort(d[time].unique())
     if panel == "balanced":
-        counts = d.groupby(unit)[time].nunique()
-        unbalanced = counts.index[counts < len(periods)]
+        counts = np.bincount(ucode, minlength=len(uniq))  # no duplicates: rows = periods observed
+        unbalanced = uniq[counts < len(periods)]
         if len(unbalanced):
             dropped.append(pd.DataFrame({"unit": unbalanced, "reason": "not observed in every period (balanced panel)"}))
             d = d[~d[unit].isin(unbalanced)]
@@ -484,23 +494,31 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``)."""
     notes: list[str] = []
     first = periods[0]
-    early = d.groupby(unit)[cohort].first()
-    early = early.index[(early > 0) & (early <= first + anticipation)]
-    if len(early):
+    # integer codes instead of sorting the frame: units sorted, each unit's values taken from
+    # its earliest period (as R did's first row of the unit)
+    codes, units = pd.factorize(d[unit], sort=True)
+    tpos = np.searchsorted(periods, d[time].to_numpy())
+    order = np.lexsort((tpos, codes))
+    lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # earliest row of every unit
+    g_unit = d[cohort].to_numpy(dtype=float)[lead]
+    early_mask = (g_unit > 0) & (g_unit <= first + anticipation)
+    if early_mask.any():
+        early = units[early_mask]
         dropped.append(pd.DataFrame({"unit": early, "reason": "treated in the first period (no pre-period)"}))
         notes.append(f"{len(early)} unit(s) treated in or before the first period were dropped")
-        d = d[~d[unit].isin(early)]
-    d = d.sort_values([unit, time], kind="stable")
-    codes, units = pd.factorize(d[unit], sort=True)
+        keep_rows = ~early_mask[codes]
+        d = d[keep_rows]
+        codes, units = pd.factorize(d[unit], sort=True)
+        tpos = tpos[keep_rows]
+        order = np.lexsort((tpos, codes))
+        lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
     n, T = len(units), len(periods)
-    tpos = np.searchsorted(periods, d[time].to_numpy())
     Y = np.full((n, T), np.nan)
     Y[codes, tpos] = d[outcome].to_numpy(dtype=float)
-    first_row = d.drop_duplicates(unit)  # sorted by unit: aligned with the codes
-    G = first_row[cohort].to_numpy(dtype=float)
-    w = first_row[weights].to_numpy(dtype=float) if weights else np.ones(n)
+    G = d[cohort].to_numpy(dtype=float)[lead]
+    w = d[weights].to_numpy(dtype=float)[lead] if weights else np.ones(n)
     w = w / w.mean()
-    cl = first_row[cluster].to_numpy() if cluster else None
+    cl = d[cluster].to_numpy()[lead] if cluster else None
     Xs = {}
     if covariates:
         for c in covariates:
@@ -557,7 +575,8 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                 dyt, dyc = Y[it, cur] - Y[it, pret], Y[ic, cur] - Y[ic, pret]
                 wt, wc = w[it], w[ic]
                 Wt, Wc = wt.sum(), wc.sum()
-                eta_t, eta_c = float(wt @ dyt) / Wt, float(wc @ dyc) / Wc
+                # elementwise sums, not BLAS dot products: a threaded BLAS call costs more than it saves here
+                eta_t, eta_c = float((wt * dyt).sum()) / Wt, float((wc * dyc).sum()) / Wc
                 full = np.zeros(n)
                 full[it] = wt * (dyt - eta_t) * (n / Wt)
                 full[ic] = -wc * (dyc - eta_c) * (n / Wc)
