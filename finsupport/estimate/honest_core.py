@@ -225,7 +225,8 @@ def _dual_vertices(sd: np.ndarray, X: np.ndarray) -> np.ndarray:
     rank(W) rows of W = [sd, X]. Redundant equality rows (columns of W that are
     combinations of the others) are dropped first.
     """
-    W = np.column_stack([sd, X])
+    scale = float(sd.max())  # vertices of {(sd/s)'λ = 1} are s times those of {sd'λ = 1}: work on unit scale
+    W = np.column_stack([sd / scale, X])
     m = W.shape[0]
     keep = [0]
     for j in range(1, W.shape[1]):
@@ -260,7 +261,7 @@ def _dual_vertices(sd: np.ndarray, X: np.ndarray) -> np.ndarray:
         raise EstimationError("the relative-magnitudes moment inequalities have no vertex; the event-study "
                               "covariance is degenerate")
     V = np.unique(np.round(V, 12), axis=0)
-    return V
+    return V / scale
 
 
 def _lf_critical_value(V: np.ndarray, sig: np.ndarray, kappa: float, sims: int = 1000, seed: int = 0) -> float:
