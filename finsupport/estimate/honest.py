@@ -186,6 +186,9 @@ class HonestDidResult(EstimateResult):
                  f"Target: {self.target}",
                  f"Robust sets: {self.ci_method}, level {1 - self.alpha:g}",
                  f"Original standard errors: {self.inference.describe()}"]
+        if self.inference.method == "wild_bootstrap":
+            lines.append("Covariance used: the analytic cluster-robust one (the wild bootstrap gives p-values and "
+                         "intervals, not a covariance); the original row is its normal interval")
         return lines + [f"Warning: {w}" for w in self.inference.warnings]
 
     def breakdown_text(self) -> str:
