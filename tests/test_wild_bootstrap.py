@@ -145,10 +145,11 @@ def test_errors():
 
 @pytest.mark.slow
 def test_coverage_of_wild_intervals_with_few_clusters():
-    """95% WCR intervals cover the true effect in 90–99% of 200 panels with 20–50 clustered firms."""
+    """95% WCR intervals cover the true effect in 92–98% of 400 panels with 20–50 clustered firms
+    (binomial standard error of the coverage 1.1 points; observed 94.0 %; about 12 s)."""
     rng = np.random.default_rng(2024)
     hits = 0
-    reps = 200
+    reps = 400
     for r in range(reps):
         G = int(rng.integers(20, 51))
         years = np.arange(8)
@@ -170,7 +171,7 @@ def test_coverage_of_wild_intervals_with_few_clusters():
                            draws=399, seed=r)
         lo, hi = res.conf_int(0.95).loc["d"]
         hits += lo <= 0.5 <= hi
-    assert 0.90 <= hits / reps <= 0.99
+    assert 0.92 <= hits / reps <= 0.98
 
 
 def test_uniform_band_from_the_wild_draws():
