@@ -12,6 +12,7 @@ from .estimate.bacon import BaconDecomposition, bacon_decomposition
 from .estimate.cs_aggregate import AggregateResult
 from .estimate.cs_core import AttGtResult, att_gt
 from .estimate.event_study import EventStudyResult, PretrendTest, event_study
+from .estimate.honest import HonestDidResult, honest_did
 from .estimate.imputation import ImputationResult, imputation_did
 from .estimate.panel import analysis_panel
 from .estimate.results import FinsupportDeprecationWarning, Inference, TestResult, regression_table
@@ -57,6 +58,8 @@ __all__ = [
     "SubgroupResult",
     "FewClustersWarning",
     "imputation_did",
+    "honest_did",
+    "HonestDidResult",
     "sun_abraham",
     "Config",
     "ConfigError",

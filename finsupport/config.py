@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,48 @@ def _measure_schema() -> dict[str, tuple[Any, Any]]:
 OUTCOMES = ("share", "subsidy_share", "equity_share", "debt_share", "log_revenue", "rd_intensity", "leverage",
             "effective_rate", "revenue_growth", "patents")
 
+
+def _outcomes(key, v):
+    """Derived outcomes (:data:`OUTCOMES`) or names of numeric financials columns (checked when the data are read)."""
+    _list_of(str)(key, v)
+    if not v:
+        raise ConfigError(f"{key} is empty; name at least one outcome, e.g. [\"share\"]")
+    bad = [x for x in v if x not in OUTCOMES and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", x)]
+    if bad:
+        raise ConfigError(f"{key}: {bad} are not outcome names; use derived outcomes ({', '.join(OUTCOMES)}) or "
+                          f"column names of the financials table (letters, digits, underscores)")
+    dup = sorted({x for x in v if v.count(x) > 1})
+    if dup:
+        raise ConfigError(f"{key}: {dup} listed twice")
+    return v
+
+
+def _nonneg_floats(key, v):
+    if not isinstance(v, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        raise ConfigError(f"{key} must be a list of numbers, got {v!r}")
+    if any(not (x >= 0 and x < float("inf")) for x in v):
+        raise ConfigError(f"{key}: values must be finite and ≥ 0, got {v!r}")
+    return [float(x) for x in v]
+
+
+def _honest_target(key, v):
+    if v == "average" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+        return v
+    raise ConfigError(f"{key} must be \"average\" or a post-treatment event time (0, 1, …), got {v!r}")
+
+
+def _check_analysis(a: dict) -> None:
+    """Checks across [analysis] keys."""
+    if a["honest_did"]:
+        if not {"event_study", "att_gt"} & set(a["estimators"]):
+            raise ConfigError("analysis.honest_did is a sensitivity of the event study and of att_gt's dynamic "
+                              "aggregation; add \"event_study\" or \"att_gt\" to analysis.estimators")
+        if "att_gt" in a["estimators"] and a["base_period"] != "universal":
+            raise ConfigError("analysis.honest_did on att_gt's dynamic aggregation needs analysis.base_period = "
+                              "\"universal\" (event-study coefficients against one reference period)")
+        if "att_gt" in a["estimators"] and a["anticipation"]:
+            raise ConfigError("analysis.honest_did needs the reference period at e = -1: set analysis.anticipation = 0")
+
 #: section -> key -> (validator, default)
 SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "run": {
@@ -138,7 +181,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     },
     "analysis": {
         "enabled": (_typed(bool), True),
-        "outcomes": (_list_of(str, OUTCOMES), ["share"]),
+        "outcomes": (_outcomes, ["share"]),
         "estimators": (_list_of(str, ("twfe", "event_study", "att_gt", "sun_abraham", "imputation", "bacon")),
                        ["twfe", "event_study", "att_gt"]),
         "control_group": (_choice("never_treated", "not_yet_treated"), "not_yet_treated"),
@@ -153,6 +196,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "alpha": (_typed(float, min_value=0.001, max_value=0.5), 0.05),
         "base_period": (_choice("varying", "universal"), "varying"),
         "anticipation": (_typed(int, min_value=0, max_value=5), 0),
+        # sensitivity to parallel trends (Rambachan & Roth 2023) of the event study and the dynamic aggregation
+        "honest_did": (_choice("", "relative_magnitudes", "smoothness"), ""),
+        "honest_mbar": (_nonneg_floats, [0.0, 0.5, 1.0, 1.5, 2.0]),
+        "honest_m": (_nonneg_floats, []),
+        "honest_target": (_honest_target, "average"),
     },
     "output": {
         "figures": (_list_of(str, ("png", "pdf")), ["png", "pdf"]),
@@ -253,6 +301,7 @@ def load_config(source: str | Path | dict | Config | None = None, *, base_dir: s
                 values[section][key] = check(f"{section}.{key}", given[key])
             else:
                 values[section][key] = copy.deepcopy(default)
+    _check_analysis(values["analysis"])
     cfg = Config(values=values, base_dir=base, source=name)
     cfg.measure_options  # noqa: B018 -- checks the [measure] options together, as support_flows will
     return cfg

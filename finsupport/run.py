@@ -263,6 +263,9 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Pr
                     r["event_study"] = event_study(d, outcome=outcome, unit="firm_id", time="year",
                                                    cohort="cohort", window=tuple(a["event_window"]),
                                                    cluster=cluster, **wild)
+                if a["honest_did"]:
+                    with prog.stage(f"estimate: honest_did, event study ({outcome})"):
+                        _honest(a, r, "event_study", r["event_study"], outcome, notes)
             if "sun_abraham" in a["estimators"]:
                 from .estimate.sun_abraham import sun_abraham
 
@@ -295,6 +298,9 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Pr
                         task.note(k)
                         r["aggregates"][k] = cs.aggregate(k)
                         task.advance()
+                if a["honest_did"]:
+                    with prog.stage(f"estimate: honest_did, dynamic aggregation ({outcome})"):
+                        _honest(a, r, "dynamic", r["aggregates"]["dynamic"], outcome, notes)
             if a["by"] and "att_gt" in a["estimators"]:
                 from .estimate.cs_core import att_gt
 
@@ -313,6 +319,19 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Pr
             notes.append(f"{outcome}: estimation stopped: {e}")
         res[outcome] = r
     return res
+
+
+def _honest(a: dict, r: dict, key: str, fitted, outcome: str, notes: list[str]) -> None:
+    """``r["honest_did"][key]``: the Rambachan–Roth sensitivity of one fitted event study; a note if impossible."""
+    from .estimate.honest import honest_did
+
+    grid = {"mbar": a["honest_mbar"] or None} if a["honest_did"] == "relative_magnitudes" else \
+        {"m": a["honest_m"] or None}
+    try:
+        r.setdefault("honest_did", {})[key] = honest_did(fitted, method=a["honest_did"], target=a["honest_target"],
+                                                         alpha=a["alpha"], **grid)
+    except (EstimationError, ConfigError) as e:
+        notes.append(f"{outcome}: honest_did on the {key.replace('_', ' ')} not computed: {e}")
 
 
 def _strict_error(findings) -> DataError:
@@ -374,7 +393,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
             raise _strict_error(result.findings)
         if result.status is not None and cfg["analysis"]["enabled"]:
             with prog.stage("analysis panel"):
-                result.panel = analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"])
+                result.panel = _add_financial_outcomes(
+                    cfg, analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"]), result.data)
             result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
         result.timings, result.timing_details = prog.timings, prog.details
         with prog.stage("report: build"):
@@ -398,6 +418,43 @@ def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
     return _prepare(load_config(config), Progress(enabled=False), [])
 
 
+def _financial_outcomes(cfg: Config) -> list[str]:
+    """Outcomes of the config that are financials columns rather than derived ratios."""
+    from .config import OUTCOMES
+
+    return [o for o in cfg["analysis"]["outcomes"] if o not in OUTCOMES]
+
+
+def _check_outcomes(cfg: Config, data) -> None:
+    """Every configured outcome is a derived ratio or a numeric column of the financials table."""
+    from .config import OUTCOMES
+
+    extra = _financial_outcomes(cfg)
+    if not extra:
+        return
+    fin = data.financials
+    cols = [] if fin is None else list(fin.columns)
+    unknown = [o for o in extra if o not in cols]
+    if unknown:
+        raise ConfigError(f"analysis.outcomes: {unknown} are neither derived outcomes ({', '.join(OUTCOMES)}) nor "
+                          f"columns of the financials table (columns: {', '.join(map(str, cols)) or 'none'}); "
+                          f"fix the names or add the columns")
+    bad = [o for o in extra if not pd.api.types.is_numeric_dtype(fin[o]) or pd.api.types.is_bool_dtype(fin[o])]
+    if bad:
+        raise ConfigError(f"analysis.outcomes: financials column(s) {bad} are not numeric; an outcome must be "
+                          f"a number per firm-year")
+
+
+def _add_financial_outcomes(cfg: Config, panel: pd.DataFrame, data) -> pd.DataFrame:
+    """The financials columns named as outcomes, joined to the analysis panel by firm and year."""
+    extra = _financial_outcomes(cfg)
+    if not extra:
+        return panel
+    fin = data.financials[["firm_id", "year", *extra]].copy()
+    fin["year"] = fin["year"].astype(np.int64)
+    return panel.merge(fin.astype({c: float for c in extra}), on=["firm_id", "year"], how="left")
+
+
 def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:
     from .certify.audit import audit_criteria
     from .certify.status import designation_status
@@ -405,6 +462,8 @@ def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:
     from .measure.plausibility import check_plausibility
 
     data = _load_data(cfg, prog)
+    if cfg["analysis"]["enabled"]:
+        _check_outcomes(cfg, data)  # an unknown outcome stops the run now, not after measuring
     with prog.stage("sample"):
         data = _restrict_sample(cfg, data)
     with prog.stage("measure"):

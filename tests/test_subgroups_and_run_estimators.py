@@ -133,3 +133,30 @@ def test_outcomes_beyond_support():
             .reindex(p.index)).all()
     cfg = fs.load_config({"analysis": {"outcomes": ["revenue_growth", "patents"]}})
     assert cfg["analysis"]["outcomes"] == ["revenue_growth", "patents"]
+
+
+def test_run_with_a_financials_column_as_outcome_and_honest_did(tmp_path):
+    """An outcome that is a financials column is estimated; an unknown one stops the run before measuring;
+    honest_did is computed for the event study and the dynamic aggregation and stored for the report."""
+    folder = fs.write_example(tmp_path / "data")
+    raw = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8"))
+    raw["analysis"].update(estimators=["event_study", "att_gt"], outcomes=["share", "total_assets"], bootstrap=0,
+                           base_period="universal", honest_did="relative_magnitudes", honest_mbar=[0.0, 1.0])
+    raw["output"].update(figures=[], tables=["md"], progress=False)
+    res = fs.run(fs.load_config(raw, base_dir=folder), out=tmp_path / "out" / "r.xlsx", progress=False)
+    fin = res.data.financials.set_index(["firm_id", "year"])["total_assets"]
+    p = res.panel.set_index(["firm_id", "year"])
+    np.testing.assert_allclose(p["total_assets"], fin.reindex(p.index).astype(float))
+    assert res.estimates["total_assets"]["event_study"].outcome == "total_assets"
+    hd = res.estimates["share"]["honest_did"]
+    notes = " ".join(res.notes)
+    for key in ("event_study", "dynamic"):
+        if key in hd:
+            t = hd[key].tidy()
+            assert t["term"].tolist() == ["original", "Mbar=0", "Mbar=1"]
+        else:  # a panel too short for the window is said, never silently skipped
+            assert f"honest_did on the {key.replace('_', ' ')} not computed" in notes
+    assert hd, notes
+    raw["analysis"]["outcomes"] = ["share", "profit_margin"]
+    with pytest.raises(ConfigError, match=r"profit_margin.*columns of the financials table"):
+        fs.run(fs.load_config(raw, base_dir=folder), out=tmp_path / "out2" / "r.xlsx", progress=False)

@@ -145,10 +145,11 @@ def test_errors():
 
 @pytest.mark.slow
 def test_coverage_of_wild_intervals_with_few_clusters():
-    """95% WCR intervals cover the true effect in 90–99% of 200 panels with 20–50 clustered firms."""
+    """95% WCR intervals cover the true effect in 92–98% of 400 panels with 20–50 clustered firms
+    (binomial standard error of the coverage 1.1 points; observed 94.0 %; about 12 s)."""
     rng = np.random.default_rng(2024)
     hits = 0
-    reps = 200
+    reps = 400
     for r in range(reps):
         G = int(rng.integers(20, 51))
         years = np.arange(8)
@@ -170,4 +171,43 @@ def test_coverage_of_wild_intervals_with_few_clusters():
                            draws=399, seed=r)
         lo, hi = res.conf_int(0.95).loc["d"]
         hits += lo <= 0.5 <= hi
-    assert 0.90 <= hits / reps <= 0.99
+    assert 0.92 <= hits / reps <= 0.98
+
+
+def test_uniform_band_from_the_wild_draws():
+    """The sup-t band: c = 95th percentile over draws of max_j |t*_bj| at β0 = β̂_j, band β̂ ± c·se."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        es = event_study(PANEL, outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 2),
+                         cluster="firm", inference="wild", draws=999, seed=7)
+    uni, pw = es.conf_int(kind="uniform"), es.conf_int()
+    terms = es._uniform_terms()
+    assert len(terms) >= 3
+    # by hand from the stored draw quantities
+    tstar = []
+    for t in terms:
+        c = es.wild._coefs[t]
+        num = c.ny - c.beta * c.nx
+        tstar.append(np.abs(num) / np.sqrt(c.pp - 2 * c.beta * c.pq + c.beta ** 2 * c.qq))
+    T = np.column_stack(tstar)
+    crit = np.quantile(T.max(axis=1), 0.95, method="inverted_cdf")
+    for j, t in enumerate(terms):
+        c = es.wild._coefs[t]
+        assert uni.loc[t, "lower"] == pytest.approx(c.beta - crit * c.se, rel=1e-12)
+        assert uni.loc[t, "upper"] == pytest.approx(c.beta + crit * c.se, rel=1e-12)
+        # wider than the same draws' pointwise (single-coefficient) critical value
+        assert crit >= np.quantile(T[:, j], 0.95, method="inverted_cdf")
+        assert uni.loc[t, "upper"] - uni.loc[t, "lower"] > 0.98 * (pw.loc[t, "upper"] - pw.loc[t, "lower"])
+    tidy = es.tidy(kind="uniform").set_index("term")
+    assert tidy.loc[terms[0], "conf_low"] == pytest.approx(uni.loc[terms[0], "lower"])
+    with pytest.raises(EstimationError, match="between 0 and 1"):
+        es.conf_int(1.5, kind="uniform")
+
+
+def test_uniform_band_of_one_coefficient_is_close_to_the_pointwise_interval():
+    res = _fit("twfe", "firm", draws=999, seed=3)
+    uni, pw = res.conf_int(kind="uniform").loc["d"], res.conf_int().loc["d"]
+    width_u, width_p = uni["upper"] - uni["lower"], pw["upper"] - pw["lower"]
+    assert abs(width_u / width_p - 1) < 0.15  # symmetric WCU vs test-inverted WCR interval

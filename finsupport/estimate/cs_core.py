@@ -66,6 +66,12 @@ def _ols_controls(dY, X, D, w):
     """OLS of ΔY on X among controls (weights w); fitted values for everyone and the OLS influence part."""
     n = len(dY)
     wc = w * (1 - D)
+    if X.shape[1] == 1:  # intercept only: the weighted control mean, without matrix products
+        s = wc.sum()
+        if not s > 0:
+            raise EstimationError("the outcome regression among controls has no control unit with positive weight")
+        mean = float(wc @ dY) / s
+        return np.full(n, mean), ((wc * (dY - mean)) * (n / s))[:, None]
     XtWX = (X * wc[:, None]).T @ X
     try:
         coef = np.linalg.solve(XtWX, (X * wc[:, None]).T @ dY)
@@ -109,8 +115,14 @@ def _ipw(dY, D, X, w, ps_fit=None):
 
 
 def _reg(dY, D, X, w, ps_fit=None):
-    out_delta, asy_ols = _ols_controls(dY, X, D, w)
     w_t = w * D
+    if X.shape[1] == 1:  # no covariates: difference of weighted means, influence function in closed form
+        # η_c = the weighted control mean m; inf_c = (w_t·m − w_t·η_c + asy·mean(w_t)) / mean(w_t) = asy
+        fit, asy = _ols_controls(dY, X, D, w)
+        eta_t = float(w_t @ dY) / w_t.sum()
+        inf_t = w_t * (dY - eta_t) / w_t.mean()
+        return eta_t - float(fit[0]), inf_t - asy[:, 0]
+    out_delta, asy_ols = _ols_controls(dY, X, D, w)
     att_t, att_c = w_t * dY, w_t * out_delta
     eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_t.mean()
     inf_t = (att_t - w_t * eta_t) / w_t.mean()
@@ -169,8 +181,19 @@ class AttGtResult(EstimateResult):
     clusters: np.ndarray | None = None
     crit_value: float = float("nan")
     notes: list[str] = field(default_factory=list)
+    _bits: dict = field(default_factory=dict, repr=False)
 
     estimator = "Callaway–Sant'Anna ATT(g,t)"
+
+    def boot_bits(self, draws: int, seed) -> np.ndarray:
+        """The multiplier bootstrap's signs for ``draws`` and ``seed`` (drawn once, then reused)."""
+        from .cs_aggregate import rademacher_bits
+
+        key = (int(draws), seed)
+        if key not in self._bits:
+            m = len(np.unique(self.clusters)) if self.clusters is not None else self.influence.shape[0]
+            self._bits[key] = rademacher_bits(m, int(draws), seed)
+        return self._bits[key]
 
     @property
     def table(self) -> pd.DataFrame:
@@ -349,18 +372,28 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
     if bad.any():
         dropped.append(pd.DataFrame({"unit": d.loc[bad, unit].unique(), "reason": "missing outcome or covariate"}))
         d = d[~bad]
-    if d.duplicated([unit, time]).any():
+    # checks on integer codes (one factorisation each) rather than pandas group-bys
+    ucode, uniq = pd.factorize(d[unit])
+    tcode, periods = pd.factorize(d[time], sort=True)
+    periods = np.asarray(periods)
+    key = ucode.astype(np.int64) * len(periods) + tcode
+    if np.bincount(key, minlength=len(uniq) * len(periods)).max(initial=0) > 1:
+        dup = d.duplicated([unit, time], keep=False)
         raise DataError(problems=[{"table": "panel", "column": f"{unit}, {time}",
-                                   "rows": list(d.index[d.duplicated([unit, time], keep=False)])[:20],
+                                   "rows": list(d.index[dup])[:20],
                                    "message": "a unit appears twice in the same period",
                                    "hint": "keep one row per unit and period"}])
-    if d.groupby(unit)[cohort].nunique().gt(1).any():
+    g = d[cohort].to_numpy(dtype=float)
+    gmin = np.full(len(uniq), np.inf)
+    gmax = np.full(len(uniq), -np.inf)
+    np.minimum.at(gmin, ucode, g)
+    np.maximum.at(gmax, ucode, g)
+    if (gmin != gmax).any():
         raise DataError(problems=[{"table": "panel", "column": cohort, "message": "cohort varies within a unit",
                                    "hint": "the cohort is the year of first treatment, constant for a unit"}])
-    periods = np.sort(d[time].unique())
     if panel == "balanced":
-        counts = d.groupby(unit)[time].nunique()
-        unbalanced = counts.index[counts < len(periods)]
+        counts = np.bincount(ucode, minlength=len(uniq))  # no duplicates: rows = periods observed
+        unbalanced = uniq[counts < len(periods)]
         if len(unbalanced):
             dropped.append(pd.DataFrame({"unit": unbalanced, "reason": "not observed in every period (balanced panel)"}))
             d = d[~d[unit].isin(unbalanced)]
@@ -461,23 +494,31 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``)."""
     notes: list[str] = []
     first = periods[0]
-    early = d.groupby(unit)[cohort].first()
-    early = early.index[(early > 0) & (early <= first + anticipation)]
-    if len(early):
+    # integer codes instead of sorting the frame: units sorted, each unit's values taken from
+    # its earliest period (as R did's first row of the unit)
+    codes, units = pd.factorize(d[unit], sort=True)
+    tpos = np.searchsorted(periods, d[time].to_numpy())
+    order = np.lexsort((tpos, codes))
+    lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # earliest row of every unit
+    g_unit = d[cohort].to_numpy(dtype=float)[lead]
+    early_mask = (g_unit > 0) & (g_unit <= first + anticipation)
+    if early_mask.any():
+        early = units[early_mask]
         dropped.append(pd.DataFrame({"unit": early, "reason": "treated in the first period (no pre-period)"}))
         notes.append(f"{len(early)} unit(s) treated in or before the first period were dropped")
-        d = d[~d[unit].isin(early)]
-    d = d.sort_values([unit, time], kind="stable")
-    codes, units = pd.factorize(d[unit], sort=True)
+        keep_rows = ~early_mask[codes]
+        d = d[keep_rows]
+        codes, units = pd.factorize(d[unit], sort=True)
+        tpos = tpos[keep_rows]
+        order = np.lexsort((tpos, codes))
+        lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
     n, T = len(units), len(periods)
-    tpos = np.searchsorted(periods, d[time].to_numpy())
     Y = np.full((n, T), np.nan)
     Y[codes, tpos] = d[outcome].to_numpy(dtype=float)
-    first_row = d.drop_duplicates(unit)  # sorted by unit: aligned with the codes
-    G = first_row[cohort].to_numpy(dtype=float)
-    w = first_row[weights].to_numpy(dtype=float) if weights else np.ones(n)
+    G = d[cohort].to_numpy(dtype=float)[lead]
+    w = d[weights].to_numpy(dtype=float)[lead] if weights else np.ones(n)
     w = w / w.mean()
-    cl = first_row[cluster].to_numpy() if cluster else None
+    cl = d[cluster].to_numpy()[lead] if cluster else None
     Xs = {}
     if covariates:
         for c in covariates:
@@ -525,6 +566,25 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
             if not C[sel].any() or not Dg[sel].any():
                 notes.append(f"cohort {g:g}, period {periods[cur]:g}: no control units; skipped")
                 continue
+            if method == "reg" and not covariates:
+                # outcome regression on an intercept: ATT = weighted mean of ΔY among the treated minus
+                # that among the controls; scaled by n/n_gt the influence function is
+                # n·w_i(ΔY_i − η_t)/W_t for treated and −n·w_i(ΔY_i − η_c)/W_c for control units
+                # (the general path below gives the same numbers with more passes over the data)
+                it, ic = np.flatnonzero(sel & Dg), np.flatnonzero(sel & ~Dg)
+                dyt, dyc = Y[it, cur] - Y[it, pret], Y[ic, cur] - Y[ic, pret]
+                wt, wc = w[it], w[ic]
+                Wt, Wc = wt.sum(), wc.sum()
+                # elementwise sums, not BLAS dot products: a threaded BLAS call costs more than it saves here
+                eta_t, eta_c = float((wt * dyt).sum()) / Wt, float((wc * dyc).sum()) / Wc
+                full = np.zeros(n)
+                full[it] = wt * (dyt - eta_t) * (n / Wt)
+                full[ic] = -wc * (dyc - eta_c) * (n / Wc)
+                infl.append(full)
+                rows.append(dict(cohort=g, time=periods[cur], att=eta_t - eta_c, se=np.nan,
+                                 post=bool(periods[cur] >= g), n_treated=len(it), n_control=len(ic),
+                                 base=periods[pret]))
+                continue
             dY = Y[sel, cur] - Y[sel, pret]
             Dsub = Dg[sel].astype(float)
             X = np.ones((int(sel.sum()), 1))
@@ -546,13 +606,16 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                              n_treated=int(Dg[sel].sum()), n_control=int(C[sel].sum()), base=periods[pret]))
     table = pd.DataFrame(rows)
     psi = np.column_stack(infl) if infl else np.zeros((n, 0))
-    from .cs_aggregate import bootstrap_se, se_from_influence
+    from .cs_aggregate import bootstrap_se, rademacher_bits, se_from_influence
 
     se = se_from_influence(psi, cl)
     zero = table["se"].isna().to_numpy() & (table["att"].to_numpy() == 0) & (base_period == "universal")
     crit = stats.norm.ppf(1 - alpha / 2)
+    bits = {}
     if bootstrap:
-        se_b, crit = bootstrap_se(psi, cl, int(bootstrap), seed, alpha)
+        m = len(np.unique(cl)) if cl is not None else n
+        bits[(int(bootstrap), seed)] = rademacher_bits(m, int(bootstrap), seed)
+        se_b, crit = bootstrap_se(psi, cl, int(bootstrap), seed, alpha, bits=bits[(int(bootstrap), seed)])
         se = np.where(np.isnan(se_b), se, se_b)
     se = np.where(zero, np.nan, se)
     table["se"] = se
@@ -567,4 +630,4 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     return AttGtResult(cells=table[["cohort", "time", "att", "se", "ci_lower", "ci_upper", "post", "base",
                                     "n_treated", "n_control"]],
                        influence=psi, units=pd.Index(units), cohorts=G, weights=w, periods=periods, options=opts,
-                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes)
+                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes, _bits=bits)

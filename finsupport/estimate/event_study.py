@@ -79,6 +79,9 @@ class EventStudyResult(FittedPanel):
         self.se_type = self.inference.describe()
         self.se_note = SE_NOTE
 
+    def _uniform_terms(self) -> list[str]:
+        return [t for t in self.params.index if t not in self.covariates]
+
     def tidy(self, level: float = 0.95, kind: str = "pointwise") -> pd.DataFrame:
         """One row per event time in the window, then the covariates (see the class docstring)."""
         est = super().tidy(level, kind).set_index("term")
@@ -332,7 +335,7 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, treated, cl),
                              cohort_sizes=sizes, wild=wild)
     boot = _wild_fit(data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
-                     cluster=cl, draws=draws, weights=bootstrap_weights, seed=seed) if wild else None
+                     cluster=cl, draws=draws, weights=bootstrap_weights, seed=seed, fitted=res) if wild else None
     return EventStudyResult(res, outcome=outcome, unit=unit, time=time, cohort=cohort,
                             window=(lo, hi), reference=reference, covariates=covariates, cluster=cl,
                             n_units=n_u, n_periods=n_t, n_clusters=n_c, dropped=dropped,

@@ -7,7 +7,16 @@ import pandas as pd
 
 __all__ = ["analysis_panel", "PANEL_OUTCOMES"]
 
-PANEL_OUTCOMES = {
+class _OutcomeDescriptions(dict):
+    """Derived outcomes and their definitions; any other name is a financials column used as read."""
+
+    def __missing__(self, key: str) -> str:
+        return f"the financials column {key}, as read"
+
+
+#: Definitions of the derived outcomes. A run may also name any numeric financials column as an
+#: outcome (``[analysis] outcomes``); looking such a name up here gives "the financials column …".
+PANEL_OUTCOMES = _OutcomeDescriptions({
     "share": "total support / revenue",
     "subsidy_share": "subsidy / revenue",
     "equity_share": "state-linked equity / revenue",
@@ -18,7 +27,7 @@ PANEL_OUTCOMES = {
     "effective_rate": "interest expense / average interest-bearing debt (percent)",
     "revenue_growth": "revenue / revenue of the previous year − 1 (missing without the previous year)",
     "patents": "invention patents (count)",
-}
+})
 
 
 def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "little_giant", **flow_options) -> pd.DataFrame:

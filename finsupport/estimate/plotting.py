@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["new_axes", "plot_coefficients", "plot_event_study", "plot_att_gt"]
+__all__ = ["new_axes", "plot_coefficients", "plot_event_study", "plot_att_gt", "plot_honest_did"]
 
 
 def new_axes(figsize=(7, 4), nrows: int = 1):
@@ -145,4 +145,43 @@ def plot_att_gt(tidy: pd.DataFrame, *, ax=None, title: str = "", level: float = 
     else:
         fig.suptitle(title + f" (blue: pre, red: post; {level:.0%} intervals)", fontsize=10)
         fig.tight_layout()
+    return fig
+
+
+def plot_honest_did(tidy: pd.DataFrame, *, ax=None, title: str = "", parameter: str = "Mbar", ylabel: str = "",
+                    breakdown: float | None = None):
+    """Robust confidence sets against the restriction's parameter, the original interval at the left.
+
+    ``tidy`` is :meth:`~finsupport.estimate.honest.HonestDidResult.tidy`: the row with
+    ``restriction == "parallel trends"`` is the original interval (drawn in grey left of
+    the grid), the others are the robust sets at ``value``. Unbounded sets are drawn to
+    the edge of the axes. The breakdown value, when finite and positive, is a dotted line.
+    """
+    if ax is None:
+        fig, ax = new_axes()
+    fig = ax.figure
+    orig = tidy[tidy["restriction"] == "parallel trends"]
+    rob = tidy[tidy["restriction"] != "parallel trends"].sort_values("value")
+    xs = rob["value"].to_numpy(dtype=float)
+    step = float(np.min(np.diff(xs))) if len(xs) > 1 else 1.0
+    lo, hi = rob["conf_low"].to_numpy(dtype=float), rob["conf_high"].to_numpy(dtype=float)
+    finite = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], orig[["conf_low", "conf_high"]].to_numpy().ravel()])
+    span = (finite.min(), finite.max()) if len(finite) else (-1.0, 1.0)
+    pad = 0.05 * (span[1] - span[0] or 1.0)
+    lo_d = np.where(np.isfinite(lo), lo, span[0] - pad)
+    hi_d = np.where(np.isfinite(hi), hi, span[1] + pad)
+    ax.vlines(xs, lo_d, hi_d, color="C0", linewidth=2.5, label=f"robust set ({rob['ci_method'].iloc[0]})"
+              if len(rob) else None)
+    if len(orig):
+        x0 = (xs.min() if len(xs) else 0.0) - step
+        ax.vlines([x0], orig["conf_low"], orig["conf_high"], color="grey", linewidth=2.5,
+                  label="parallel trends")
+        ax.plot([x0], orig["estimate"], marker="o", color="grey")
+    if breakdown is not None and np.isfinite(breakdown) and breakdown > 0:
+        ax.axvline(breakdown, color="C3", linestyle=":", linewidth=1, label=f"breakdown {parameter} = {breakdown:.3g}")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xlabel(parameter)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize="small", frameon=False)
     return fig

@@ -276,7 +276,6 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
     tcode, uniq_t = pd.factorize(data[time], sort=True)
     order = np.lexsort((tcode, ucode))
     X = data[list(regressors)].to_numpy(dtype=float)[order]
-    _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
     if weights is None and engine == "fast":
         ccode = None
         n_clusters = None
@@ -284,9 +283,16 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
             ccode, uniq_c = pd.factorize(data[cluster]) if cluster != unit else (ucode, uniq_u)
             ccode, n_clusters = ccode[order], len(uniq_c)
         y = data[outcome].to_numpy(dtype=float)[order]
-        res = _FastPanelResult.fit(y, X, list(regressors), ucode[order], tcode[order], ccode,
-                                   n_effects=len(uniq_u) + len(uniq_t) - 1)
+        # demean outcome and design once: the identification check, the fit and a wild
+        # bootstrap (``_wild_fit``) all use these residuals
+        R = _twoway_residual(np.column_stack([y, X]), ucode[order], tcode[order])
+        gram = R[:, 1:].T @ R[:, 1:]
+        _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint, R=R[:, 1:], gram=gram)
+        res = _FastPanelResult.from_residuals(R[:, 0], R[:, 1:], list(regressors), ccode,
+                                              n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram)
+        res.demeaned = (R, ucode[order], tcode[order], ccode)
         return res, len(uniq_u), len(uniq_t), n_clusters
+    _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
     idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
     from linearmodels.panel import PanelOLS
     from linearmodels.panel.utility import AbsorbingEffectError
@@ -377,6 +383,23 @@ class FittedPanel(EstimateResult):
         ci = self.model_result.conf_int(level=level)
         return pd.DataFrame({"lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1]})
 
+    def _uniform_terms(self) -> list[str]:
+        """Coefficients a uniform band covers (all; the event study: its event-time terms)."""
+        return list(self.params.index)
+
+    def conf_int(self, level: float = 0.95, kind: str = "pointwise") -> pd.DataFrame:
+        """Confidence intervals; ``kind="uniform"`` with ``inference="wild"`` gives the sup-t band of the
+        wild bootstrap draws over :meth:`_uniform_terms` (other coefficients keep pointwise intervals)."""
+        if kind == "uniform" and self.wild is not None:
+            if not 0 < level < 1:
+                raise EstimationError(f"level={level!r} must be between 0 and 1 (e.g. 0.95)")
+            out = self._bounds(level).copy()
+            terms = self._uniform_terms()
+            band = self.wild.uniform_band(terms, level)
+            out.loc[terms, ["lower", "upper"]] = band[["lower", "upper"]].to_numpy()
+            return out
+        return super().conf_int(level, kind)
+
     def _attach_inference(self, cluster, n_clusters, wild, warns) -> None:
         self.wild = wild
         if wild is None:
@@ -410,10 +433,15 @@ def _inference_option(inference: str, cluster: str | None, weights: str | None) 
 
 
 def _wild_fit(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
-              cluster: str, draws: int, weights: str, seed):
+              cluster: str, draws: int, weights: str, seed, fitted=None):
     """The WCR bootstrap of the fit of :func:`_fit_panel` (same codes and demeaning)."""
     from .wild import wild_bootstrap
 
+    if fitted is not None and getattr(fitted, "demeaned", None) is not None:
+        R, ucode, tcode, ccode = fitted.demeaned  # the fit's own residuals: no second demeaning
+        if ccode is not None:
+            return wild_bootstrap(R[:, 0], R[:, 1:], list(regressors), ccode, units=ucode, periods=tcode,
+                                  draws=draws, weights=weights, seed=seed)
     ucode, _ = pd.factorize(data[unit], sort=False)
     tcode, _ = pd.factorize(data[time], sort=True)
     ccode, _ = pd.factorize(data[cluster]) if cluster != unit else (ucode, None)
@@ -651,7 +679,7 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
     warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, d.to_numpy() == 1, cl),
                              wild=wild)
     boot = _wild_fit(data, outcome=outcome, regressors=[treatment, *covariates], unit=unit, time=time, cluster=cl,
-                     draws=draws, weights=bootstrap_weights, seed=seed) if wild else None
+                     draws=draws, weights=bootstrap_weights, seed=seed, fitted=res) if wild else None
     return TwfeResult(res, outcome=outcome, treatment=treatment, unit=unit, time=time,
                       covariates=covariates, cluster=cl, weights=weights, n_units=n_u,
                       n_periods=n_t, n_clusters=n_c, dropped=dropped, wild=boot, warnings=warns)

@@ -139,6 +139,7 @@ def support_share(
     for c in ("n_firms", "n_firm_years", "n_excluded_firm_years"):
         out[c] = out[c].astype(np.int64)
     out = out[[*by, *SHARE_COLUMNS]]
+    out.attrs["components"] = list(components)
     out.attrs["ratio"] = "pooled_share = Σ support / Σ revenue; firm shares = Σ_t support_it / Σ_t revenue_it"
     return out
 

@@ -1,0 +1,72 @@
+"""The faster paths of issue 10 give the numbers of the general code: att_gt's reg without covariates,
+one set of multiplier-bootstrap draws for ATT(g,t) and its aggregations, one demeaning per regression."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finsupport.estimate import cs_core
+from finsupport.estimate.cs_aggregate import bootstrap_se
+from finsupport.estimate.event_study import event_study
+from finsupport.estimate.twfe import twfe_did
+
+MPDTA = pd.read_csv(Path(__file__).parent / "fixtures" / "did_r" / "mpdta.csv")
+
+
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+def test_reg_without_covariates_equals_the_general_outcome_regression(control_group):
+    df = MPDTA.assign(wt=1 + (MPDTA["countyreal"] % 7) / 3)  # unit-level sampling weights
+    res = cs_core.att_gt(df, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                         control_group=control_group, method="reg", weights="wt")
+    Y = df.pivot(index="countyreal", columns="year", values="lemp").sort_index()
+    first = df.drop_duplicates("countyreal").set_index("countyreal").sort_index()
+    G, w = first["first.treat"].to_numpy(float), first["wt"].to_numpy(float)
+    w = w / w.mean()
+    periods = Y.columns.to_numpy()
+    n = len(G)
+    for j, row in res.cells.reset_index(drop=True).iterrows():
+        cur, pret = np.searchsorted(periods, row["time"]), np.searchsorted(periods, row["base"])
+        C = G == 0 if control_group == "never_treated" else (G == 0) | ((G > periods[max(cur, pret)]) & (G != row["cohort"]))
+        Dg = G == row["cohort"]
+        sel = Dg | C
+        dY = Y.to_numpy()[sel, cur] - Y.to_numpy()[sel, pret]
+        att, psi = cs_core._reg(dY, Dg[sel].astype(float), np.ones((sel.sum(), 1)), w[sel])
+        full = np.zeros(n)
+        full[sel] = psi * n / sel.sum()
+        assert row["att"] == pytest.approx(att, abs=1e-13)
+        np.testing.assert_allclose(res.influence[:, j], full, rtol=1e-10, atol=1e-12)
+
+
+def test_aggregations_reuse_the_draws_of_att_gt():
+    res = cs_core.att_gt(MPDTA, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                         bootstrap=199, seed=5)
+    bits = res.boot_bits(199, 5)
+    dyn = res.aggregate("dynamic")
+    assert res.boot_bits(199, 5) is bits  # drawn once
+    # the same numbers as drawing again for the aggregation with the same seed (R mboot per aggte call)
+    se_again, _ = bootstrap_se(dyn.influence, None, 199, 5, 0.05)
+    _, crit_again = bootstrap_se(dyn.influence[:, 1:], None, 199, 5, 0.05)
+    np.testing.assert_allclose(dyn.std_errors.to_numpy(), se_again, rtol=1e-12)
+    assert dyn.crit_value == pytest.approx(crit_again, rel=1e-12)
+    other = res.aggregate("group", seed=6)  # another seed: new draws
+    assert (199, 6) in res._bits and other.crit_value > 0
+
+
+def test_one_demeaning_gives_the_linearmodels_numbers():
+    rng = np.random.default_rng(3)
+    n, T = 200, 8
+    unit = np.repeat(np.arange(n), T)
+    year = np.tile(np.arange(2010, 2010 + T), n)
+    cohort = np.repeat(rng.choice([0, 2013, 2015], n), T)
+    y = 0.4 * ((cohort > 0) & (year >= cohort)) + rng.normal(size=n)[unit] + rng.normal(size=n * T)
+    df = pd.DataFrame({"firm": unit, "year": year, "cohort": cohort, "y": y, "x": rng.normal(size=n * T),
+                       "d": ((cohort > 0) & (year >= cohort)).astype(int)})
+    kw = dict(outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3), covariates=["x"])
+    fast, lm = event_study(df, **kw), event_study(df, engine="linearmodels", **kw)
+    np.testing.assert_allclose(fast.params, lm.params, rtol=1e-9)
+    np.testing.assert_allclose(fast.std_errors, lm.std_errors, rtol=1e-9)
+    # the wild bootstrap runs on the fit's own residuals
+    w1 = twfe_did(df, outcome="y", treatment="d", unit="firm", time="year", inference="wild", draws=199, seed=1)
+    assert w1.model_result.demeaned[0].shape == (len(df), 2)
