@@ -335,6 +335,8 @@ class _FastStream(_ApiStream):
             px = int(height * 4.0 / 3.0 + 0.5)
             if px != ws.default_row_height:
                 attrs = f' ht="{px * 0.75:.16g}" customHeight="1"'
+            # as set_row() does: charts anchored below this row are placed by the row heights
+            ws.row_sizes[r] = [px, False]
         if parts:
             ws.fh.write(f'<row r="{rn}"{attrs}>{"".join(parts)}</row>')
         elif attrs:
