@@ -361,7 +361,14 @@ def _audit(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFrame] | None:
     cohorts = result.config["shares"]["headline_cohorts"] or None
     by_test = _audit_by_test(table)
     summary = a.summary().rename(columns={"share": "share_of_firms"})
+    # thresholds are the rules' (one per batch regime): a block, not a column repeated on every firm
+    thr = [c for c in table.columns if str(c).endswith("_threshold")]
+    fixed = [c for c in thr if (table.groupby("regime")[c].nunique(dropna=False) <= 1).all()]
+    rules = table[["regime", *fixed]].drop_duplicates("regime").sort_values("regime").reset_index(drop=True)
+    table = table.drop(columns=fixed)
     blocks = [("Firms missing each criterion (all certified firms)", by_test), ("Summary (all certified firms)", summary)]
+    if fixed:
+        blocks.append(("Thresholds of the rules each batch was judged by", rules))
     if cohorts:
         blocks.append((f"Summary (headline firms, first certified {', '.join(map(str, cohorts))})",
                        a.summary(years=cohorts).rename(columns={"share": "share_of_firms"})))
