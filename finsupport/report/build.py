@@ -774,8 +774,10 @@ def _move_detail(report: Report, result, folder: Path) -> list[tuple[DetailFile,
                 f"(more than [report] max_sheet_rows = {limit:,}); this sheet shows {what}. "
                 f"Its sha256 is in {folder.name}/manifest.json.")
         report.sheets[i] = replace(sh, notes=[note, *sh.notes], table=summary, chart=None, charts=[])
-        result.notes.append(f"{sh.name}: {len(table):,} rows written to {where} (more than [report] "
-                            f"max_sheet_rows = {limit:,}); the sheet shows {what}")
+        msg = (f"{sh.name}: {len(table):,} rows written to {where} (more than [report] "
+               f"max_sheet_rows = {limit:,}); the sheet shows {what}")
+        if msg not in result.notes:   # building the report again gives the same report
+            result.notes.append(msg)
         moved.append((df, table))
     return moved
 

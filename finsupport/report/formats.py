@@ -21,6 +21,7 @@ NUMBER_FORMATS: dict[str, str | None] = {
     "pvalue": "0.000",
     "int": "#,##0",
     "year": "0",
+    "cohort": '0;-0;"never certified"',   # a cohort code: 0 (never certified) shown in words, the cell stays 0
     "text": "@",
     # Excel shows booleans as TRUE/FALSE whatever the format; LibreOffice needs this format to
     # show them so (with General it shows some as 1/0).
@@ -127,6 +128,8 @@ def value_width(value: Any, kind: str | None) -> int:
             return len(f"{v:.3f}")
         if kind == "year":
             return len(f"{v:.0f}")
+        if kind == "cohort":
+            return 15 if v == 0 else len(f"{v:.0f}")
         if isinstance(value, int):
             return len(str(value))
         return min(len(f"{v:.10g}"), 11)   # General shows at most ~11 characters
@@ -138,7 +141,8 @@ def value_width(value: Any, kind: str | None) -> int:
 
 
 _PYTHON_FORMATS = {"yuan": "{:,.0f}", "int": "{:,.0f}", "pct": "{:.2%}", "rate_pct": "{:.2f}%", "coef": "{:.4f}",
-                   "pp": "{:.2f} pp", "amount2": "{:,.2f}", "pvalue": "{:.3f}", "year": "{:.0f}"}
+                   "pp": "{:.2f} pp", "amount2": "{:,.2f}", "pvalue": "{:.3f}", "year": "{:.0f}",
+                   "cohort": "{:.0f}"}
 
 
 def python_format(kind: str | None):
@@ -161,6 +165,8 @@ def python_format(kind: str | None):
     def fmt(v):
         if isinstance(v, bool) or not isinstance(v, int | float):
             return v
+        if kind == "cohort" and v == 0:
+            return "never certified"
         return spec.format(v)
 
     return fmt

@@ -75,7 +75,7 @@ COLUMNS: dict[str, Column] = {
     "listed_exchange": Column("Exchange", "", "text", "stock exchange of the listing, if listed"),
     "year": Column("Year", "", "year", "calendar (financial) year"),
     "time": Column("Calendar year", "", "year", "calendar year of the group-time effect"),
-    "cohort": Column("Cohort (first certified)", "", "year",
+    "cohort": Column("Cohort (first certified)", "", "cohort",
                      "year the firm first obtained the certification; 'never certified' for the others"),
     "base": Column("Base year", "", "year", "comparison year of the group-time effect"),
     "component": Column("Support component", "", "text", "subsidies, guidance-fund equity, below-market debt, "
@@ -354,10 +354,6 @@ class Labeller:
                 kind = effect
                 if effect == "pp":
                     s = s * 100.0
-            if key == "cohort" and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-                never = (s == 0).fillna(False).to_numpy(bool)
-                if never.any():   # the code 0 in words; years stay numbers
-                    s = s.astype(object).where(~never, "never certified")
             h = header(col.label, unit)
             base, k = h, 2
             while h in out:
