@@ -346,13 +346,21 @@ def _designations(result, who: _Who) -> Sheet:
 _TESTS = ("sme_size", "revenue_growth", "leverage", "main_business", "rd_intensity", "patents", "independent")
 
 
+def _test_words(summary: pd.DataFrame) -> pd.DataFrame:
+    """Criterion names in the summary's items in words ("fail sme_size" → "fail SME size")."""
+    item = summary["item"].astype(str)
+    for t in _TESTS:
+        item = item.str.replace(rf"\b{t}\b", COLUMNS[t].label.removesuffix(" met"), regex=True)
+    return summary.assign(item=item)
+
+
 def _audit_by_test(table: pd.DataFrame) -> pd.DataFrame:
     rows = [{"test": COLUMNS[t].label.removesuffix(" met"), "failing_firms": int((table[t] == False).sum()),  # noqa: E712
              "untestable_firms": int(table[t].isna().sum())} for t in _TESTS if t in table]
     return pd.DataFrame(rows, columns=["test", "failing_firms", "untestable_firms"])
 
 
-def _audit(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFrame] | None:
+def _audit(result, who: _Who, meta: dict) -> tuple[Sheet, Sheet, pd.DataFrame] | None:
     a = result.audit
     if a is None:
         return None
@@ -360,18 +368,18 @@ def _audit(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFrame] | None:
     tests = [c for c in (*_TESTS, "passes_all") if c in table]
     cohorts = result.config["shares"]["headline_cohorts"] or None
     by_test = _audit_by_test(table)
-    summary = a.summary().rename(columns={"share": "share_of_firms"})
+    summary = _test_words(a.summary().rename(columns={"share": "share_of_firms"}))
     # thresholds are the rules' (one per batch regime): a block, not a column repeated on every firm
     thr = [c for c in table.columns if str(c).endswith("_threshold")]
     fixed = [c for c in thr if (table.groupby("regime")[c].nunique(dropna=False) <= 1).all()]
     rules = table[["regime", *fixed]].drop_duplicates("regime").sort_values("regime").reset_index(drop=True)
     table = table.drop(columns=fixed)
-    blocks = [("Firms missing each criterion (all certified firms)", by_test), ("Summary (all certified firms)", summary)]
-    if fixed:
-        blocks.append(("Thresholds of the rules each batch was judged by", rules))
+    blocks = [("Summary (all certified firms)", summary)]
     if cohorts:
         blocks.append((f"Summary (headline firms, first certified {', '.join(map(str, cohorts))})",
-                       a.summary(years=cohorts).rename(columns={"share": "share_of_firms"})))
+                       _test_words(a.summary(years=cohorts).rename(columns={"share": "share_of_firms"}))))
+    if fixed:
+        blocks.append(("Thresholds of the rules each batch was judged by", rules))
     not_tested = a.not_tested[a.not_tested["regime"].isin(table["regime"].unique())] if len(a.not_tested) else None
     if not_tested is not None and len(not_tested):
         blocks.append(("Criteria not tested: no table of the data holds them, so no firm is judged on them",
@@ -383,13 +391,20 @@ def _audit(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFrame] | None:
     chart = ChartSpec(kind="bar", x="test", y="failing_firms", series=("untestable_firms",), stacked=True,
                       title="Certified firms missing each selection criterion", x_title="criterion",
                       y_title="certified firms", y_min=0.0)
-    return Sheet(name="Criteria audit", title="Selection-criteria audit (one row per certified firm, first award)",
-                 population=who.certified or f"all {len(table):,} certified firms",
-                 notes=[*lines, "FALSE (red) = the firm misses that criterion; empty (grey) = cannot be judged "
-                        "(missing data)", "Criteria not in the data: criteria of the batch's rules that the data "
-                        "cannot show (block 'Criteria not tested' below); a firm admitted on them can still appear "
-                        "as missing a tested one", *a.summary_text().splitlines()[1:]],
-                 table=table, highlight_false=tests, blocks=blocks, block_charts={0: chart}), by_test
+    population = who.certified or f"all {len(table):,} certified firms"
+    summary_sheet = Sheet(
+        name="Criteria audit", title="Selection-criteria audit: which criteria certified firms miss",
+        population=population,
+        notes=[*lines, "Firm by firm on the sheet 'Audit by firm'", "Criteria not in the data: criteria of the "
+               "batch's rules that the data cannot show (block 'Criteria not tested' below); a firm admitted on "
+               "them can still appear as missing a tested one", *a.summary_text().splitlines()[1:]],
+        table=by_test, chart=chart, blocks=blocks)
+    firm_sheet = Sheet(name="Audit by firm", title="Selection-criteria audit, one row per certified firm (first award)",
+                       population=population,
+                       notes=["FALSE (red) = the firm misses that criterion; empty (grey) = cannot be judged "
+                              "(missing data); thresholds on the sheet 'Criteria audit'"],
+                       table=table, highlight_false=tests)
+    return summary_sheet, firm_sheet, by_test
 
 
 # --------------------------------------------------------------------------- estimates
@@ -858,8 +873,8 @@ def build_report(result, *, folder: Path | None = None) -> Report:
         sheets.append(_designations(result, who))
     aud = _audit(result, who, meta)
     if aud is not None:
-        sheets.append(aud[0])
-        figures["criteria_audit"] = aud[1]
+        sheets += [aud[0], aud[1]]
+        figures["criteria_audit"] = aud[2]
     if result.estimates:
         reg = _regressions(result, who, meta)
         if reg is not None:
