@@ -193,7 +193,7 @@ def _headline(result, who: _Who) -> Sheet:
     ]
     for comp in _components(tab.reset_index()):
         if comp != "total":
-            rows.append((f"of which {COMPONENT_LABELS.get(comp, comp).lower()} (pooled) {pct}",
+            rows.append((f"of which {COMPONENT_LABELS.get(comp, comp).lower()}, pooled {pct}",
                          float(tab.loc[comp, "pooled_share"])))
     rows += [("Firms", h["n_firms"]), ("Firm-years", h["n_firm_years"]),
              ("Years", f"{h['years'][0]}–{h['years'][1]}")]
