@@ -941,7 +941,7 @@ def _write_figures(result, report: Report, folder: Path, formats, task) -> dict[
                                               "by years since certification (Callaway–Sant'Anna, dynamic)",
                                         x_label="years since certification", y_label=unit,
                                         interval=f"95% {band} band", truth="true_effect")))
-    task.total = len(made) * len(formats) if hasattr(task, "total") else None
+    task.total = len(made) * len(formats)   # known once the figures are listed
     for stem, make in made:
         fig = make()
         for fmt, p in save_figure(fig, folder, stem, formats).items():
