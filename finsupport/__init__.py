@@ -27,12 +27,14 @@ from .measure.shares import support_share
 from .reference.programme import little_giant_batches, selection_criteria
 from .reference.rates import annual_benchmark, benchmark_rates
 from .reference.tax import rd_deduction_schedule, small_low_profit_schedule
+from .report.labels import format_frame
 from .run import RunResult, prepare, run
 from .simulate import simulate, true_effects
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "format_frame",
     "AggregateResult",
     "AttGtResult",
     "att_gt",

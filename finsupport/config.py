@@ -212,6 +212,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         # At most 1,000,000 so that a sheet with its title, notes and blocks stays within Excel's 1,048,576 rows.
         "max_sheet_rows": (_typed(int, min_value=1, max_value=1_000_000), 100_000),
         "detail_format": (_choice("parquet", "csv"), "parquet"),
+        # amounts in the workbook, tables and figures: yuan, 万元 (10,000 yuan) or 亿元 (100 million yuan)
+        "amount_unit": (_choice("yuan", "wan", "yi"), "yuan"),
     },
 }
 
@@ -376,4 +378,5 @@ progress = true
 [report]
 max_sheet_rows = 100000             # longer tables (firm-year flows, …) go beside the workbook; the sheet keeps a summary
 detail_format = "parquet"           # "parquet" | "csv" (CSV also when pyarrow is not installed)
+amount_unit = "yuan"                # amounts in the report: "yuan" | "wan" (万元) | "yi" (亿元)
 '''

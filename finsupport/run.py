@@ -56,7 +56,7 @@ class RunResult:
         est = self.estimates.get("share", {}).get("aggregates", {}).get("simple")
         if est is not None:
             lines.append(f"  certification effect on the support share (Callaway–Sant'Anna, simple ATT): "
-                         f"{est.overall_att:.4f} (SE {est.overall_se:.4f})")
+                         f"{est.overall_att * 100:.2f} percentage points of revenue (SE {est.overall_se * 100:.2f})")
         n = len(self.findings)
         lines.append(f"  plausibility checks: {n} warning(s), see the Headline and Data quality sheets" if n
                      else "  plausibility checks: none triggered")

@@ -47,8 +47,8 @@ def test_detail_beyond_the_limit_goes_beside_the_workbook(split_run):
     text = " ".join(str(c) for row in rows[:6] for c in row if c is not None)
     assert "small/flows.parquet" in text and f"{len(r.flows):,} rows" in text
     assert len(rows) < 60
-    header = next(row for row in rows if row and row[0] == "year")
-    assert "firm_years" in header and "total" in header
+    header = next(row for row in rows if row and row[0] == "Year")
+    assert "Firm-years" in header and "Total support (yuan)" in header
     # the manifest hashes the workbook, the detail file and the data-quality log
     m = json.loads(r.outputs["manifest"].read_text())
     for key in ("workbook", "detail_flows", "data_quality"):

@@ -46,7 +46,9 @@ def test_report_sheets_and_headline(two_runs):
     r = two_runs[0]
     names = load_workbook(r.report_path, read_only=True).sheetnames
     for sheet in ("About", "Headline", "Shares", "Flows", "Firms", "Designations", "Criteria audit",
-                  "Regression tables", "Event study", "ATT(g,t)", "Data quality", "Manifest"):
+                  "Regression tables", "Event study (support share)", "ATT(g,t) (support share)",
+                  "Event study (subsidy share)", "Support over time", "Distribution", "Data quality", "Columns",
+                  "Manifest"):
         assert sheet in names
     assert r.headline["pooled_share"] == pytest.approx(0.137, abs=1e-6)
     assert r.headline["n_firms"] == 44

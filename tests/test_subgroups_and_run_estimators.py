@@ -79,7 +79,8 @@ def test_run_config_chooses_estimators_and_wild_inference(tmp_path):
     # effects by the selection-criteria audit, with the equality test, in the workbook
     sub = est["by"]
     assert set(sub.params.index) == {"criteria=meets every criterion", "criteria=misses a criterion"}
-    assert any(t.startswith("Callaway–Sant'Anna simple ATT by criteria (share)") and "Equality" in t for t in text)
+    assert any(t.startswith("Callaway–Sant'Anna simple ATT by criteria (support share of revenue)") and "Equality" in t
+               for t in text)
     treated = res.audit.by_firm()
     in_panel = set(res.panel.loc[res.panel["cohort"] > 0, "firm_id"])
     fails = treated[treated["firm_id"].isin(in_panel) & (treated["passes_all"] == False)]  # noqa: E712

@@ -246,7 +246,7 @@ def test_kv_sheets(book):
     assert vals["Pooled support share (Σ support / Σ revenue)"].value == 0.137
     assert vals["Pooled support share (Σ support / Σ revenue)"].number_format == "0.00%"
     assert vals["Total support (yuan)"].number_format == "#,##0"
-    assert vals["Firms"].value == 44 and vals["Firms"].number_format == "General"
+    assert vals["Firms"].value == 44 and vals["Firms"].number_format == "#,##0"   # every number is formatted
     assert vals["Firms"].font.sz == 12 and vals["Firms"].font.b
     assert vals["Certified"].value is True
     about = book["About"]
@@ -308,7 +308,8 @@ def test_fast_rows_match_xlsxwriter_api(tmp_path, monkeypatch):
     extra = pd.DataFrame({"when": [pd.Timestamp("2020-01-31"), pd.NaT, pd.Timestamp("2021-06-30 12:30")],
                           "day": [date(2019, 8, 20), None, date(1900, 3, 1)],
                           "big": [2**60, 1, -3], "inf": [np.inf, -np.inf, 1.5], "obj": [1, "x", 2.5],
-                          "i64": pd.array([1, None, 3], dtype="Int64"), "txt": [1, 2.5, True]})
+                          "i64": pd.array([1, None, 3], dtype="Int64"), "txt": [1, 2.5, True],
+                          "flag": [True, None, np.False_]})
     rep.sheets.append(Sheet("Types", extra, formats={"txt": "text"}))
     fast, slow = tmp_path / "fast.xlsx", tmp_path / "slow.xlsx"
     write_workbook(rep, fast)

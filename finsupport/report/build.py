@@ -1,12 +1,15 @@
 """Assemble a run's results into report sheets, and write every output of a run.
 
-The sheet order follows the brief: About, Headline, Shares, Flows, Firms,
-Designations, Criteria audit, Regression tables, Event study, ATT(g,t), Data quality,
-Manifest. Figures go out as PNG and PDF, regression tables as Markdown and LaTeX.
+The sheet order: About, Headline, Shares, Support over time, Distribution, Flows, Firms,
+Designations, Criteria audit, Regression tables, one Event study and one ATT(g,t) sheet
+per outcome, Data quality, Columns, Manifest. Figures go out as PNG and PDF (and as
+native charts in the workbook), regression tables as Markdown and LaTeX. Headers, units
+and number formats come from the registry in :mod:`finsupport.report.labels`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +19,34 @@ import pandas as pd
 from .. import __version__
 from ..errors import EstimationError
 from ..estimate.panel import PANEL_OUTCOMES
+from ..estimate.results import EstimateResult
 from ..manifest import build_manifest, data_location, write_manifest
 from ..measure.plausibility import findings_frame
 from ..progress import Progress
 from ..simulate import true_aggregates
 from .detail import DetailFile, column_summary, file_stem, write_detail
+from .figures import (
+    audit_failures,
+    effect_profile,
+    effects_by_cohort,
+    save_figure,
+    share_distribution,
+    support_over_time,
+)
+from .labels import (
+    AMOUNT_UNITS,
+    COLUMNS,
+    COMPONENT_LABELS,
+    Column,
+    Labeller,
+    effect_kind,
+    outcome_label,
+    pp,
+)
 from .tables import regression_layout, to_latex, to_markdown
 from .workbook import ChartSpec, Report, Sheet, write_workbook
 
-__all__ = ["build_report", "write_outputs"]
+__all__ = ["build_report", "write_outputs", "regression_long", "scalar_effects", "quality_summary"]
 
 QUESTION = ("How much financial support (direct subsidies, state-linked equity and below-market debt) do firms "
             "receive relative to their revenue, do certified firms meet the selection criteria of their batch, "
@@ -50,10 +72,61 @@ def _truth(result) -> pd.DataFrame | None:
     return pd.DataFrame(t)
 
 
-def _about(result) -> Sheet:
+def _true_aggregates(result) -> dict | None:
+    truth = _truth(result)
+    if truth is None or result.panel is None:
+        return None
+    sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
+    return true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))
+
+
+def _years(df: pd.DataFrame, col: str = "year") -> str:
+    return f"{int(df[col].min())}–{int(df[col].max())}"
+
+
+class _Who:
+    """Population lines of the report, formed once from the run."""
+
+    def __init__(self, result):
+        f, cfg = result.flows, result.config
+        self.tier = cfg["sample"]["tier"].replace("_", " ")
+        self.all = f"all {f['firm_id'].nunique():,} firms of the data, {_years(f)} ({len(f):,} firm-years)"
+        h = result.headline
+        self.headline = f"{h['firms']} ({h['n_firms']:,} firms), {h['years'][0]}–{h['years'][1]}"
+        yrs = result.config["shares"]["years"] or [int(f["year"].min()), int(f["year"].max())]
+        self.share_years = f"{yrs[0]}–{yrs[1]}"
+        self.certified = None
+        if result.status is not None:
+            coh = result.status.groupby("firm_id")["cohort"].max()
+            c = coh[coh > 0]
+            if len(c):
+                self.certified = (f"all {len(c):,} firms ever certified {self.tier} "
+                                  f"(first awards {int(c.min())}–{int(c.max())})")
+        self.panel = None
+        if result.panel is not None and len(result.panel):
+            p = result.panel
+            coh = p.groupby("firm_id")["cohort"].max()
+            self.panel = (f"estimation panel: {p['firm_id'].nunique():,} firms ({int((coh > 0).sum()):,} certified, "
+                          f"{int((coh == 0).sum()):,} never certified), {_years(p)}, {len(p):,} firm-years")
+
+
+def _components(table: pd.DataFrame) -> list[str]:
+    """Support components present in a share table, in its order, total last."""
+    comps = [c for c in pd.unique(table["component"].astype(str)) if c != "total"]
+    return comps + (["total"] if (table["component"] == "total").any() else [])
+
+
+def _component_words(df: pd.DataFrame) -> pd.DataFrame:
+    if "component" in df:
+        df = df.assign(component=df["component"].map(lambda c: COMPONENT_LABELS.get(c, str(c).replace("_", " "))))
+    return df
+
+
+def _about(result, who: _Who) -> Sheet:
     cfg, prov = result.config, result.data.provenance
     methods = result.flows.attrs.get("methods", {})
     a = cfg["analysis"]
+    unit = cfg["report"].get("amount_unit", "yuan")
     rows: list[tuple[str, Any]] = [
         ("Report", cfg["run"]["title"]),
         ("Question", QUESTION),
@@ -62,54 +135,69 @@ def _about(result) -> Sheet:
          if prov.get("synthetic") else "no"),
         ("Data source", data_location(prov, cfg)),
         ("Sample", f"years {cfg['sample']['years'] or 'all'}; sectors {cfg['sample']['sectors'] or 'all'}; "
-                   f"certification studied: {cfg['sample']['tier']}"),
-        ("Amounts", "yuan; inputs in 10,000 yuan (wan) or 100 million yuan (yi) are converted on reading"),
-        ("Subsidies", methods.get("subsidy", "")),
-        ("Guidance-fund equity", methods.get("equity", "")),
-        ("Below-market debt", methods.get("debt", "")),
+                   f"certification studied: {who.tier}"),
+        ("Units", "shares of revenue in % (Σ support / Σ revenue); effects of certification on a share in "
+                  "percentage points (pp) of revenue; interest rates in % a year; amounts in "
+                  f"{AMOUNT_UNITS[unit][1]} ([report] amount_unit); the Columns sheet gives every column's "
+                  "unit and machine name"),
+        ("Amounts", "inputs in 10,000 yuan (wan) or 100 million yuan (yi) are converted to yuan on reading"),
+    ]
+    for comp, text in methods.items():
+        if comp in ("share",) or not text:
+            continue
+        rows.append((COMPONENT_LABELS.get(comp, comp.replace("_", " ").capitalize()), text))
+    rows += [
         ("Share of revenue", methods.get("share", "")),
         ("Headline ratio", "pooled share = Σ support / Σ revenue over the firms and years named on the Headline "
                            "sheet; mean and median firm ratios shown beside it"),
         ("Certification status", "an award is in force from its year to valid_until (default year + 2); renewals "
-                                 "extend it; a revocation ends it from revoked_year"),
+                                 "extend it; a revocation ends it from revoked_year; cohort = year first certified, "
+                                 "'never certified' for the others"),
         ("Criteria audit", "selection criteria in force for each batch (see finsupport.selection_criteria()); "
                            "values from the financial years before the award; untestable where data are missing"),
     ]
     if a["enabled"]:
         for est in a["estimators"]:
             if est in ESTIMATOR_SOURCES:
-                rows.append((f"Estimator: {est}", ESTIMATOR_SOURCES[est]))
+                rows.append((f"Estimator: {ESTIMATOR_NAMES.get(est, est)}", ESTIMATOR_SOURCES[est]))
         rows += [
             ("Treatment", "first year the firm obtained the tier (cohort); treated from then on (absorbing)"),
-            ("Control group (att_gt)", a["control_group"].replace("_", "-")),
-            ("Estimation method (att_gt)", {"dr": "doubly robust", "ipw": "inverse probability weighting",
-                                           "reg": "outcome regression"}[a["method"]]),
-            ("Inference (att_gt)", f"multiplier bootstrap, {a['bootstrap']} draws, seed {cfg['run']['seed']}, "
-                                   "uniform bands" if a["bootstrap"] else "analytic influence-function standard errors"),
-            ("Outcomes", "; ".join(f"{o} = {PANEL_OUTCOMES[o]}" for o in a["outcomes"])),
+            ("Control group (Callaway–Sant'Anna)", a["control_group"].replace("_", "-")),
+            ("Estimation method (Callaway–Sant'Anna)", {"dr": "doubly robust", "ipw": "inverse probability weighting",
+                                                       "reg": "outcome regression"}[a["method"]]),
+            ("Inference (Callaway–Sant'Anna)", f"multiplier bootstrap, {a['bootstrap']} draws, seed "
+                                              f"{cfg['run']['seed']}, uniform bands"
+             if a["bootstrap"] else "analytic influence-function standard errors, pointwise intervals"),
+            ("Outcomes", "; ".join(f"{outcome_label(o)} ({o}) = {PANEL_OUTCOMES.get(o, o)}" for o in a["outcomes"])),
         ]
     if _truth(result) is not None:
         rows.append(("True effects", "the data are synthetic with a known certification effect on the support "
                                      "share; estimates are shown beside the truth"))
     rows += [("Notes", "; ".join(result.notes) or "none"), ("Generated by", f"finsupport {__version__}")]
-    return Sheet(name="About", title="About this report", table=None, kv=rows)
+    return Sheet(name="About", title="About this report", table=None, kv=rows, population=who.all)
 
 
-def _headline(result) -> Sheet:
+def _simple_att(result, outcome: str = "share"):
+    return result.estimates.get(outcome, {}).get("aggregates", {}).get("simple") if result.estimates else None
+
+
+def _headline(result, who: _Who) -> Sheet:
     h = result.headline
     tab = result.shares["headline"].set_index("component")
+    pct = "(% of revenue)"
     rows: list[tuple[str, Any]] = [
         ("Headline", h["text"]),
-        ("Pooled support share (Σ support / Σ revenue)", h["pooled_share"]),
-        ("Mean of firm ratios", h["mean_firm_share"]),
-        ("Median of firm ratios", h["median_firm_share"]),
-        ("of which subsidies (pooled)", float(tab.loc["subsidy", "pooled_share"])),
-        ("of which guidance-fund equity (pooled)", float(tab.loc["equity", "pooled_share"])),
-        ("of which below-market debt (pooled)", float(tab.loc["debt", "pooled_share"])),
-        ("Firms", h["n_firms"]),
-        ("Firm-years", h["n_firm_years"]),
-        ("Years", f"{h['years'][0]}–{h['years'][1]}"),
+        (f"Pooled support share {pct}, Σ support / Σ revenue", h["pooled_share"]),
+        (f"Mean of firm shares {pct}", h["mean_firm_share"]),
+        (f"Median of firm shares {pct}", h["median_firm_share"]),
     ]
+    for comp in _components(tab.reset_index()):
+        if comp != "total":
+            rows.append((f"of which {COMPONENT_LABELS.get(comp, comp).lower()}, pooled {pct}",
+                         float(tab.loc[comp, "pooled_share"])))
+    rows += [("Firms", h["n_firms"]), ("Firm-years", h["n_firm_years"]),
+             ("Years", f"{h['years'][0]}–{h['years'][1]}")]
+    formats = {"value": "pct"}
     # plausibility warnings go right under the headline sentence: they qualify every figure below it
     findings = getattr(result, "findings", [])
     rows[1:1] = [("Plausibility checks", f"{len(findings)} WARNING(S): read them before quoting the figures below "
@@ -117,49 +205,122 @@ def _headline(result) -> Sheet:
                  *[(f"Warning ({f.rule})", f.message) for f in findings]]
     if result.audit is not None:
         cohorts = result.config["shares"]["headline_cohorts"] or None
-        rows.append(("Criteria audit", result.audit.summary_text(years=cohorts).splitlines()[0]))
-    share_est = result.estimates.get("share", {})
-    agg = share_est.get("aggregates", {}).get("simple")
+        rows.append(("Criteria audit (headline firms)", result.audit.summary_text(years=cohorts).splitlines()[0]))
+        if cohorts:
+            rows.append(("Criteria audit (all certified firms)", result.audit.summary_text().splitlines()[0]))
+    agg = _simple_att(result)
     if agg is not None:
         lo, hi = agg.overall_ci
-        rows += [("Certification effect on the support share, percentage points of revenue "
-                  "(Callaway–Sant'Anna simple ATT)", agg.overall_att),
-                 ("standard error", agg.overall_se),
-                 (f"{int(round((1 - agg.alpha) * 100))}% confidence interval", f"{lo:.2%} to {hi:.2%}")]
-        truth = _truth(result)
-        if truth is not None:
-            sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
-            tv = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))["simple"]
-            rows.append(("True effect (synthetic data)", tv))
-    return Sheet(name="Headline", title="Headline", table=None, kv=rows,
-                 formats={"value": "pct"})
+        key = "Certification effect on the support share (Callaway–Sant'Anna simple ATT), percentage points"
+        rows += [(key, agg.overall_att * 100),
+                 ("Standard error (percentage points)", agg.overall_se * 100),
+                 (f"{int(round((1 - agg.alpha) * 100))}% confidence interval", f"{pp(lo)} to {pp(hi)}")]
+        formats[key] = formats["Standard error (percentage points)"] = "pp"
+        tv = _true_aggregates(result)
+        if tv is not None:
+            rows.append(("True effect (synthetic data), percentage points", tv["simple"] * 100))
+            formats["True effect (synthetic data), percentage points"] = "pp"
+    return Sheet(name="Headline", title="Headline", table=None, kv=rows, formats=formats, population=who.headline)
 
 
-SHARE_FORMATS = {"pooled_share": "pct", "mean_firm_share": "pct", "median_firm_share": "pct", "amount": "yuan",
-                 "revenue": "yuan", "n_firms": "int", "n_firm_years": "int", "n_excluded_firm_years": "int",
-                 "year": "year", "cohort": "year"}
-
-
-def _shares(result) -> Sheet:
-    blocks = [(k, v) for k, v in result.shares.items() if k not in ("by year", "headline")]
+def _shares(result, who: _Who) -> Sheet:
+    blocks = [(f"{k.capitalize()}, {who.share_years}" if k in ("by certification", "by cohort", "by sector") else
+               k.capitalize(), v) for k, v in result.shares.items() if k not in ("by year", "headline")]
     return Sheet(name="Shares", title="Support as a share of revenue, by year",
-                 notes=["pooled_share = Σ support / Σ revenue; mean/median over firms of Σ_t support / Σ_t revenue",
+                 population=f"{who.all}; blocks by certification, cohort and sector over {who.share_years}",
+                 notes=["Pooled share = Σ support / Σ revenue; mean/median over firms of Σ_t support / Σ_t revenue",
                         "Headline firms and years are on the Headline sheet"],
-                 table=result.shares["by year"], formats=SHARE_FORMATS, blocks=blocks)
+                 table=result.shares["by year"], blocks=blocks)
 
 
-def _flows(result) -> Sheet:
+def _support_over_time(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFrame, dict] | None:
+    """Pooled share by year, component and certification, wide: the stacked charts' table."""
+    t = result.shares.get("by year and certification")
+    if t is None or not len(t):
+        return None
+    comps = [c for c in _components(t) if c != "total"]
+    wide = t[t["component"].isin(comps)].pivot_table(index="year", columns=["certified", "component"],
+                                                    values="pooled_share", aggfunc="first")
+    statuses = [s for s in ("ever certified", "never certified") if s in wide.columns.get_level_values(0)]
+    statuses += [s for s in pd.unique(wide.columns.get_level_values(0)) if s not in statuses]
+    cols, override, groups = {}, {}, {}
+    for s in statuses:
+        g = []
+        for c in comps:
+            if (s, c) not in wide.columns:
+                continue
+            key = f"pooled_share[{s}, {c}]"
+            cols[key] = wide[(s, c)]
+            override[key] = Column(f"{s.capitalize()}: {COMPONENT_LABELS.get(c, c)}", "share", "pct",
+                                   f"Σ {c} / Σ revenue of the {s} firms in the year")
+            g.append((key, COMPONENT_LABELS.get(c, c)))
+        groups[f"{s.capitalize()} firms"] = g
+    table = pd.DataFrame(cols, index=wide.index).reset_index()
+    totals = [table[[k for k, _ in g]].sum(axis=1).max() for g in groups.values()]
+    top = float(np.ceil(max(totals) * 100 / 2.0) * 2.0 / 100) if totals else None
+    charts = [ChartSpec(kind="column", x="year", y=g[0][0], series=tuple(k for k, _ in g[1:]), stacked=True,
+                        title=f"Support by component, {name.lower()} (% of revenue)", x_title="year",
+                        y_title="% of revenue", y_min=0.0, y_max=top, y_format="0%", row_offset=21 * i)
+              for i, (name, g) in enumerate(groups.items()) if g]
+    meta["Support over time"] = {"override": override}
+    sheet = Sheet(name="Support over time", title="Support over time: certified versus never-certified firms",
+                  population=f"{who.all}; certified = ever certified {who.tier} (before and after the award)",
+                  notes=["Pooled share of revenue (Σ component / Σ revenue of the group in the year), stacked by "
+                         "component; both charts on the same scale"],
+                  table=table, chart=charts[0] if charts else None, charts=charts[1:])
+    return sheet, table, groups
+
+
+def _firm_shares(result) -> tuple[pd.DataFrame, list, str, str]:
+    """Each firm's Σ support / Σ revenue over the share years, and which firms are the headline's."""
     f = result.flows
-    fm = {c: "yuan" for c in ("revenue", "subsidy", "equity", "debt", "total", "subsidy_received", "subsidy_expensed",
-                              "subsidy_allocated", "equity_state_gross", "avg_debt")}
-    fm.update({"share": "pct", "effective_rate": "rate_pct", "benchmark_rate": "rate_pct", "rate_gap": "rate_pct",
-               "year": "year", "n_grants": "int", "n_state_investments": "int", "debt_missing": "bool"})
-    return Sheet(name="Flows", title="Support flows per firm-year (yuan)", table=f, formats=fm,
-                 notes=["total = subsidy + equity + debt; share = total / revenue",
-                        "rates in percent a year; debt_basis says how average debt was formed"])
+    yrs = result.config["shares"]["years"] or [int(f["year"].min()), int(f["year"].max())]
+    f = f[(f["year"] >= yrs[0]) & (f["year"] <= yrs[1]) & (f["revenue"] > 0)]
+    g = f.groupby("firm_id")[["total", "revenue"]].sum()
+    share = g["total"] / g["revenue"]
+    cohorts = result.config["shares"]["headline_cohorts"]
+    head = pd.Series(False, index=share.index)
+    if result.status is not None:
+        coh = result.status.groupby("firm_id")["cohort"].max().reindex(share.index).fillna(0)
+        head = coh.isin(cohorts) if cohorts else coh > 0
+    first = f"headline firms ({result.headline['firms']})"
+    return share, head, first, "other firms"
 
 
-def _firms(result) -> Sheet:
+def _distribution(result, who: _Who) -> tuple[Sheet, pd.DataFrame, str, str] | None:
+    share, head, first, second = _firm_shares(result)
+    if not len(share):
+        return None
+    top = float(np.nanquantile(share, 0.98))
+    step = 0.01 if top <= 0.15 else 0.025 if top <= 0.4 else 0.05
+    edges = np.arange(0, np.ceil(top / step) * step + step / 2, step)
+    idx = np.clip(np.searchsorted(edges, share.to_numpy(float), side="right") - 1, 0, len(edges) - 1)
+    labels = [f"{edges[i] * 100:g}–{edges[i + 1] * 100:g}%" for i in range(len(edges) - 1)] + \
+             [f"≥ {edges[-1] * 100:g}%"]
+    h = np.bincount(idx[head.to_numpy()], minlength=len(edges))
+    o = np.bincount(idx[~head.to_numpy()], minlength=len(edges))
+    keep = np.nonzero(h + o)[0]
+    keep = np.arange(keep.min(), keep.max() + 1)   # no empty bins at the ends of the axis
+    dist = pd.DataFrame({"bin": [labels[i] for i in keep], "headline_firms": h[keep], "other_firms": o[keep]})
+    dist["pct_headline"] = dist["headline_firms"] / max(int(h.sum()), 1)
+    dist["pct_other"] = dist["other_firms"] / max(int(o.sum()), 1)
+    chart = ChartSpec(kind="column", x="bin", y="pct_headline", series=("pct_other",),
+                      title="Firms by support share of revenue", x_title="firm's support share of revenue",
+                      y_title="% of the group's firms", y_min=0.0, y_format="0%")
+    return (Sheet(name="Distribution", title="Distribution of firm support shares: headline firms versus the rest",
+                  population=f"{who.all}; each firm's Σ support / Σ revenue over {who.share_years}; "
+                             f"{first}: {int(h.sum()):,} firms; {second}: {int(o.sum()):,} firms",
+                  notes=["Share of each group's firms whose support share falls in the range"],
+                  table=dist, chart=chart), dist, first, second)
+
+
+def _flows(result, who: _Who) -> Sheet:
+    return Sheet(name="Flows", title="Support flows per firm-year", table=result.flows, population=who.all,
+                 notes=["Total support = the sum of the components; support share = total / revenue",
+                        "Rates in % a year; debt basis says how average debt was formed"])
+
+
+def _firms(result, who: _Who) -> Sheet:
     firms = result.data.firms
     if firms is None:
         firms = pd.DataFrame({"firm_id": result.flows["firm_id"].unique()})
@@ -167,142 +328,353 @@ def _firms(result) -> Sheet:
     if result.status is not None:
         coh = result.status.groupby("firm_id")["cohort"].max()
         t["cohort"] = t["firm_id"].map(coh).fillna(0).astype(int)
-    return Sheet(name="Firms", title="Firms", table=t, formats={"cohort": "year", "parent_share": "coef"})
+    return Sheet(name="Firms", title="Firms", table=t, population=f"all {len(t):,} firms of the firms table")
 
 
-def _designations(result) -> Sheet:
+def _designations(result, who: _Who) -> Sheet:
     d = result.data.designations
     blocks = []
     if result.status is not None:
         s = result.status
         by_year = s.groupby("year").agg(firms=("firm_id", "nunique"), in_force=("active", "sum"),
                                         newly_designated=("years_since", lambda x: int((x == 0).sum())))
-        blocks.append((f"{result.config['sample']['tier']} in force by year", by_year.reset_index()))
-    return Sheet(name="Designations", title="Designations (one row per award)", table=d,
-                 formats={"year": "year", "valid_until": "year", "revoked_year": "year", "batch": "int"},
-                 blocks=blocks)
+        blocks.append((f"{who.tier.capitalize()} in force by year (firms of the panel)", by_year.reset_index()))
+    return Sheet(name="Designations", title="Designations (one row per award)", table=d, blocks=blocks,
+                 population=f"all {len(d):,} awards of the designations table, every tier")
 
 
-def _audit(result) -> Sheet | None:
+_TESTS = ("sme_size", "revenue_growth", "leverage", "main_business", "rd_intensity", "patents", "independent")
+
+
+def _test_words(summary: pd.DataFrame) -> pd.DataFrame:
+    """Criterion names in the summary's items in words ("fail sme_size" → "fail SME size")."""
+    item = summary["item"].astype(str)
+    for t in _TESTS:
+        item = item.str.replace(rf"\b{t}\b", COLUMNS[t].label.removesuffix(" met"), regex=True)
+    return summary.assign(item=item)
+
+
+def _audit_by_test(table: pd.DataFrame) -> pd.DataFrame:
+    rows = [{"test": COLUMNS[t].label.removesuffix(" met"), "failing_firms": int((table[t] == False).sum()),  # noqa: E712
+             "untestable_firms": int(table[t].isna().sum())} for t in _TESTS if t in table]
+    return pd.DataFrame(rows, columns=["test", "failing_firms", "untestable_firms"])
+
+
+def _audit(result, who: _Who, meta: dict) -> tuple[Sheet, Sheet, pd.DataFrame] | None:
     a = result.audit
     if a is None:
         return None
     table = a.by_firm()
-    tests = [c for c in ("sme_size", "revenue_growth", "leverage", "main_business", "rd_intensity", "patents",
-                         "independent", "passes_all") if c in table]
-    fm = {c: "bool" for c in tests}
-    fm.update({c: "coef" for c in table.columns if c.endswith(("_value", "_threshold"))})
-    ratios = ("revenue_growth", "leverage", "main_business", "rd_intensity")
-    fm.update({f"{t}_{s}": "pct" for t in ratios for s in ("value", "threshold")})
-    fm.update({"revenue_growth_profit_value": "pct", "sme_size_value": "yuan", "sme_size_employees": "int",
-               "patents_value": "int", "patents_threshold": "int", "independent_value": "int",
-               "year": "year", "batch": "int", "regime": "year", "n_failed": "int"})
-    blocks = [("Summary", a.summary())]
+    tests = [c for c in (*_TESTS, "passes_all") if c in table]
+    cohorts = result.config["shares"]["headline_cohorts"] or None
+    by_test = _audit_by_test(table)
+    summary = _test_words(a.summary().rename(columns={"share": "share_of_firms"}))
+    # thresholds are the rules' (one per batch regime): a block, not a column repeated on every firm
+    thr = [c for c in table.columns if str(c).endswith("_threshold")]
+    fixed = [c for c in thr if (table.groupby("regime")[c].nunique(dropna=False) <= 1).all()]
+    rules = table[["regime", *fixed]].drop_duplicates("regime").sort_values("regime").reset_index(drop=True)
+    table = table.drop(columns=fixed)
+    blocks = [("Summary (all certified firms)", summary)]
+    if cohorts:
+        blocks.append((f"Summary (headline firms, first certified {', '.join(map(str, cohorts))})",
+                       _test_words(a.summary(years=cohorts).rename(columns={"share": "share_of_firms"}))))
+    if fixed:
+        blocks.append(("Thresholds of the rules each batch was judged by", rules))
     not_tested = a.not_tested[a.not_tested["regime"].isin(table["regime"].unique())] if len(a.not_tested) else None
     if not_tested is not None and len(not_tested):
         blocks.append(("Criteria not tested: no table of the data holds them, so no firm is judged on them",
                        not_tested.reset_index(drop=True)))
-    return Sheet(name="Criteria audit", title="Selection-criteria audit (one row per certified firm, first award)",
-                 notes=["FALSE (red) = the firm misses that criterion; empty (grey) = cannot be judged (missing data)",
-                        "criteria_not_tested: criteria of the batch's rules that the data cannot show (see the block "
-                        "'Criteria not tested' below); a firm admitted on them can still appear as missing a tested one",
-                        a.summary_text()],
-                 table=table, formats=fm, highlight_false=tests, blocks=blocks)
+    lines = [f"All certified firms: {a.summary_text().splitlines()[0]}"]
+    if cohorts:
+        lines.append(f"Headline firms (first certified {', '.join(map(str, cohorts))}): "
+                     f"{a.summary_text(years=cohorts).splitlines()[0]}")
+    chart = ChartSpec(kind="bar", x="test", y="failing_firms", series=("untestable_firms",), stacked=True,
+                      title="Certified firms missing each selection criterion", x_title="criterion",
+                      y_title="certified firms", y_min=0.0)
+    population = who.certified or f"all {len(table):,} certified firms"
+    summary_sheet = Sheet(
+        name="Criteria audit", title="Selection-criteria audit: which criteria certified firms miss",
+        population=population,
+        notes=[*lines, "Firm by firm on the sheet 'Audit by firm'", "Criteria not in the data: criteria of the "
+               "batch's rules that the data cannot show (block 'Criteria not tested' below); a firm admitted on "
+               "them can still appear as missing a tested one", *a.summary_text().splitlines()[1:]],
+        table=by_test, chart=chart, blocks=blocks)
+    firm_sheet = Sheet(name="Audit by firm", title="Selection-criteria audit, one row per certified firm (first award)",
+                       population=population,
+                       notes=["FALSE (red) = the firm misses that criterion; empty (grey) = cannot be judged "
+                              "(missing data); thresholds on the sheet 'Criteria audit'"],
+                       table=table, highlight_false=tests)
+    return summary_sheet, firm_sheet, by_test
 
 
-def _regressions(result) -> tuple[Sheet | None, pd.DataFrame | None, dict]:
+# --------------------------------------------------------------------------- estimates
+
+ESTIMATOR_NAMES = {"twfe": "TWFE (certified × post)", "event_study": "Event study", "att_gt": "Callaway–Sant'Anna",
+                   "sun_abraham": "Sun–Abraham, ATT over certified firm-years",
+                   "imputation": "Imputation (Borusyak–Jaravel–Spiess), ATT", "bacon": "Goodman-Bacon"}
+AGGREGATION_NAMES = {"simple": "Callaway–Sant'Anna, simple ATT",
+                     "dynamic": "Callaway–Sant'Anna, mean of event-time ATTs (e ≥ 0)",
+                     "group": "Callaway–Sant'Anna, mean of cohort ATTs",
+                     "calendar": "Callaway–Sant'Anna, mean of calendar-year ATTs"}
+#: Column heads of the regression table (short: a paper's table has many columns).
+SHORT_NAMES = {"twfe": "TWFE", "aggregates:simple": "CS simple ATT", "aggregates:group": "CS by cohort",
+               "aggregates:dynamic": "CS event time", "aggregates:calendar": "CS calendar",
+               "sun_abraham": "Sun–Abraham", "imputation": "Imputation"}
+_OVERALL_TERMS = ("treated", "ATT", "overall")
+
+
+def _overall_term(res) -> str | None:
+    """The term that carries a result's overall effect, or None (an event study: many terms)."""
+    params = getattr(res, "params", None)
+    if params is None or not len(params):
+        return None
+    for t in _OVERALL_TERMS:
+        if t in params.index:
+            return t
+    return str(params.index[0]) if len(params) == 1 else None
+
+
+def scalar_effects(result) -> list[dict]:
+    """Every estimate of an overall effect the run made, whatever its estimator.
+
+    One entry per (outcome, estimator[, aggregation]) whose result has an overall term
+    (TWFE's ``treated``, an ``ATT``, an aggregation's ``overall``): ``outcome, key, name,
+    result, term``. Results without one (event studies, decompositions) are left to their
+    own sheets.
+    """
+    out = []
+    for outcome, r in (result.estimates or {}).items():
+        for key, v in r.items():
+            items = ([(f"{key}:{k}", AGGREGATION_NAMES.get(k, f"{ESTIMATOR_NAMES.get('att_gt')}, {k}"), a)
+                      for k, a in v.items()] if key == "aggregates" and isinstance(v, dict) else
+                     [(key, ESTIMATOR_NAMES.get(key, getattr(v, "estimator", key)), v)])
+            for k, name, res in items:
+                if not isinstance(res, EstimateResult):
+                    continue
+                term = _overall_term(res)
+                if term is None or key == "event_study":
+                    continue
+                out.append({"outcome": outcome, "key": k, "name": name, "result": res, "term": term})
+    return out
+
+
+def _true_for(key: str, tv: dict | None) -> float:
+    if tv is None:
+        return np.nan
+    if key == "aggregates:dynamic":
+        return float(tv["dynamic"].query("event_time >= 0")["att_true"].mean())
+    if key in ("aggregates:group", "aggregates:calendar") and key.split(":")[1] in tv:
+        return np.nan
+    return float(tv["simple"])
+
+
+def _comparison(result, outcome: str) -> pd.DataFrame:
+    tv = _true_aggregates(result) if outcome in truth_outcomes(result) else None
+    rows = []
+    for e in scalar_effects(result):
+        if e["outcome"] != outcome:
+            continue
+        res, term = e["result"], e["term"]
+        lo, hi = res.conf_int(0.95).loc[term]
+        rows.append({"estimator": e["name"], "estimate": float(res.params[term]),
+                     "se": float(res.std_errors[term]), "p_value": float(res.pvalues[term]),
+                     "ci_95_low": float(lo), "ci_95_high": float(hi), "inference": res.inference.describe(),
+                     "true_effect": _true_for(e["key"], tv)})
+    comp = pd.DataFrame(rows)
+    if len(comp) and comp["true_effect"].isna().all():
+        comp = comp.drop(columns="true_effect")
+    return comp
+
+
+def regression_long(result, *, scale: bool = True) -> pd.DataFrame | None:
+    """The esttab-style table of every overall effect the run estimated, as a long table.
+
+    One model (column) per outcome and estimator; one coefficient row "Effect of
+    certification" (in percentage points when the outcome is a share); footer rows N,
+    clusters, fixed effects, comparison group, inference and the dependent-variable mean.
+    """
     from ..estimate.results import regression_table
 
-    models = {}
+    effects = scalar_effects(result)
+    if not effects:
+        return None
+    parts = []
+    names = []
+    for e in effects:
+        res, outcome = e["result"], e["outcome"]
+        name = f"{SHORT_NAMES.get(e['key'], e['name'])} · {_short(outcome)}"
+        names.append(name)
+        t = regression_table(res, names=[name], terms=[e["term"]], labels={e["term"]: "Effect of certification"})
+        t = pd.DataFrame(t)
+        factor = 100.0 if scale and effect_kind(outcome) == "pp" else 1.0
+        coef = t["kind"] == "coef"
+        t.loc[coef, ["estimate", "std_error"]] = t.loc[coef, ["estimate", "std_error"]] * factor
+        fe = getattr(res, "fixed_effects", None) or {}
+        extra = []
+        if result.panel is not None and outcome in result.panel:
+            mean = float(result.panel[outcome].dropna().mean())
+            extra.append(("Dep. var. mean", f"{mean:.2%}" if effect_kind(outcome) == "pp" else f"{mean:.4f}"))
+        extra.insert(0, ("Estimator", e["name"]))
+        extra.insert(1, ("Outcome", outcome_label(outcome)))
+        extra.append(("Firm and year effects", ("Yes" if all(fe.values()) else "No") if fe else "n/a"))
+        t = t[~t["kind"].eq("fe")]
+        for k, v in extra:
+            t = pd.concat([t, pd.DataFrame([{"model": name, "term": k, "kind": "stat", "value": v}])],
+                          ignore_index=True)
+        parts.append(t)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["notes"] = []
+    return out
+
+
+def _regression_notes(result) -> list[str]:
+    kinds = {effect_kind(o) for o in (result.estimates or {})}
+    unit = ("Effects on shares of revenue in percentage points; dependent-variable mean in % of revenue"
+            if kinds == {"pp"} else "Effects in percentage points for shares of revenue, else in the outcome's unit")
+    a = result.config["analysis"]
+    return [unit, "Standard errors in parentheses; * p<0.10, ** p<0.05, *** p<0.01",
+            f"Callaway–Sant'Anna: {a['control_group'].replace('_', '-')} controls, "
+            f"{ {'dr': 'doubly robust', 'ipw': 'inverse probability weighting', 'reg': 'outcome regression'}[a['method']]}"
+            f"; N of aggregations = firms; CS = Callaway–Sant'Anna",
+            "Firm and year effects n/a: the estimator compares differences, not a fixed-effects regression"]
+
+
+def _regressions(result, who: _Who, meta: dict) -> Sheet | None:
+    long = regression_long(result)
+    if long is None:
+        return None
+    grid = regression_layout(long, digits=2)
+    grid = grid.rename(columns={"": "Row"})
+    blocks = []
+    for outcome in result.estimates:
+        comp = _comparison(result, outcome)
+        if len(comp):
+            title = f"Every estimate of the effect on the {outcome_label(outcome)}"
+            if "true_effect" in comp:
+                title += " (true effect: the data are synthetic)"
+            blocks.append((title, comp))
+            meta.setdefault("Regression tables", {}).setdefault("block_effect", {})[len(blocks) - 1] = \
+                effect_kind(outcome)
     for outcome, r in result.estimates.items():
-        if "twfe" in r:
-            models[f"TWFE: {outcome}"] = r["twfe"]
-    if not models:
-        return None, None, {}
-    table = regression_table(*models.values(), names=list(models), labels={"treated": "Certified × post"})
-    return (Sheet(name="Regression tables", title="Two-way fixed effects DiD (standard errors in parentheses)",
-                  blocks=_comparison_blocks(result),
-                  notes=["* p<0.10, ** p<0.05, *** p<0.01", *table.attrs.get("notes", []),
-                         "Under staggered adoption with effects that change over time, TWFE can be biased: "
-                         "compare the ATT(g,t) sheet"],
-                  table=regression_layout(table)), table, models)
-
-
-def _comparison_blocks(result) -> list[tuple[str, pd.DataFrame]]:
-    """TWFE beside the heterogeneity-robust estimates (and the truth for synthetic data), and Bacon weights."""
-    truth = _truth(result)
-    rows, blocks = [], []
-    for outcome, r in result.estimates.items():
-        tv = None
-        if truth is not None and outcome in truth_outcomes(result):
-            sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
-            tv = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))
-        def row(label, res, term, true, outcome=outcome):
-            lo, hi = res.conf_int(0.95).loc[term]
-            rows.append({"outcome": outcome, "estimator": label, "estimate": float(res.params[term]),
-                         "se": float(res.std_errors[term]), "p_value": float(res.pvalues[term]),
-                         "ci_95_low": float(lo), "ci_95_high": float(hi),
-                         "inference": res.inference.describe(), "true_effect": true})
-
-        simple_true = tv["simple"] if tv else np.nan
-        if "twfe" in r:
-            row("TWFE (certified × post)", r["twfe"], "treated", simple_true)
-        for kind, label in (("simple", "Callaway–Sant'Anna, simple ATT"),
-                            ("dynamic", "Callaway–Sant'Anna, mean of event-time ATTs (e ≥ 0)")):
-            agg = r.get("aggregates", {}).get(kind)
-            if agg is not None:
-                true = (simple_true if kind == "simple" else
-                        float(tv["dynamic"].query("event_time >= 0")["att_true"].mean())) if tv else np.nan
-                row(label, agg, agg.params.index[0], true)
-        # the two ATTs below average over every certified firm-year, as the simple aggregation does
-        if "sun_abraham" in r:
-            row("Sun–Abraham, ATT over certified firm-years", r["sun_abraham"], "ATT", simple_true)
-        if "imputation" in r:
-            row("Imputation (Borusyak–Jaravel–Spiess), ATT", r["imputation"], "ATT", simple_true)
         if "by" in r:
             sub = r["by"]
             try:
                 test = str(sub.equality_test())
             except EstimationError as exc:
                 test = f"equality test not available: {exc}"
-            blocks.append((f"Callaway–Sant'Anna simple ATT by {sub.by} ({outcome}); shared controls. {test}",
-                           sub.tidy()))
+            blocks.append((f"Callaway–Sant'Anna simple ATT by {sub.by} ({outcome_label(outcome)}); shared controls. "
+                           f"{test}", sub.tidy()))
+            meta.setdefault("Regression tables", {}).setdefault("block_effect", {})[len(blocks) - 1] = \
+                effect_kind(outcome)
         if "bacon" in r:
-            blocks.append((f"Goodman-Bacon decomposition of the TWFE coefficient ({outcome})", r["bacon"].by_type().reset_index()))
-    if rows:
-        comp = pd.DataFrame(rows)
-        if comp["true_effect"].isna().all():
-            comp = comp.drop(columns="true_effect")
-        blocks.insert(0, ("TWFE versus heterogeneity-robust estimates (true effect where the data are synthetic)",
-                          comp))
-    return blocks
+            blocks.append((f"Goodman-Bacon decomposition of the TWFE coefficient ({outcome_label(outcome)})",
+                           r["bacon"].by_type().reset_index()))
+            meta.setdefault("Regression tables", {}).setdefault("block_effect", {})[len(blocks) - 1] = \
+                effect_kind(outcome)
+    meta.setdefault("Regression tables", {})["keep_headers"] = True
+    return Sheet(name="Regression tables", title="Effect of certification: every estimator of the run",
+                 population=who.panel or who.all, blocks=blocks,
+                 notes=[*_regression_notes(result),
+                        "Under staggered adoption with effects that change over time, TWFE can be biased: "
+                        "compare the heterogeneity-robust estimates below and the ATT(g,t) sheets"],
+                 table=grid)
 
 
-def _event_study(result, truth) -> Sheet | None:
+def _interval(res) -> tuple[str, str]:
+    uniform = res.inference.method == "multiplier_bootstrap"
+    return ("uniform", "95% uniform (sup-t) band") if uniform else ("pointwise", "95% pointwise intervals")
+
+
+def _short(outcome: str) -> str:
+    return outcome_label(outcome).removesuffix(" of revenue")
+
+
+def _event_study_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str, pd.DataFrame]]:
+    out = []
+    tv = _true_aggregates(result)
     for outcome, r in result.estimates.items():
         es = r.get("event_study")
         if es is None:
             continue
         t = es.tidy()
         t = t[t["event_time"].notna()].astype({"event_time": "int64", "n_obs": "int64"})
-        if truth is not None and outcome in truth_outcomes(result):
-            sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
-            dyn = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))["dynamic"]
-            t["true_effect"] = t["event_time"].map(dyn.set_index("event_time")["att_true"]).where(
+        t = t[(t["n_obs"] > 0) | t["reference"].astype(bool)]   # no empty bins on the axis
+        if tv is not None and outcome in truth_outcomes(result):
+            t["true_effect"] = t["event_time"].map(tv["dynamic"].set_index("event_time")["att_true"]).where(
                 t["event_time"] >= 0, 0.0)
         try:
             pretrend = str(es.pretrend_test())
         except EstimationError as e:
             pretrend = f"pre-trend test not available: {e}"
+        kind = effect_kind(outcome)
+        unit = "percentage points of revenue" if kind == "pp" else outcome_label(outcome)
+        name = f"Event study ({_short(outcome)})"
+        title = f"Effect of certification on the {outcome_label(outcome)}, by years since certification"
         chart = ChartSpec(kind="line", x="event_time", y="estimate", lower="conf_low", upper="conf_high",
-                          title=f"Event study: {outcome}", x_title="years since designation",
-                          y_title=outcome, reference_line=0.0)
-        return Sheet(name="Event study", title=f"Event study on {outcome} (reference period −1)",
-                     notes=[pretrend, f"end points binned; standard errors {es.inference.describe()}",
-                            *es.inference.warnings], table=t, chart=chart,
-                     formats={"estimate": "coef", "std_error": "coef", "conf_low": "coef", "conf_high": "coef",
-                              "true_effect": "coef", "statistic": "coef", "p_value": "coef", "n_obs": "int"})
-    return None
+                          truth="true_effect" if "true_effect" in t else None,
+                          title=f"Effect of certification on the {_short(outcome)} (95% pointwise)",
+                          x_title="years since certification (−1 = reference year)", y_title=unit,
+                          reference_line=0.0)
+        meta[name] = {"effect": kind}
+        out.append((Sheet(name=name, title=f"Event study: {title} (reference year −1)",
+                          population=who.panel or who.all,
+                          notes=[pretrend, f"Intervals: 95% pointwise; end points binned; standard errors "
+                                 f"{es.inference.describe()}", *es.inference.warnings],
+                          table=t, chart=chart), outcome, t))
+    return out
+
+
+def _att_gt_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str, pd.DataFrame, pd.DataFrame | None]]:
+    out = []
+    truth = _truth(result)
+    for outcome, r in result.estimates.items():
+        cs = r.get("att_gt")
+        if cs is None:
+            continue
+        band = "uniform" if cs.options["bootstrap"] else "pointwise"
+        t = cs.tidy(1 - cs.options["alpha"], band)
+        blocks = []
+        tv = None
+        if truth is not None and outcome in truth_outcomes(result):
+            t = t.merge(truth.rename(columns={"year": "time"})[["cohort", "time", "att_true"]],
+                        on=["cohort", "time"], how="left")
+            tv = _true_aggregates(result)
+        rows = []
+        dyn = None
+        for kind, agg in r.get("aggregates", {}).items():
+            rows.append({"aggregation": AGGREGATION_NAMES.get(kind, kind), "overall_att": agg.overall_att,
+                         "overall_se": agg.overall_se,
+                         **({"true_effect": _true_for(f"aggregates:{kind}", tv)} if tv else {})})
+            at = agg.tidy(1 - agg.alpha, "uniform" if agg.inference.method == "multiplier_bootstrap" else "pointwise")
+            if tv is not None and kind in ("group", "dynamic", "calendar"):
+                ref = tv[kind].set_index(tv[kind].columns[0])["att_true"]
+                at["true_effect"] = at[agg.key].map(ref)
+            if kind == "dynamic":
+                dyn = at
+            blocks.append((f"Aggregation: {AGGREGATION_NAMES.get(kind, kind)}", at))
+        blocks.insert(0, ("Overall", pd.DataFrame(rows)))
+        cg = result.config["analysis"]["control_group"].replace("_", "-")
+        ek = effect_kind(outcome)
+        name = f"ATT(g,t) ({_short(outcome)})"
+        meta[name] = {"effect": ek}
+        block_charts = {}
+        if dyn is not None:
+            d_index = 1 + list(r["aggregates"]).index("dynamic")
+            unit = "percentage points of revenue" if ek == "pp" else outcome_label(outcome)
+            block_charts[d_index] = ChartSpec(
+                kind="line", x="event_time", y="estimate", lower="conf_low", upper="conf_high",
+                truth="true_effect" if "true_effect" in dyn else None,
+                title=f"Effect on the {_short(outcome)}, Callaway–Sant'Anna (95% {band})",
+                x_title="years since certification", y_title=unit, reference_line=0.0)
+        out.append((Sheet(name=name, title=f"Callaway–Sant'Anna ATT(g,t) on the {outcome_label(outcome)} "
+                                           f"({cg} controls)",
+                          population=who.panel or who.all,
+                          notes=["Cohort = year first certified; calendar year = year of the effect",
+                                 f"standard errors {cs.inference.describe()}; intervals: 95% {band}"
+                                 + (" (sup-t) bands" if band == "uniform" else ""),
+                                 "true effect shown where the data are synthetic"],
+                          table=t, blocks=blocks, block_charts=block_charts), outcome, t, dyn))
+    return out
 
 
 def truth_outcomes(result) -> list[str]:
@@ -310,61 +682,64 @@ def truth_outcomes(result) -> list[str]:
     return list(result.data.provenance.get("truth_outcomes", ["share"]))
 
 
-def _att_gt(result, truth) -> Sheet | None:
-    for outcome, r in result.estimates.items():
-        cs = r.get("att_gt")
-        if cs is None:
-            continue
-        t = cs.tidy(1 - cs.options["alpha"], "uniform" if cs.options["bootstrap"] else "pointwise")
-        blocks = []
-        tv = None
-        if truth is not None and outcome in truth_outcomes(result):
-            t = t.merge(truth.rename(columns={"year": "time"})[["cohort", "time", "att_true"]],
-                        on=["cohort", "time"], how="left")
-            sizes = result.panel.groupby("cohort")["firm_id"].nunique().to_dict()
-            tv = true_aggregates(truth, sizes, sorted(result.panel["year"].unique()))
-        rows = []
-        for kind, agg in r["aggregates"].items():
-            rows.append({"aggregation": kind, "overall_att": agg.overall_att, "overall_se": agg.overall_se,
-                         **({"true_effect": tv["simple"] if kind == "simple" else np.nan} if tv else {})})
-            at = agg.tidy(1 - agg.alpha, "uniform" if agg.inference.method == "multiplier_bootstrap" else "pointwise")
-            if tv is not None and kind in ("group", "dynamic", "calendar"):
-                key = agg.key
-                ref = tv[kind].set_index(tv[kind].columns[0])["att_true"]
-                at["true_effect"] = at[key].map(ref)
-            blocks.append((f"Aggregation: {kind}", at))
-        blocks.insert(0, ("Overall", pd.DataFrame(rows)))
-        cg = result.config["analysis"]["control_group"].replace("_", "-")
-        return Sheet(name="ATT(g,t)", title=f"Callaway–Sant'Anna ATT(g,t) on {outcome} ({cg} controls)",
-                     notes=["cohort = year of first designation; time = calendar year",
-                            f"standard errors {cs.inference.describe()}; "
-                            + ("uniform (sup-t) bands" if cs.options["bootstrap"] else "pointwise intervals"),
-                            "true effect shown where the data are synthetic"],
-                     table=t, blocks=blocks,
-                     formats={"estimate": "coef", "std_error": "coef", "conf_low": "coef", "conf_high": "coef",
-                              "statistic": "coef", "p_value": "coef", "att_true": "coef", "true_effect": "coef",
-                              "cohort": "year", "time": "year", "base": "year"})
-    return None
-
-
 PLAUSIBILITY_RULES = ("plausibility rules: headline share 0, NaN or above 100 %; a component whose median "
                       "firm-year ratio to revenue is below 1e-5 or above 1; a component 10^3, 10^4 or 10^8 off its "
                       "typical scale (unit mismatch between tables); certified firms out of the sample; a component "
                       "zero everywhere although its table has rows; unknown investor types")
 
+_CHANGES = ("excluded", "dropped", "repaired", "replaced", "converted", "merged", "set")
 
-def _quality(result) -> Sheet:
+
+def quality_summary(log: pd.DataFrame) -> pd.DataFrame:
+    """One row per data-quality rule: records, firms, examples; rules that change the figures first.
+
+    A rule changes the figures when its action excludes rows or repairs values (anything
+    but a flag); those rows lead, then the rest, each by number of records.
+    """
+    keys = ["stage", "table", "column", "issue", "action"]
+    if not len(log):
+        return pd.DataFrame(columns=["changes_numbers", *keys, "rows", "n_firms_affected", "examples"])
+    log = log.assign(**{k: log[k].astype("string").fillna("") for k in keys})
+    g = log.groupby(keys, sort=True, dropna=False)
+    out = g.size().rename("rows").to_frame()
+    if "firm_id" in log:
+        out["n_firms_affected"] = g["firm_id"].nunique()
+        ex = log.assign(_ex=log["firm_id"].astype("string").fillna("?") + (
+            " " + log["year"].astype("Int64").astype("string") if "year" in log else "").fillna(""))
+        out["examples"] = ex.groupby(keys, sort=True, dropna=False)["_ex"].agg(
+            lambda s: ", ".join(pd.unique(s.dropna())[:3]) + (", …" if s.nunique() > 3 else ""))
+    out = out.reset_index()
+    act = out["action"].str.lower()
+    changes = act.apply(lambda a: any(w in a for w in _CHANGES)) & ~act.str.contains("flag")
+    out.insert(0, "changes_numbers", np.where(changes, "yes", "no"))
+    out = out.sort_values(["changes_numbers", "rows"], ascending=[False, False], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _quality(result, who: _Who, folder_name: str, fmt: str) -> Sheet:
     log = result.data.quality.to_frame()
     acct = result.data.quality.accounting()
     findings = getattr(result, "findings", [])
     blocks = [("Row accounting", acct)]
     if findings:
         blocks.insert(0, (f"Plausibility checks: {len(findings)} warning(s)", findings_frame(findings)))
-    return Sheet(name="Data quality", title="Data-quality log: every repair, exclusion and flag, row by row",
-                 notes=["rows read = rows used + rows excluded, per table (see the accounting block)",
+    return Sheet(name="Data quality", title="Data quality: one row per rule, what changes the figures first",
+                 population=f"every row of every input table ({who.all})",
+                 notes=[f"{len(log):,} records in all; every record, row by row, is in '{folder_name}/data_quality."
+                        f"{fmt}' beside this workbook",
+                        "rows read = rows used + rows excluded, per table (see the accounting block)",
                         f"plausibility checks: {len(findings)} warning(s), listed in the first block below"
                         if findings else "plausibility checks: none triggered", PLAUSIBILITY_RULES],
-                 table=log, blocks=blocks)
+                 table=quality_summary(log), blocks=blocks)
+
+
+def _columns_sheet(lab: Labeller) -> Sheet:
+    return Sheet(name="Columns", title="Columns: what every header means, and its machine name for programs",
+                 notes=["Read a sheet back with its machine names: rename its headers with this table "
+                        "(columns 'Header' → 'Machine name')"],
+                 table=lab.columns_table().rename(columns={"sheet": "Sheet", "header": "Header",
+                                                           "machine_name": "Machine name", "unit": "Unit",
+                                                           "meaning": "Meaning"}))
 
 
 def _manifest_sheet(manifest: dict) -> Sheet:
@@ -384,8 +759,7 @@ def _manifest_sheet(manifest: dict) -> Sheet:
 
 def _flows_summary(flows: pd.DataFrame) -> pd.DataFrame:
     """Firm-years, firms and the sums of the amounts, by year (what the Flows sheet shows when the detail is beside)."""
-    amounts = [c for c in ("revenue", "subsidy", "equity", "debt", "total", "subsidy_received", "subsidy_expensed",
-                           "subsidy_allocated", "equity_state_gross") if c in flows]
+    amounts = [c for c in flows.columns if COLUMNS.get(str(c)) is not None and COLUMNS[str(c)].kind == "amount"]
     g = flows.groupby("year", sort=True)
     out = pd.concat([g.size().rename("firm_years"), g["firm_id"].nunique().rename("firms"), g[amounts].sum()],
                     axis=1)
@@ -394,13 +768,7 @@ def _flows_summary(flows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _quality_summary(log: pd.DataFrame) -> pd.DataFrame:
-    """Records by stage, table, column, issue and action."""
-    keys = ["stage", "table", "column", "issue", "action"]
-    return log.groupby(keys, dropna=False, sort=True).size().rename("rows").reset_index()
-
-
-_SUMMARIES = {"Flows": (_flows_summary, "totals by year"), "Data quality": (_quality_summary, "records by issue")}
+_SUMMARIES = {"Flows": (_flows_summary, "totals by year")}
 
 
 def _move_detail(report: Report, result, folder: Path) -> list[tuple[DetailFile, pd.DataFrame]]:
@@ -420,10 +788,11 @@ def _move_detail(report: Report, result, folder: Path) -> list[tuple[DetailFile,
         note = (f"Detail beside this workbook: {len(table):,} rows × {table.shape[1]} columns in '{where}' "
                 f"(more than [report] max_sheet_rows = {limit:,}); this sheet shows {what}. "
                 f"Its sha256 is in {folder.name}/manifest.json.")
-        report.sheets[i] = Sheet(name=sh.name, title=sh.title, notes=[note, *sh.notes], table=summary,
-                                 formats=sh.formats, blocks=sh.blocks)
-        result.notes.append(f"{sh.name}: {len(table):,} rows written to {where} (more than [report] "
-                            f"max_sheet_rows = {limit:,}); the sheet shows {what}")
+        report.sheets[i] = replace(sh, notes=[note, *sh.notes], table=summary, chart=None, charts=[])
+        msg = (f"{sh.name}: {len(table):,} rows written to {where} (more than [report] "
+               f"max_sheet_rows = {limit:,}); the sheet shows {what}")
+        if msg not in result.notes:   # building the report again gives the same report
+            result.notes.append(msg)
         moved.append((df, table))
     return moved
 
@@ -434,32 +803,151 @@ def _detail_format(result) -> str:
     return detail_format(result.config["report"]["detail_format"])[0]
 
 
+def _relabel_chart(spec: ChartSpec | None, mapping: dict[str, str]) -> ChartSpec | None:
+    if spec is None:
+        return None
+    m = lambda c: mapping.get(c, c) if c is not None else None  # noqa: E731
+    return replace(spec, x=m(spec.x), y=m(spec.y), lower=m(spec.lower), upper=m(spec.upper), truth=m(spec.truth),
+                   series=tuple(m(c) for c in spec.series))
+
+
+def _label_sheet(sh: Sheet, lab: Labeller, meta: dict) -> Sheet:
+    """Machine names → labelled headers, units converted, number formats from the registry."""
+    m = meta.get(sh.name, {})
+    effect, override = m.get("effect", "coef"), m.get("override")
+    formats = dict(sh.formats or {})
+    table, chart, charts = sh.table, sh.chart, list(sh.charts)
+    if table is not None and not m.get("keep_headers"):
+        src = _component_words(table.reset_index() if table.index.name is not None else table)
+        table, f = lab.frame(src, sh.name, effect=effect, override=override)
+        formats.update(f)
+        mapping = dict(zip(map(str, src.columns), table.columns, strict=True))
+        chart = _relabel_chart(chart, mapping)
+        charts = [_relabel_chart(c, mapping) for c in charts]
+    elif table is not None:
+        for c in table.columns:
+            lab.records.append({"sheet": sh.name, "header": str(c), "machine_name": "model" if c != "Row" else "term",
+                                "unit": "", "meaning": "regression table: effect (standard error), footer rows"})
+    blocks, block_charts = [], {}
+    for i, (title, b) in enumerate(sh.blocks or []):
+        ek = m.get("block_effect", {}).get(i, effect)
+        src = _component_words(b.reset_index() if b.index.name is not None else b)
+        lb, f = lab.frame(src, sh.name, effect=ek, override=override)
+        formats.update(f)
+        blocks.append((title, lb))
+        if i in (sh.block_charts or {}):
+            block_charts[i] = _relabel_chart(sh.block_charts[i], dict(zip(map(str, src.columns), lb.columns,
+                                                                        strict=True)))
+    highlight = [mapping.get(c, c) for c in sh.highlight_false] if sh.highlight_false and table is not None \
+        and not m.get("keep_headers") else list(sh.highlight_false or [])
+    return replace(sh, table=table, formats=formats, blocks=blocks, chart=chart, charts=charts,
+                   block_charts=block_charts, highlight_false=highlight)
+
+
 def build_report(result, *, folder: Path | None = None) -> Report:
     """The report of a run as a :class:`Report` (sheets in the brief's order).
 
-    Tables longer than ``[report] max_sheet_rows`` are replaced on their sheet by a
-    summary and a note naming the file in ``folder`` (default: a folder named after the
-    run) that :func:`write_outputs` writes them to; they are listed in ``report.attachments``.
+    Every table is built with machine names, then labelled from the registry of
+    :mod:`finsupport.report.labels` (headers in words with units, values in the unit the
+    header states, a number format for every numeric column); the Columns sheet maps
+    every header back to its machine name. Tables longer than ``[report] max_sheet_rows``
+    are replaced on their sheet by a summary and a note naming the file in ``folder``
+    (default: a folder named after the run) that :func:`write_outputs` writes them to;
+    they keep their machine names there and are listed in ``report.attachments``.
     """
-    truth = _truth(result)
-    sheets = [_about(result), _headline(result), _shares(result), _flows(result), _firms(result)]
+    folder = Path(folder) if folder is not None else Path(result.config["run"]["name"])
+    who = _Who(result)
+    meta: dict[str, dict] = {}
+    figures: dict[str, Any] = {}
+    sheets = [_about(result, who), _headline(result, who), _shares(result, who)]
+    sot = _support_over_time(result, who, meta)
+    if sot is not None:
+        sheets.append(sot[0])
+        figures["support_over_time"] = sot[1:]
+    dist = _distribution(result, who)
+    if dist is not None:
+        sheets.append(dist[0])
+        figures["share_distribution"] = dist[1:]
+    sheets += [_flows(result, who), _firms(result, who)]
     if result.data.designations is not None:
-        sheets.append(_designations(result))
-    for s in (_audit(result),):
-        if s is not None:
-            sheets.append(s)
-    reg, _, _ = _regressions(result) if result.estimates else (None, None, None)
-    for s in (reg, _event_study(result, truth), _att_gt(result, truth)):
-        if s is not None:
-            sheets.append(s)
-    sheets.append(_quality(result))
+        sheets.append(_designations(result, who))
+    aud = _audit(result, who, meta)
+    if aud is not None:
+        sheets += [aud[0], aud[1]]
+        figures["criteria_audit"] = aud[2]
+    if result.estimates:
+        reg = _regressions(result, who, meta)
+        if reg is not None:
+            sheets.append(reg)
+        es = _event_study_sheets(result, who, meta)
+        cs = _att_gt_sheets(result, who, meta)
+        sheets += [s for s, *_ in es] + [s for s, *_ in cs]
+        figures["event_study"] = [(o, t) for _, o, t in es]
+        figures["att_gt"] = [(o, t, d) for _, o, t, d in cs]
+    sheets.append(_quality(result, who, folder.name, _detail_format(result)))
     report = Report(sheets=sheets, title=result.config["run"]["title"],
                     synthetic=bool(result.data.provenance.get("synthetic")))
-    moved = _move_detail(report, result, Path(folder) if folder is not None else Path(result.config["run"]["name"]))
+    moved = _move_detail(report, result, folder)
     if moved:
-        sheets[0] = _about(result)   # the About sheet lists the notes, now with the files beside the workbook
+        report.sheets[0] = _about(result, who)   # the About sheet lists the notes, now with the files beside
+    lab = Labeller(result.config["report"].get("amount_unit", "yuan"))
+    report.sheets = [_label_sheet(s, lab, meta) for s in report.sheets]
+    report.sheets.append(_columns_sheet(lab))
     report.attachments = moved
+    report.figures = figures
     return report
+
+
+def _write_figures(result, report: Report, folder: Path, formats, task) -> dict[str, Path]:
+    """The report's figures as PNG/PDF: descriptive ones, then each outcome's effects."""
+    figs = getattr(report, "figures", {}) or {}
+    out: dict[str, Path] = {}
+    made: list[tuple[str, Any]] = []
+    if "support_over_time" in figs:
+        wide, groups = figs["support_over_time"]
+        made.append(("support_over_time", lambda: support_over_time(
+            wide, {k: [(c, lab) for c, lab in v] for k, v in groups.items()},
+            title="Support as a share of revenue, by component: certified versus never-certified firms")))
+    if "share_distribution" in figs:
+        dist, first, second = figs["share_distribution"]
+        made.append(("support_share_distribution", lambda: share_distribution(
+            dist, title="Firms by their support share of revenue", first=first.capitalize(), second=second.capitalize())))
+    if "criteria_audit" in figs and len(figs["criteria_audit"]):
+        made.append(("criteria_audit", lambda: audit_failures(
+            figs["criteria_audit"], title="Certified firms missing each selection criterion of their batch")))
+    for outcome, t in figs.get("event_study", []):
+        k = 100.0 if effect_kind(outcome) == "pp" else 1.0
+        unit = "percentage points of revenue" if k == 100.0 else outcome_label(outcome)
+        d = t.assign(**{c: t[c] * k for c in ("estimate", "conf_low", "conf_high", "true_effect") if c in t})
+        made.append((f"event_study_{outcome}", lambda d=d, outcome=outcome, unit=unit: effect_profile(
+            d, x="event_time", title=f"Effect of certification on the {outcome_label(outcome)}\n"
+                                     "by years since certification (event study, reference year −1)",
+            x_label="years since certification (end points pool the years beyond)", y_label=unit,
+            interval="95% pointwise interval", truth="true_effect")))
+    for outcome, t, dyn in figs.get("att_gt", []):
+        k = 100.0 if effect_kind(outcome) == "pp" else 1.0
+        unit = "percentage points of revenue" if k == 100.0 else outcome_label(outcome)
+        band = "uniform" if result.config["analysis"]["bootstrap"] else "pointwise"
+        d = t.assign(**{c: t[c] * k for c in ("estimate", "conf_low", "conf_high", "att_true") if c in t})
+        made.append((f"att_gt_{outcome}", lambda d=d, outcome=outcome, unit=unit, band=band: effects_by_cohort(
+            d, title=f"Effect of certification on the {outcome_label(outcome)}, by cohort and year "
+                     "(Callaway–Sant'Anna)", y_label=unit, interval=f"95% {band} band", truth="att_true")))
+        if dyn is not None:
+            dd = dyn.assign(**{c: dyn[c] * k for c in ("estimate", "conf_low", "conf_high", "true_effect")
+                               if c in dyn})
+            made.append((f"att_dynamic_{outcome}", lambda dd=dd, outcome=outcome, unit=unit, band=band:
+                         effect_profile(dd, x="event_time",
+                                        title=f"Effect of certification on the {outcome_label(outcome)}\n"
+                                              "by years since certification (Callaway–Sant'Anna, dynamic)",
+                                        x_label="years since certification", y_label=unit,
+                                        interval=f"95% {band} band", truth="true_effect")))
+    task.total = len(made) * len(formats)   # known once the figures are listed
+    for stem, make in made:
+        fig = make()
+        for fmt, p in save_figure(fig, folder, stem, formats).items():
+            out[f"{stem}_{fmt}"] = p
+            task.advance()
+    return out
 
 
 def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_time: str,
@@ -470,33 +958,24 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, Path] = {}
     out_cfg = result.config["output"]
-    # figures
-    plots = [(outcome, kind, r[kind]) for outcome, r in result.estimates.items()
-             for kind in ("event_study", "att_gt") if r.get(kind) is not None]
-    with prog.stage("report: figures", total=len(plots) * len(out_cfg["figures"]), unit="files") as task:
-        for outcome, kind, est in plots:
-            fig = est.plot()
-            for fmt in out_cfg["figures"]:
-                p = folder / f"{kind}_{outcome}.{fmt}"
-                meta = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None,
-                                                                  "CreationDate": None}
-                fig.savefig(p, format=fmt, dpi=150, bbox_inches="tight", metadata=meta)
-                outputs[f"{kind}_{outcome}_{fmt}"] = p
-                task.advance()
+    with prog.stage("report: figures", unit="files") as task:
+        outputs.update(_write_figures(result, report, folder, out_cfg["figures"], task))
     # regression tables for papers
     with prog.stage("report: tables"):
-        _, table, models = _regressions(result) if result.estimates else (None, None, {})
-        if table is not None:
+        long = regression_long(result) if result.estimates else None
+        if long is not None:
+            notes = _regression_notes(result)
             for fmt in out_cfg["tables"]:
                 p = folder / f"regressions.{fmt}"
                 if fmt == "md":
-                    p.write_text(to_markdown(table), encoding="utf-8")
+                    p.write_text(to_markdown(long, digits=2, note=None) + "\n" + "  \n".join(notes) + "\n",
+                                 encoding="utf-8")
                 elif fmt == "tex":
-                    p.write_text(to_latex(table), encoding="utf-8")
+                    p.write_text(to_latex(long, digits=2, note="; ".join(notes) + "."), encoding="utf-8")
                 else:
                     from .workbook import write_csv
 
-                    write_csv(regression_layout(table), p)
+                    write_csv(regression_layout(long, digits=2), p)
                 outputs[f"regressions_{fmt}"] = p
     # the manifest sheet describes inputs and configuration; output hashes live in manifest.json
     findings = getattr(result, "findings", [])

@@ -12,7 +12,8 @@ from ..errors import ConfigError
 
 __all__ = ["ChartSpec", "add_chart"]
 
-CHART_KINDS = ("line", "scatter", "column")
+CHART_KINDS = ("line", "scatter", "column", "bar")
+_PALETTE = ("#1F4E79", "#C55A11", "#7F7F7F", "#548235", "#BF9000", "#7030A0", "#2E75B6")
 _MAIN = "#1F4E79"
 _BAND = "#7F7F7F"
 
@@ -37,6 +38,19 @@ class ChartSpec:
     reference_line : float, optional
         Draw a horizontal reference at this value (the horizontal axis is made
         to cross there, with its labels kept at the bottom).
+    series : sequence of str
+        Further value columns drawn as their own series (columns and bars: side by
+        side, or stacked with ``stacked``).
+    stacked : bool
+        Stack the column/bar series.
+    truth : str, optional
+        Column of a known true value, drawn as red diamonds (synthetic data).
+    y_min, y_max : float, optional
+        Fixed value-axis range (a common scale across charts).
+    y_format : str, optional
+        Number format of the value axis (``'0%'``, ``'0.0" pp"'``).
+    row_offset : int
+        Rows below the table top at which the chart is placed (several charts beside one table).
     """
 
     kind: Literal["line", "scatter", "column"]
@@ -48,6 +62,13 @@ class ChartSpec:
     x_title: str = ""
     y_title: str = ""
     reference_line: float | None = None
+    series: tuple[str, ...] = ()
+    stacked: bool = False
+    truth: str | None = None
+    y_min: float | None = None
+    y_max: float | None = None
+    y_format: str | None = None
+    row_offset: int = 0
 
 
 def _bounds(df: pd.DataFrame, cols: list[str]) -> tuple[float, float] | None:
@@ -89,7 +110,7 @@ def add_chart(workbook, worksheet, sheet_name: str, spec: ChartSpec, df: pd.Data
     if spec.kind not in CHART_KINDS:
         raise ConfigError(f"sheet {sheet_name!r}: unknown chart kind {spec.kind!r}; use one of "
                           f"{', '.join(CHART_KINDS)}")
-    needed = [c for c in (spec.x, spec.y, spec.lower, spec.upper) if c is not None]
+    needed = [c for c in (spec.x, spec.y, spec.lower, spec.upper, spec.truth, *spec.series) if c is not None]
     missing = [c for c in needed if c not in columns]
     if missing:
         raise ConfigError(f"sheet {sheet_name!r}: chart column(s) {', '.join(map(repr, missing))} are not in the "
@@ -108,8 +129,19 @@ def add_chart(workbook, worksheet, sheet_name: str, spec: ChartSpec, df: pd.Data
 
     numeric_x = pd.api.types.is_numeric_dtype(df[spec.x]) and not pd.api.types.is_bool_dtype(df[spec.x])
     band = [c for c in (spec.lower, spec.upper) if c is not None]
-    if spec.kind == "column":
-        chart = workbook.add_chart({"type": "column"})
+    if spec.kind in ("column", "bar") and spec.series:
+        opts = {"type": spec.kind}
+        if spec.stacked:
+            opts["subtype"] = "stacked"
+        chart = workbook.add_chart(opts)
+        for k, c in enumerate((spec.y, *spec.series)):
+            color = _PALETTE[k % len(_PALETTE)]
+            chart.add_series({"name": name(c), "categories": rng(spec.x), "values": rng(c),
+                              "fill": {"color": color}, "border": {"color": color},
+                              **({"gap": 60} if k == 0 else {})})
+        band = []
+    elif spec.kind in ("column", "bar"):
+        chart = workbook.add_chart({"type": spec.kind})
         chart.add_series({"name": name(spec.y), "categories": rng(spec.x), "values": rng(spec.y),
                           "fill": {"color": _MAIN}})
         if spec.lower and spec.upper:
@@ -136,6 +168,10 @@ def add_chart(workbook, worksheet, sheet_name: str, spec: ChartSpec, df: pd.Data
             chart.add_series({"name": name(c), "categories": rng(spec.x), "values": rng(c),
                               "marker": {"type": "none"},
                               "line": {"color": _BAND, "width": 1.25, "dash_type": "dash"}})
+        if spec.truth:
+            chart.add_series({"name": name(spec.truth), "categories": rng(spec.x), "values": rng(spec.truth),
+                              "marker": {"type": "diamond", "size": 7, "fill": {"color": "#C00000"},
+                                         "border": {"color": "#C00000"}}, "line": {"none": True}})
     else:
         chart = workbook.add_chart({"type": "line"})
         chart.add_series({"name": name(spec.y), "categories": rng(spec.x), "values": rng(spec.y),
@@ -163,7 +199,13 @@ def add_chart(workbook, worksheet, sheet_name: str, spec: ChartSpec, df: pd.Data
                 y_axis["min"] = ref
             elif ref > b[1]:
                 y_axis["max"] = ref
-    if spec.kind != "column" and numeric_x:
+    if spec.y_min is not None:
+        y_axis["min"] = spec.y_min
+    if spec.y_max is not None:
+        y_axis["max"] = spec.y_max
+    if spec.y_format:
+        y_axis["num_format"] = spec.y_format
+    if spec.kind not in ("column", "bar") and numeric_x:
         x_axis["crossing"] = "min"   # keep the value axis at the left edge
         xb = _bounds(df, [spec.x])
         if xb is not None and float(xb[0]).is_integer() and float(xb[1]).is_integer() and xb[1] - xb[0] <= 30:
@@ -179,4 +221,4 @@ def add_chart(workbook, worksheet, sheet_name: str, spec: ChartSpec, df: pd.Data
     chart.show_blanks_as("gap")
     chart.show_hidden_data()   # filtering the table must not blank the chart
     chart.set_size({"width": 680, "height": 400})
-    worksheet.insert_chart(anchor[0], anchor[1], chart, {"x_offset": 10, "y_offset": 0, "object_position": 2})
+    worksheet.insert_chart(anchor[0] + spec.row_offset, anchor[1], chart, {"x_offset": 10, "y_offset": 0, "object_position": 2})

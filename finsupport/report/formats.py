@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["NUMBER_FORMATS", "KINDS", "check_kind", "display_width", "value_width", "FormatCache"]
+__all__ = ["NUMBER_FORMATS", "KINDS", "check_kind", "display_width", "value_width", "python_format", "FormatCache"]
 
 #: Excel number format of each column kind. ``None``: no number format.
 NUMBER_FORMATS: dict[str, str | None] = {
@@ -16,8 +16,12 @@ NUMBER_FORMATS: dict[str, str | None] = {
     "pct": "0.00%",          # value is a fraction: 0.137 shows as 13.70%
     "rate_pct": '0.00"%"',   # value is already in percent: 4.35 shows as 4.35%
     "coef": "0.0000",
+    "pp": '0.00" pp"',        # effect on a share, already in percentage points: 2.68 shows as 2.68 pp
+    "amount2": "#,##0.00",   # amounts in 万元 or 亿元
+    "pvalue": "0.000",
     "int": "#,##0",
     "year": "0",
+    "cohort": '0;-0;"never certified"',   # a cohort code: 0 (never certified) shown in words, the cell stays 0
     "text": "@",
     # Excel shows booleans as TRUE/FALSE whatever the format; LibreOffice needs this format to
     # show them so (with General it shows some as 1/0).
@@ -116,8 +120,16 @@ def value_width(value: Any, kind: str | None) -> int:
             return len(f"{v:.2f}%")
         if kind == "coef":
             return len(f"{v:.4f}")
+        if kind == "pp":
+            return len(f"{v:.2f} pp")
+        if kind == "amount2":
+            return len(f"{v:,.2f}")
+        if kind == "pvalue":
+            return len(f"{v:.3f}")
         if kind == "year":
             return len(f"{v:.0f}")
+        if kind == "cohort":
+            return 15 if v == 0 else len(f"{v:.0f}")
         if isinstance(value, int):
             return len(str(value))
         return min(len(f"{v:.10g}"), 11)   # General shows at most ~11 characters
@@ -126,6 +138,38 @@ def value_width(value: Any, kind: str | None) -> int:
     if hasattr(value, "year"):
         return 10
     return display_width(str(value))
+
+
+_PYTHON_FORMATS = {"yuan": "{:,.0f}", "int": "{:,.0f}", "pct": "{:.2%}", "rate_pct": "{:.2f}%", "coef": "{:.4f}",
+                   "pp": "{:.2f} pp", "amount2": "{:,.2f}", "pvalue": "{:.3f}", "year": "{:.0f}",
+                   "cohort": "{:.0f}"}
+
+
+def python_format(kind: str | None):
+    """The Python equivalent of a kind's Excel number format (for pandas ``Styler.format``).
+
+    Parameters
+    ----------
+    kind : str or None
+        Column kind from :data:`KINDS`.
+
+    Returns
+    -------
+    callable or None
+        A function that formats one value (text passes through), or None for text kinds.
+    """
+    spec = _PYTHON_FORMATS.get(kind or "")
+    if spec is None:
+        return None
+
+    def fmt(v):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return v
+        if kind == "cohort" and v == 0:
+            return "never certified"
+        return spec.format(v)
+
+    return fmt
 
 
 class FormatCache:

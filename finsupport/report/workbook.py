@@ -27,9 +27,11 @@ Design
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -41,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.workbook
 from xlsxwriter.utility import quote_sheetname
 
 from ..errors import ConfigError, DataError
@@ -90,8 +93,33 @@ _KV_KEY_WIDTH = (12, 45)
 _KV_VALUE_WIDTH = (12, 90)
 _ROW_HEIGHT = 15.0
 _CHART_CHARS = 100      # the chart's width in character units
+_HEADER_WRAP = 22       # headers longer than this wrap onto more lines
 _MIN_SCALE = 65         # print scale of tables too wide for one page
 _FIT_CHARS = 215        # ~ what an A4 landscape page holds at _MIN_SCALE
+
+
+#: zlib level of the workbook's zip members: 1 packs a large report ~3× faster than XlsxWriter's
+#: default (6) for a file about a quarter larger; the bytes stay the same from run to run.
+ZIP_LEVEL = 1
+
+
+class _LevelZip(zipfile.ZipFile):
+    """ZipFile that deflates at :data:`ZIP_LEVEL` (XlsxWriter offers no option for it)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("compresslevel", ZIP_LEVEL)
+        super().__init__(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _zip_level():
+    # XlsxWriter looks ZipFile up in its module when the workbook is closed; swap it for that call
+    saved = xlsxwriter.workbook.ZipFile
+    xlsxwriter.workbook.ZipFile = _LevelZip
+    try:
+        yield
+    finally:
+        xlsxwriter.workbook.ZipFile = saved
 
 
 @dataclass
@@ -129,6 +157,13 @@ class Sheet:
     kv : list of (str, object), optional
         Key/value rows written instead of a table (About, Headline, Manifest):
         long text wraps, numbers are formatted and shown large.
+    charts : list of ChartSpec
+        Further charts of the main table (placed below the first with ``row_offset``).
+    block_charts : dict of int to ChartSpec
+        A chart beside block ``i`` (drawn from that block's cells).
+    population : str
+        Which firms and years the sheet's tables cover ("44 Little Giants of batches
+        1–2, 2016–2021"); written as a line "Population: …" under the title.
     """
 
     name: str
@@ -140,6 +175,13 @@ class Sheet:
     blocks: Sequence[tuple[str, pd.DataFrame]] = field(default_factory=list)
     chart: ChartSpec | None = None
     kv: Sequence[tuple[str, object]] | None = None
+    population: str = ""
+    charts: Sequence[ChartSpec] = field(default_factory=list)
+    block_charts: dict[int, ChartSpec] = field(default_factory=dict)
+
+
+#: Start of the line that states a sheet's population and period.
+POPULATION_PREFIX = "Population: "
 
 
 @dataclass
@@ -164,6 +206,8 @@ class Report:
     synthetic: bool = False
     #: tables that go beside the workbook, as (file description, DataFrame); the writer ignores them
     attachments: list = field(default_factory=list)
+    #: figures its builder draws beside the workbook (name -> data); the writer ignores them
+    figures: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- tables
@@ -249,14 +293,18 @@ def _measure(df: pd.DataFrame, kinds: list[str | None], widths: dict[int, float]
     sample = df.iloc[_sample_index(df)]
     values = _to_values(sample)
     for j, (col, kind) in enumerate(zip(df.columns, kinds, strict=True)):
-        w = max([display_width(col) + 1, *(value_width(v, kind) for v in values[j])])
+        # long headers wrap (the header row is made tall enough) rather than widen the column
+        w = max([min(display_width(col), _HEADER_WRAP) + 1, *(value_width(v, kind) for v in values[j])])
         widths[j] = max(widths.get(j, 0), w)
 
 
 def _write_frame(st, fc: FormatCache, df: pd.DataFrame, top: int, kinds: list[str | None],
                  highlight: set[str], header: ColumnFormats) -> None:
-    """Header at row ``top``, the data below it."""
-    st.row(top, [(j, name, "text", header) for j, name in enumerate(df.columns)])
+    """Header at row ``top`` (tall enough for its wrapped labels), the data below it."""
+    lines = max([_lines(str(name), max(min(display_width(str(name)), _HEADER_WRAP), MIN_WIDTH) + 1)
+                 for name in df.columns] + [1])
+    st.row(top, [(j, name, "text", header) for j, name in enumerate(df.columns)],
+           height=_ROW_HEIGHT * min(lines, 4) if lines > 1 else None)
     fmts = [_column_formats(fc, k, highlight=c in highlight, date_fmt=_date_format(df.iloc[:, j]))
             for j, (c, k) in enumerate(zip(df.columns, kinds, strict=True))]
     st.frame(top + 1, df, kinds, fmts, CHUNK_ROWS)
@@ -272,9 +320,9 @@ def _kv_value_kind(key: str, v: Any, formats: dict[str, str], where: str) -> str
     """Kind of a key/value number.
 
     The item's own kind if ``formats`` names it; booleans ``"bool"``; fractional numbers the
-    kind of ``formats["value"]``; big numbers (|x| >= 100,000) thousands separators unless
-    the label says it is an identifier (seed, id, year, code, hash, version, batch);
-    otherwise General.
+    kind of ``formats["value"]``; numbers whose label says they are an identifier (seed, id,
+    year, code, hash, version, batch) digits only; other whole numbers thousands separators;
+    other fractions four decimals. Every number gets a number format.
     """
     if key in formats:
         return check_kind(formats[key], where=f"{where}, item {key!r}")
@@ -284,9 +332,11 @@ def _kv_value_kind(key: str, v: Any, formats: dict[str, str], where: str) -> str
         return None
     if isinstance(v, float) and "value" in formats:
         return check_kind(formats["value"], where=f"{where}, values")
-    if abs(v) >= 100_000 and not _ID_KEY.search(key.lower()):
+    if _ID_KEY.search(key.lower()):
+        return "year"   # identifiers (seed, year, version): digits without separators
+    if isinstance(v, int) or float(v).is_integer():
         return "int"
-    return None
+    return "coef"
 
 
 def _lines(text: str, width: float) -> int:
@@ -364,6 +414,7 @@ def _write_sheet(wb, ws, name: str, sheet: Sheet, report: Report, fc: FormatCach
     header_f = _column_formats(fc, "text", bold=True, bottom=1, bg_color="#F2F2F2", text_wrap=True, valign="top")
     block_title_f = _column_formats(fc, "text", bold=True, font_color="#1F4E79")
     empty_f = _column_formats(fc, "text", italic=True, font_color="#7F7F7F")
+    pop_f = _column_formats(fc, "text", bold=True, font_color="#1F4E79")
 
     table = _frame(sheet.table, where) if sheet.table is not None else None
     blocks = [(str(t), _frame(b, f"{where}, block {t!r}")) for t, b in (sheet.blocks or [])]
@@ -379,6 +430,9 @@ def _write_sheet(wb, ws, name: str, sheet: Sheet, report: Report, fc: FormatCach
         r += 1
     if report.synthetic:
         st.row(r, [(0, SYNTHETIC_TEXT, "text", synth_f)])
+        r += 1
+    if sheet.population:
+        st.row(r, [(0, POPULATION_PREFIX + str(sheet.population), "text", pop_f)])
         r += 1
     for note in sheet.notes or []:
         for line in str(note).split("\n"):
@@ -414,8 +468,8 @@ def _write_sheet(wb, ws, name: str, sheet: Sheet, report: Report, fc: FormatCach
         ws.autofilter(header_row, 0, header_row + n, max(table.shape[1] - 1, 0))
         ws.repeat_rows(header_row)
         r = header_row + max(n, 1) + 3
-        if sheet.chart is not None:
-            add_chart(wb, ws, name, sheet.chart, table, header_row=header_row, columns=list(table.columns),
+        for spec in [c for c in (sheet.chart, *sheet.charts) if c is not None]:
+            add_chart(wb, ws, name, spec, table, header_row=header_row, columns=list(table.columns),
                       anchor=(header_row, table.shape[1] + 1))
     elif sheet.kv is not None:
         if sheet.notes or sheet.title:
@@ -425,15 +479,18 @@ def _write_sheet(wb, ws, name: str, sheet: Sheet, report: Report, fc: FormatCach
         r += 2
     else:
         r += 1
-    if sheet.chart is not None and table is None:
+    if (sheet.chart is not None or sheet.charts) and table is None:
         raise ConfigError(f"{where}: a chart needs a main table to draw from")
 
-    for t, b in blocks:
+    for i, (t, b) in enumerate(blocks):
         st.row(r, [(0, t, "text", block_title_f)])
         kinds = _kinds(b, formats, f"{where}, block {t!r}")
         if sheet.kv is None:
             _measure(b, kinds, widths)
         _write_frame(st, fc, b, r + 1, kinds, set(), header_f)
+        if i in sheet.block_charts:
+            add_chart(wb, ws, name, sheet.block_charts[i], b, header_row=r + 1, columns=list(b.columns),
+                      anchor=(r + 1, b.shape[1] + 1))
         if len(b) == 0:
             st.row(r + 2, [(0, "(none)", "text", empty_f)])
         r += 2 + max(len(b), 1) + 2
@@ -443,10 +500,13 @@ def _write_sheet(wb, ws, name: str, sheet: Sheet, report: Report, fc: FormatCach
         wd = float(min(max(wd + 1, MIN_WIDTH), MAX_WIDTH))
         ws.set_column(j, j, wd)
         total += wd
-    if sheet.chart is not None:
+    has_chart = sheet.chart is not None or bool(sheet.charts)
+    if has_chart or sheet.block_charts:
         total += _CHART_CHARS
+    # a chart beside the main table is read whole with it; a chart beside a block below a
+    # wide table does not make the table print one page wide (it would be unreadably small)
     _page_setup(ws, report, landscape=sheet.kv is None, width_chars=total, table=table is not None,
-                chart=sheet.chart is not None)
+                chart=has_chart)
 
 
 def _page_setup(ws, report: Report, *, landscape: bool, width_chars: float, table: bool,
@@ -546,7 +606,8 @@ def write_workbook(report: Report, path: str | os.PathLike, *,
                 if on_sheet is not None:
                     on_sheet(name)
         finally:
-            wb.close()
+            with _zip_level():
+                wb.close()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
