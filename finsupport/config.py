@@ -91,6 +91,27 @@ def _units(key, v):
     return v
 
 
+def _grid(section: str):
+    """``[sensitivity.measure]`` / ``[sensitivity.estimate]``: option = list of values to try,
+    each value checked as the ``[measure]`` / ``[analysis]`` key of the same name is."""
+    def check(key, v):
+        from .sensitivity.specs import validate_grid
+
+        if not isinstance(v, dict):
+            raise ConfigError(f"{key} must be a table of option = [values to try]")
+        return {k: [list(x) if isinstance(x, tuple) else x for x in vals]
+                for k, vals in validate_grid(section, v, prefix=key).items()}
+    return check
+
+
+def _scheduler(key, v):
+    if not isinstance(v, str) or not (v in ("", "sync", "local") or "://" in v):
+        raise ConfigError(f"{key} = {v!r} is not allowed; use \"\" (a local Dask cluster when dask.distributed "
+                          "is installed, else this process), \"sync\", \"local\" or an address such as "
+                          "\"tcp://host:8786\"")
+    return v
+
+
 OUTCOMES = ("share", "subsidy_share", "equity_share", "debt_share", "log_revenue", "rd_intensity", "leverage",
             "effective_rate", "revenue_growth", "patents")
 
@@ -147,6 +168,13 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "alpha": (_typed(float, min_value=0.001, max_value=0.5), 0.05),
         "base_period": (_choice("varying", "universal"), "varying"),
         "anticipation": (_typed(int, min_value=0, max_value=5), 0),
+    },
+    "sensitivity": {
+        "enabled": (_typed(bool), False),
+        "mode": (_choice("full", "one_at_a_time"), "full"),
+        "scheduler": (_scheduler, ""),
+        "measure": (_grid("measure"), {}),
+        "estimate": (_grid("estimate"), {}),
     },
     "output": {
         "figures": (_list_of(str, ("png", "pdf")), ["png", "pdf"]),
@@ -298,6 +326,23 @@ by = ""                             # "" | "criteria" | "subsidiary" | "sector":
 alpha = 0.05
 base_period = "varying"             # "varying" | "universal"
 anticipation = 0
+
+[sensitivity]
+# How much the headline moves with the measurement rules (and, opt-in, the effect with the
+# estimator): every combination ("full") or one option at a time ("one_at_a_time").
+enabled = true
+mode = "full"
+scheduler = "sync"                  # "sync" (this process) | "local" (Dask, one worker per core) |
+                                    # "tcp://host:8786" | "" (local when dask.distributed is installed)
+
+[sensitivity.measure]               # option = [values to try]; any [measure] key
+subsidy_basis = ["received", "cvd", "straight_line"]
+equity_basis = ["gross", "grant_equivalent"]
+benchmark = ["lpr_1y", "lpr_5y"]
+spread_bp = [0.0, 100.0]
+
+[sensitivity.estimate]              # opt-in, e.g. estimator = ["twfe", "att_gt", "sun_abraham", "imputation"],
+                                    # control_group = ["never_treated", "not_yet_treated"], method = ["dr", "reg"]
 
 [output]
 figures = ["png", "pdf"]

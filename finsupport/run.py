@@ -37,6 +37,8 @@ class RunResult:
     findings: list = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: the specification grid (``[sensitivity]``), when enabled
+    sensitivity: Any = None
     #: wall time of each stage in seconds, in the order the stages ran (not in the manifest: it varies)
     timings: dict[str, float] = field(default_factory=dict)
     #: wall time of parts of stages (each workbook sheet), not included in ``timings``
@@ -319,13 +321,17 @@ def _strict_error(findings) -> DataError:
 
 
 def run(config: str | Path | dict | Config | None = None, *, out: str | Path | None = None,
-        progress: bool | None = None, progress_to: Progress | None = None, strict: bool = False) -> RunResult:
+        progress: bool | None = None, progress_to: Progress | None = None, strict: bool = False,
+        scheduler=None) -> RunResult:
     """Run a complete analysis and write its report.
 
     Parameters
     ----------
     config : path to a TOML file, a dict, a Config, or None
         ``None`` runs the embedded default dataset with the default configuration.
+    scheduler : str or dask.distributed Client, optional
+        Where the ``[sensitivity]`` grid runs; overrides ``sensitivity.scheduler``
+        (``--scheduler`` on the command line).
     out : path, optional
         The workbook (``….xlsx``) or a folder for it; default
         ``<output_dir>/<run.name>.xlsx`` relative to the config file (the working
@@ -372,6 +378,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
             with prog.stage("analysis panel"):
                 result.panel = analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"])
             result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
+        if cfg["sensitivity"]["enabled"]:
+            result.sensitivity = _sensitivity(cfg, result, scheduler, prog)
         result.timings, result.timing_details = prog.timings, prog.details
         with prog.stage("report: build"):
             report = build_report(result, folder=folder)
@@ -382,6 +390,29 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         if not ok:
             _remove_empty(created)
     return result
+
+
+def _sensitivity(cfg: Config, result: RunResult, scheduler, prog: Progress):
+    """The ``[sensitivity]`` grid around the run's own options (its base specification)."""
+    from .sensitivity import sensitivity
+    from .sensitivity.specs import ESTIMATE_OPTIONS, ESTIMATORS
+
+    g, a = cfg["sensitivity"], cfg["analysis"]
+    estimate = g["estimate"] or None
+    base_e = None
+    if estimate:
+        if result.status is None:
+            raise ConfigError("[sensitivity.estimate] needs a designations table (certification timing)")
+        effect = [e for e in a["estimators"] if e in ESTIMATORS]
+        base_e = {k: a[k] for k in ESTIMATE_OPTIONS if k in a}
+        base_e.update(estimator="att_gt" if "att_gt" in effect else (effect or ["att_gt"])[0],
+                      outcome=a["outcomes"][0])
+    cohorts = cfg["shares"]["headline_cohorts"] if result.status is not None else None
+    return sensitivity(result.data, measure=g["measure"] or None, estimate=estimate, mode=g["mode"],
+                       base={"measure": dict(cfg["measure"]), **({"estimate": base_e} if base_e else {})},
+                       years=tuple(cfg["shares"]["years"]) or None, cohorts=cohorts or None,
+                       tier=cfg["sample"]["tier"], seed=cfg["run"]["seed"], alpha=a["alpha"],
+                       scheduler=scheduler if scheduler is not None else (g["scheduler"] or None), progress=prog)
 
 
 def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
