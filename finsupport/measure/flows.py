@@ -100,6 +100,14 @@ def support_flows(
     not state-linked; they are *flagged* in ``data.quality`` and summed up in
     ``attrs["warnings"]`` (printed by ``finsupport run``).
     """
+    if type(data).__name__ == "PartitionedDataset":
+        # registry scale: the same computation on every firm partition (a Dask DataFrame)
+        from ..data.partitioned import partitioned_flows
+
+        return partitioned_flows(data, subsidy_basis=subsidy_basis, equity_basis=equity_basis, benchmark=benchmark,
+                                 spread_bp=spread_bp, aul_years=aul_years, expense_threshold=expense_threshold,
+                                 state_investor_types=tuple(state_investor_types), unequityworthy=unequityworthy,
+                                 first_year_debt=first_year_debt)
     opts = dict(subsidy_basis=subsidy_basis, equity_basis=equity_basis, benchmark=benchmark, spread_bp=spread_bp,
                 aul_years=aul_years, expense_threshold=expense_threshold,
                 state_investor_types=tuple(state_investor_types), first_year_debt=first_year_debt)

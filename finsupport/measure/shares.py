@@ -62,6 +62,11 @@ def support_share(
     Tidy DataFrame: the ``by`` columns, then ``SHARE_COLUMNS``; one row per group and
     component.
     """
+    if type(flows).__module__.startswith("dask"):
+        # registry scale: flows of a PartitionedDataset, reduced across firm partitions
+        from ..data.partitioned import partitioned_share
+
+        return partitioned_share(flows, by=by, years=years, firms=firms, status=status, components=components)
     by = [by] if isinstance(by, str) else list(by or [])
     df = flows
     if status is not None:
