@@ -71,6 +71,9 @@ class PartitionedDataset:
     validated: bool = False
     #: one firm's validated rows: the layout that measures produce on every partition
     sample: Dataset | None = None
+    #: the validated partitions, persisted (in the workers' memory, spilled to disk when
+    #: short) so that measuring does not read, shuffle and check the files again
+    _validated_parts: list | None = field(default=None, repr=False)
     provenance: dict[str, Any] = field(default_factory=dict)
     quality: QualityLog = field(default_factory=QualityLog)
 
@@ -78,6 +81,9 @@ class PartitionedDataset:
         """One delayed :class:`Dataset` per partition (the firm-year tables of its firms, and
         those firms' rows of ``firms``; ``designations`` whole)."""
         import dask
+
+        if self._validated_parts is not None:
+            return list(self._validated_parts)
 
         parts = {t: (getattr(self, t).to_delayed() if getattr(self, t) is not None else [None] * self.npartitions)
                  for t in PARTITIONED_TABLES}
@@ -119,16 +125,6 @@ def _part_dataset(i: int, n: int, firms, designations, fin, grants, equity, vali
         validate_dataset(ds)
     ds.designations = designations
     return ds
-
-
-def _quality_of(ds: Dataset) -> tuple[pd.DataFrame, Dataset | None]:
-    """A partition's findings, and its first firm's rows (a small sample of the validated layout)."""
-    from .validate import validate_dataset
-
-    designations, ds.designations = ds.designations, None  # checked once when read
-    validate_dataset(ds)
-    ds.designations = designations
-    return ds.quality.to_frame(), _first_firm(ds)
 
 
 def _first_firm(ds: Dataset) -> Dataset | None:
@@ -195,7 +191,8 @@ def read_partitioned(path, *, npartitions: int | None = None, validate: bool = T
         dq = Dataset(firms=small["firms"], designations=small["designations"].copy(), quality=quality, validate=False)
         validate_dataset(dq)
         small["designations"] = dq.designations  # (firm findings recur per partition; the log keeps one)
-    n = npartitions or max(big["financials"].npartitions, -(-_nrows(big["financials"]) // 1_000_000))
+    n = npartitions or max(big["financials"].npartitions,
+                           -(-_nrows(_table_source(folder, "financials")) // 1_000_000))
     for t, df in big.items():
         df = df.assign(firm_id=df["firm_id"].astype("string"))
         df = df.assign(_bucket=df["firm_id"].map_partitions(bucket_of, n, meta=("_bucket", "int64")))
@@ -209,8 +206,12 @@ def read_partitioned(path, *, npartitions: int | None = None, validate: bool = T
     return out
 
 
-def _nrows(ddf) -> int:
-    return int(ddf.map_partitions(len).sum().compute())
+def _nrows(src: Path) -> int:
+    """Rows of a Parquet file or folder, from the files' metadata (no data read)."""
+    import pyarrow.parquet as pq
+
+    files = [src] if src.is_file() else sorted(src.rglob("*.parquet"))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
 def _check_layout(table: str, columns: list[str], src) -> None:
@@ -225,15 +226,35 @@ def _check_layout(table: str, columns: list[str], src) -> None:
 
 def _validate(data: PartitionedDataset) -> None:
     """Run the in-memory checks on every partition now (a problem raises here, naming its
-    rows) and gather their findings into one quality log."""
+    rows), gather their findings into one quality log and keep the checked partitions."""
     import dask
 
-    out = dask.compute([dask.delayed(_quality_of)(p) for p in data.partitions()])[0]
+    checked = dask.persist(*[dask.delayed(_checked)(p) for p in data.partitions()])
+    out = dask.compute([dask.delayed(_findings)(c) for c in checked])[0]
     for lg, _ in out:
         if len(lg):
             data.quality._frames.append(lg)
     data.sample = next((s for _, s in out if s is not None), None)
+    data._validated_parts = [dask.delayed(_dataset_of)(c) for c in checked]
     data.validated = True
+
+
+def _checked(ds: Dataset) -> Dataset:
+    from .validate import validate_dataset
+
+    designations, ds.designations = ds.designations, None  # checked once when read
+    validate_dataset(ds)
+    ds.designations = designations
+    return ds
+
+
+def _findings(ds: Dataset) -> tuple[pd.DataFrame, Dataset | None]:
+    return ds.quality.to_frame(), _first_firm(ds)
+
+
+def _dataset_of(ds: Dataset) -> Dataset:
+    """The checked partition with a fresh quality log (its findings are in the dataset's log)."""
+    return Dataset(**ds.tables(), validate=False)
 
 
 def partitioned_flows(data: PartitionedDataset, **options):
