@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 CHUNK_FIRMS = 100_000
+WORKER_MEMORY = ["4GB"]
 YEARS = (2014, 2022)
 
 
@@ -59,7 +60,9 @@ def _child(args) -> None:
     if args.engine == "dask":
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
+        # a memory limit per worker: beyond it Dask spills partitions to disk (data larger than memory)
+        cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40,
+                               memory_limit=args.worker_memory)
         client = Client(cluster)
         data = fs.read_dataset(folder, engine="dask", npartitions=args.partitions or None)
         t1 = time.perf_counter()
@@ -86,10 +89,14 @@ def _child(args) -> None:
 
 
 def run_child(folder: Path, engine: str, partitions: int | None) -> dict:
-    cmd = [sys.executable, __file__, "--child", "--folder", str(folder), "--engine", engine]
+    cmd = [sys.executable, __file__, "--child", "--folder", str(folder), "--engine", engine,
+           "--worker-memory", WORKER_MEMORY[0]]
     if partitions:
         cmd += ["--partitions", str(partitions)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:  # say why the timed process failed (out of memory, a worker lost …)
+        sys.exit(f"{engine} run failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    out = proc.stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -108,6 +115,9 @@ def main() -> None:
     ap.add_argument("--firm-years", type=int, default=20_000_000)
     ap.add_argument("--in-memory-max", type=int, default=5_000_000)
     ap.add_argument("--partitions", type=int, default=0)
+    ap.add_argument("--worker-memory", default="4GB", help="memory limit of each Dask worker (spills beyond it)")
+    ap.add_argument("--skip-comparison", action="store_true",
+                    help="time only the Dask path on the whole panel (the same-data comparison is skipped)")
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--folder")
     ap.add_argument("--engine")
@@ -115,6 +125,7 @@ def main() -> None:
     if args.child:
         _child(args)
         return
+    WORKER_MEMORY[0] = args.worker_memory
     with tempfile.TemporaryDirectory() as tmp:
         full = Path(tmp) / "full"
         t0 = time.perf_counter()
@@ -128,7 +139,7 @@ def main() -> None:
         rows = []
         for label, folder, engine in (("in memory", small, "pandas"), ("dask", small, "dask"),
                                       ("dask", full, "dask")):
-            if folder is full and small_chunks == chunks:
+            if folder is full and small_chunks == chunks or args.skip_comparison and folder is small:
                 continue
             r = run_child(folder, engine, args.partitions)
             rows.append((label, r))
@@ -136,6 +147,8 @@ def main() -> None:
                   f"flows+share {r['measure_share_s']:7.1f} s  total {r['total_s']:7.1f} s  "
                   f"peak {r['peak_bytes'] / 2**30:5.2f} GB (client), {r['worker_peak_bytes'] / 2**30:5.2f} GB "
                   "(largest worker)")
+        if len(rows) < 2:
+            return
         a, b = rows[0][1], rows[1][1]
         diff = max(abs(x - y) / abs(y) for x, y in zip(b["share_by_year"], a["share_by_year"], strict=True))
         print(f"same data: dask / in-memory time {b['total_s'] / a['total_s']:.2f}; "
