@@ -6,6 +6,7 @@ The public API is re-exported here; everything else is internal.
 from .certify import AuditResult, audit_criteria, designation_status
 from .config import Config, load_config
 from .data import Dataset, QualityLog
+from .data.partitioned import PartitionedDataset
 from .data.readers import read_dataset
 from .errors import ConfigError, DataError, EstimationError, FinsupportError
 from .estimate.bacon import BaconDecomposition, bacon_decomposition
@@ -29,11 +30,18 @@ from .reference.rates import annual_benchmark, benchmark_rates
 from .reference.tax import rd_deduction_schedule, small_low_profit_schedule
 from .report.labels import format_frame
 from .run import RunResult, prepare, run
+from .sensitivity import (  # the function; the package stays finsupport.sensitivity in sys.modules
+    SensitivityResult,
+    sensitivity,
+)
 from .simulate import simulate, true_effects
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "sensitivity",
+    "SensitivityResult",
+    "PartitionedDataset",
     "format_frame",
     "AggregateResult",
     "AttGtResult",

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress display (stages, counts, time left)")
     r.add_argument("--strict", action="store_true",
                    help="treat any plausibility warning as a data error (exit 2) before writing outputs")
+    r.add_argument("--scheduler", help="where the [sensitivity] grid runs: sync, local (Dask, one worker per core) "
+                   "or a Dask scheduler address such as tcp://host:8786; overrides sensitivity.scheduler")
     v = sub.add_parser("validate", help="check that a config, a data folder or a workbook is usable")
     v.add_argument("path")
     v.add_argument("--preset", choices=["csmar", "wind", "industrial_survey"], help="header preset of the export")
@@ -55,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args) -> int:
     from .run import run
 
-    res = run(args.config, out=args.out, progress=False if args.quiet else None, strict=args.strict)
+    if args.scheduler is not None:
+        from .config import _scheduler
+
+        _scheduler("--scheduler", args.scheduler)
+    res = run(args.config, out=args.out, progress=False if args.quiet else None, strict=args.strict,
+              scheduler=args.scheduler)
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
     for f in res.findings:

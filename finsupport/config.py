@@ -106,6 +106,27 @@ def _measure_schema() -> dict[str, tuple[Any, Any]]:
     return {k: (checker(spec), defaults[k]) for k, spec in FIELDS.items()}
 
 
+def _grid(section: str):
+    """``[sensitivity.measure]`` / ``[sensitivity.estimate]``: option = list of values to try,
+    each value checked as the ``[measure]`` / ``[analysis]`` key of the same name is."""
+    def check(key, v):
+        from .sensitivity.specs import validate_grid
+
+        if not isinstance(v, dict):
+            raise ConfigError(f"{key} must be a table of option = [values to try]")
+        return {k: [list(x) if isinstance(x, tuple) else x for x in vals]
+                for k, vals in validate_grid(section, v, prefix=key).items()}
+    return check
+
+
+def _scheduler(key, v):
+    if not isinstance(v, str) or not (v in ("", "sync", "local") or "://" in v):
+        raise ConfigError(f"{key} = {v!r} is not allowed; use \"\" (a local Dask cluster when dask.distributed "
+                          "is installed, else this process), \"sync\", \"local\" or an address such as "
+                          "\"tcp://host:8786\"")
+    return v
+
+
 OUTCOMES = ("share", "subsidy_share", "equity_share", "debt_share", "log_revenue", "rd_intensity", "leverage",
             "effective_rate", "revenue_growth", "patents")
 
@@ -201,6 +222,13 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "honest_mbar": (_nonneg_floats, [0.0, 0.5, 1.0, 1.5, 2.0]),
         "honest_m": (_nonneg_floats, []),
         "honest_target": (_honest_target, "average"),
+    },
+    "sensitivity": {
+        "enabled": (_typed(bool), False),
+        "mode": (_choice("full", "one_at_a_time"), "full"),
+        "scheduler": (_scheduler, ""),
+        "measure": (_grid("measure"), {}),
+        "estimate": (_grid("estimate"), {}),
     },
     "output": {
         "figures": (_list_of(str, ("png", "pdf")), ["png", "pdf"]),
@@ -304,6 +332,9 @@ def load_config(source: str | Path | dict | Config | None = None, *, base_dir: s
             else:
                 values[section][key] = copy.deepcopy(default)
     _check_analysis(values["analysis"])
+    g = raw.get("sensitivity") if isinstance(raw.get("sensitivity"), dict) else {}
+    if "enabled" not in g and (g.get("measure") or g.get("estimate")):
+        values["sensitivity"]["enabled"] = True   # a grid written out is a grid wanted
     cfg = Config(values=values, base_dir=base, source=name)
     cfg.measure_options  # noqa: B018 -- checks the [measure] options together, as support_flows will
     return cfg
@@ -369,6 +400,23 @@ by = ""                             # "" | "criteria" | "subsidiary" | "sector":
 alpha = 0.05
 base_period = "varying"             # "varying" | "universal"
 anticipation = 0
+
+[sensitivity]
+# How much the headline moves with the measurement rules (and, opt-in, the effect with the
+# estimator): every combination ("full") or one option at a time ("one_at_a_time").
+enabled = true                      # on by itself when a grid is written and this key is left out
+mode = "full"
+scheduler = "sync"                  # "sync" (this process) | "local" (Dask, one worker per core) |
+                                    # "tcp://host:8786" | "" (local when dask.distributed is installed)
+
+[sensitivity.measure]               # option = [values to try]; any [measure] key
+subsidy_basis = ["received", "cvd", "straight_line"]
+equity_basis = ["gross", "grant_equivalent"]
+benchmark = ["lpr_1y", "lpr_5y"]
+spread_bp = [0.0, 100.0]
+
+[sensitivity.estimate]              # opt-in, e.g. estimator = ["twfe", "att_gt", "sun_abraham", "imputation"],
+                                    # control_group = ["never_treated", "not_yet_treated"], method = ["dr", "reg"]
 
 [output]
 figures = ["png", "pdf"]

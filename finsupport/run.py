@@ -37,6 +37,8 @@ class RunResult:
     findings: list = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: the specification grid (``[sensitivity]``), when enabled
+    sensitivity: Any = None
     #: wall time of each stage in seconds, in the order the stages ran (not in the manifest: it varies)
     timings: dict[str, float] = field(default_factory=dict)
     #: wall time of parts of stages (each workbook sheet), not included in ``timings``
@@ -342,13 +344,17 @@ def _strict_error(findings) -> DataError:
 
 
 def run(config: str | Path | dict | Config | None = None, *, out: str | Path | None = None,
-        progress: bool | None = None, progress_to: Progress | None = None, strict: bool = False) -> RunResult:
+        progress: bool | None = None, progress_to: Progress | None = None, strict: bool = False,
+        scheduler=None) -> RunResult:
     """Run a complete analysis and write its report.
 
     Parameters
     ----------
     config : path to a TOML file, a dict, a Config, or None
         ``None`` runs the embedded default dataset with the default configuration.
+    scheduler : str or dask.distributed Client, optional
+        Where the ``[sensitivity]`` grid runs; overrides ``sensitivity.scheduler``
+        (``--scheduler`` on the command line).
     out : path, optional
         The workbook (``….xlsx``) or a folder for it; default
         ``<output_dir>/<run.name>.xlsx`` relative to the config file (the working
@@ -396,6 +402,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
                 result.panel = _add_financial_outcomes(
                     cfg, analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"]), result.data)
             result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
+        if cfg["sensitivity"]["enabled"]:
+            result.sensitivity = _sensitivity(cfg, result, scheduler, prog)
         result.timings, result.timing_details = prog.timings, prog.details
         with prog.stage("report: build"):
             report = build_report(result, folder=folder)
@@ -408,6 +416,29 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     return result
 
 
+def _sensitivity(cfg: Config, result: RunResult, scheduler, prog: Progress):
+    """The ``[sensitivity]`` grid around the run's own options (its base specification)."""
+    from .sensitivity import sensitivity
+    from .sensitivity.specs import ESTIMATE_OPTIONS, ESTIMATORS
+
+    g, a = cfg["sensitivity"], cfg["analysis"]
+    estimate = g["estimate"] or None
+    base_e = None
+    if estimate:
+        if result.status is None:
+            raise ConfigError("[sensitivity.estimate] needs a designations table (certification timing)")
+        effect = [e for e in a["estimators"] if e in ESTIMATORS]
+        base_e = {k: a[k] for k in ESTIMATE_OPTIONS if k in a}
+        base_e.update(estimator="att_gt" if "att_gt" in effect else (effect or ["att_gt"])[0],
+                      outcome=a["outcomes"][0])
+    cohorts = cfg["shares"]["headline_cohorts"] if result.status is not None else None
+    return sensitivity(result.data, measure=g["measure"] or None, estimate=estimate, mode=g["mode"],
+                       base={"measure": dict(cfg["measure"]), **({"estimate": base_e} if base_e else {})},
+                       years=tuple(cfg["shares"]["years"]) or None, cohorts=cohorts or None,
+                       tier=cfg["sample"]["tier"], seed=cfg["run"]["seed"], alpha=a["alpha"],
+                       scheduler=scheduler if scheduler is not None else (g["scheduler"] or None), progress=prog)
+
+
 def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
     """Every stage of :func:`run` before estimation: read, validate, measure, certify, headline.
 
@@ -418,41 +449,16 @@ def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
     return _prepare(load_config(config), Progress(enabled=False), [])
 
 
-def _financial_outcomes(cfg: Config) -> list[str]:
-    """Outcomes of the config that are financials columns rather than derived ratios."""
-    from .config import OUTCOMES
-
-    return [o for o in cfg["analysis"]["outcomes"] if o not in OUTCOMES]
-
-
 def _check_outcomes(cfg: Config, data) -> None:
-    """Every configured outcome is a derived ratio or a numeric column of the financials table."""
-    from .config import OUTCOMES
+    from .estimate.panel import check_financial_outcomes
 
-    extra = _financial_outcomes(cfg)
-    if not extra:
-        return
-    fin = data.financials
-    cols = [] if fin is None else list(fin.columns)
-    unknown = [o for o in extra if o not in cols]
-    if unknown:
-        raise ConfigError(f"analysis.outcomes: {unknown} are neither derived outcomes ({', '.join(OUTCOMES)}) nor "
-                          f"columns of the financials table (columns: {', '.join(map(str, cols)) or 'none'}); "
-                          f"fix the names or add the columns")
-    bad = [o for o in extra if not pd.api.types.is_numeric_dtype(fin[o]) or pd.api.types.is_bool_dtype(fin[o])]
-    if bad:
-        raise ConfigError(f"analysis.outcomes: financials column(s) {bad} are not numeric; an outcome must be "
-                          f"a number per firm-year")
+    check_financial_outcomes(cfg["analysis"]["outcomes"], data, key="analysis.outcomes")
 
 
 def _add_financial_outcomes(cfg: Config, panel: pd.DataFrame, data) -> pd.DataFrame:
-    """The financials columns named as outcomes, joined to the analysis panel by firm and year."""
-    extra = _financial_outcomes(cfg)
-    if not extra:
-        return panel
-    fin = data.financials[["firm_id", "year", *extra]].copy()
-    fin["year"] = fin["year"].astype(np.int64)
-    return panel.merge(fin.astype({c: float for c in extra}), on=["firm_id", "year"], how="left")
+    from .estimate.panel import add_financial_outcomes
+
+    return add_financial_outcomes(panel, data, cfg["analysis"]["outcomes"])
 
 
 def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:

@@ -109,14 +109,14 @@ def test_reading_and_validation_report_each_table_within_their_stage(tmp_path):
     p = Progress(stream=out, interactive=False, interval=0.0, clock=clock)
     with p.stage("read") as task:
         data = fs.read_dataset(ex, validate=False)
-        assert task.total == 10 and task.done == 10   # five files parsed, five tables built
+        assert task.total == 14 and task.done == 14   # seven files parsed, seven tables built (with land)
     with p.stage("validate") as task:
         validate_dataset(data)
-        assert task.total == task.done == 6           # five tables, then the checks across tables
+        assert task.total == task.done == 8           # seven tables, then the checks across tables
     text = out.getvalue()
-    assert re.search(r"read \(parsing grants\.csv, [\d.]+ MB\) — \d+/10 files and tables", text)
-    assert re.search(r"read \(financials 2,196 rows\) — \d+/10 files and tables", text)
-    assert re.search(r"validate \(grants, [\d,]+ rows\) — \d/6 tables", text)
+    assert re.search(r"read \(parsing grants\.csv, [\d.]+ MB\) — \d+/14 files and tables", text)
+    assert re.search(r"read \(financials 2,196 rows\) — \d+/14 files and tables", text)
+    assert re.search(r"validate \(grants, [\d,]+ rows\) — \d/8 tables", text)
 
 
 def test_current_task_reaches_code_inside_a_stage_and_counts_from_expect():

@@ -1594,7 +1594,8 @@ def _detect_label_rows(grid: list[list], kinds: list[str | None], max_extra: int
 
 # -- entry point ----------------------------------------------------------------------
 def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, header_rows=None,
-                 validate: bool = True, limits: Limits | None = None) -> Dataset:
+                 validate: bool = True, limits: Limits | None = None, engine: str = "pandas",
+                 npartitions: int | None = None) -> Dataset:
     """Read the data contract's tables from a folder of CSV/Parquet files or one ``.xlsx`` workbook.
 
     Parameters
@@ -1625,6 +1626,11 @@ def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, he
         Normalise and check the tables (default). ``False`` returns them as read.
     limits : finsupport.data.safety.Limits, optional
         Limits for untrusted workbooks (file size, zip members, ratio, cells, macros).
+    engine : {"pandas", "dask"}
+        ``"dask"`` reads a folder of Parquet tables in the contract's layout into a
+        :class:`~finsupport.data.partitioned.PartitionedDataset` (firm-year tables on
+        Dask, partitioned by firm; ``npartitions`` buckets) for data larger than memory;
+        ``support_flows`` and ``support_share`` accept it.
 
     Raises
     ------
@@ -1634,6 +1640,16 @@ def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, he
     ConfigError
         An option that is malformed or unknown (a preset, a unit spelling, …).
     """
+    if engine == "dask":
+        if mapping or preset or units or sheets or header_rows:
+            raise ConfigError("engine='dask' reads Parquet in the contract's layout: mapping, preset, units, sheets "
+                              "and header_rows are for the in-memory reader (read the export with engine='pandas' "
+                              "and write each table with to_parquet)")
+        from .partitioned import read_partitioned
+
+        return read_partitioned(path, npartitions=npartitions, validate=validate)
+    if engine != "pandas":
+        raise ConfigError(f"engine = {engine!r} is not allowed; use 'pandas' or 'dask'")
     opts = _options(mapping, preset, units, sheets, header_rows, limits)
     p = Path(path)
     log = QualityLog()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigError
+
 __all__ = ["analysis_panel", "PANEL_OUTCOMES"]
 
 class _OutcomeDescriptions(dict):
@@ -102,3 +104,37 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     for c in ("log_revenue", "rd_intensity", "leverage"):
         out[f"{c}_pre"] = out["firm_id"].map(first[c])
     return out.sort_values(["firm_id", "year"], ignore_index=True)
+
+
+def check_financial_outcomes(outcomes, data, *, key: str = "outcomes") -> None:
+    """Every outcome is a derived ratio (:data:`PANEL_OUTCOMES`) or a numeric column of the
+    financials table; otherwise a :class:`ConfigError` naming ``key``, the names and the columns."""
+    from ..config import OUTCOMES
+
+    extra = [o for o in outcomes if o not in OUTCOMES]
+    if not extra:
+        return
+    fin = data.financials
+    cols = [] if fin is None else list(fin.columns)
+    unknown = [o for o in extra if o not in cols]
+    if unknown:
+        raise ConfigError(f"{key}: {unknown} are neither derived outcomes ({', '.join(OUTCOMES)}) nor "
+                          f"columns of the financials table (columns: {', '.join(map(str, cols)) or 'none'}); "
+                          f"fix the names or add the columns")
+    bad = [o for o in extra if not pd.api.types.is_numeric_dtype(fin[o]) or pd.api.types.is_bool_dtype(fin[o])]
+    if bad:
+        raise ConfigError(f"{key}: financials column(s) {bad} are not numeric; an outcome must be "
+                          f"a number per firm-year")
+
+
+def add_financial_outcomes(panel: pd.DataFrame, data, outcomes) -> pd.DataFrame:
+    """The financials columns named in ``outcomes`` (not derived ratios), joined to the
+    analysis panel by firm and year."""
+    from ..config import OUTCOMES
+
+    extra = [o for o in dict.fromkeys(outcomes) if o not in OUTCOMES and o not in panel.columns]
+    if not extra:
+        return panel
+    fin = data.financials[["firm_id", "year", *extra]].copy()
+    fin["year"] = fin["year"].astype(np.int64)
+    return panel.merge(fin.astype({c: float for c in extra}), on=["firm_id", "year"], how="left")

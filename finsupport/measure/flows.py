@@ -110,6 +110,11 @@ def support_flows(
                  first_year_debt=first_year_debt, tax_basis=tax_basis, tax_timing=tax_timing,
                  land_benchmark=land_benchmark, land_allocation=land_allocation)
     opts = MeasureOptions.coerce(options, **{k: v for k, v in given.items() if v is not None})
+    if type(data).__name__ == "PartitionedDataset":
+        # registry scale: the same computation on every firm partition (a Dask DataFrame)
+        from ..data.partitioned import partitioned_flows
+
+        return partitioned_flows(data, options=opts)
     log = data.quality
     fin = data.require("financials", ["firm_id", "year", "revenue"], purpose="support flows")
     lacking = [c for c in ("interest_bearing_debt", "interest_expense") if c not in fin.columns]

@@ -81,6 +81,14 @@ def support_share(
     Tidy DataFrame: the ``by`` columns, then ``SHARE_COLUMNS``; one row per group and
     component. ``attrs["components"]`` lists the component rows in order.
     """
+    if type(flows).__module__.startswith("dask"):
+        # registry scale: flows of a PartitionedDataset, reduced across firm partitions
+        from ..data.partitioned import partitioned_share
+
+        comps = share_components(flows._meta, components, extended=extended)   # the layout's attrs
+        out = partitioned_share(flows, by=by, years=years, firms=firms, status=status, components=comps)
+        out.attrs["components"] = list(comps)
+        return out
     by = [by] if isinstance(by, str) else list(by or [])
     components = share_components(flows, components, extended=extended)
     df = flows
