@@ -196,3 +196,27 @@ def test_errors(dynamic):
         fs.honest_did(dynamic, m=0.1)
     with pytest.raises(ConfigError, match="≥ 0"):
         fs.honest_did(dynamic, mbar=[-1])
+
+
+def test_the_run_reports_the_robust_sets(tmp_path):
+    """analysis.honest_did in the run: a 'Parallel trends' sheet per outcome with the robust
+    sets in percentage points, a native chart per source and the breakdown value in the notes."""
+    from openpyxl import load_workbook
+
+    cfg = {"analysis": {"honest_did": "relative_magnitudes", "base_period": "universal", "bootstrap": 0},
+           "sensitivity": {"enabled": False}}
+    r = fs.run(cfg, out=tmp_path / "h.xlsx", progress=False)
+    res = r.estimates["share"]["honest_did"]
+    ws = load_workbook(r.report_path)["Parallel trends (support share)"]
+    rows = [row for row in ws.iter_rows(values_only=True) if any(v is not None for v in row)]
+    assert any(res["event_study"].breakdown_text() in str(row[0]) for row in rows)
+    heads = [i for i, row in enumerate(rows) if row[0] == "Term"]
+    assert len(heads) == 2 and len(ws._charts) == 2   # event study, then the dynamic aggregation
+    for i, key in zip(heads, ("event_study", "dynamic"), strict=True):
+        t = res[key].tidy()
+        got = pd.DataFrame(rows[i + 1:i + 1 + len(t)], columns=rows[i])
+        assert list(got["Term"]) == list(t["term"])
+        np.testing.assert_allclose(got["Interval, lower (percentage points)"].astype(float), t["conf_low"] * 100,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(got["Interval, upper (percentage points)"].astype(float), t["conf_high"] * 100,
+                                   rtol=1e-12)

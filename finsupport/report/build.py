@@ -2,7 +2,7 @@
 
 The sheet order: About, Headline, Shares, Support over time, Distribution, Flows, Firms,
 Designations, Criteria audit, Regression tables, one Event study and one ATT(g,t) sheet
-per outcome, Sensitivity (the specification grid), Data quality, Columns, Manifest. Figures go out as PNG and PDF (and as
+per outcome, Parallel trends (honest_did, per outcome), Sensitivity (the specification grid), Data quality, Columns, Manifest. Figures go out as PNG and PDF (and as
 native charts in the workbook), regression tables as Markdown and LaTeX. Headers, units
 and number formats come from the registry in :mod:`finsupport.report.labels`.
 """
@@ -33,6 +33,7 @@ from .figures import (
     share_distribution,
     support_over_time,
 )
+from .honest import honest_sheets
 from .labels import (
     AMOUNT_UNITS,
     COLUMNS,
@@ -894,6 +895,7 @@ def build_report(result, *, folder: Path | None = None) -> Report:
         es = _event_study_sheets(result, who, meta)
         cs = _att_gt_sheets(result, who, meta)
         sheets += [s for s, *_ in es] + [s for s, *_ in cs]
+        sheets += honest_sheets(result, who.panel or who.all, meta)
         figures["event_study"] = [(o, t) for _, o, t in es]
         figures["att_gt"] = [(o, t, d) for _, o, t, d in cs]
     sens = sensitivity_sheet(getattr(result, "sensitivity", None), who.headline, meta)
