@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,11 +38,14 @@ def generate(folder: Path, firm_years: int) -> int:
     import finsupport as fs
 
     n_chunks = max(1, -(-firm_years // (CHUNK_FIRMS * (YEARS[1] - YEARS[0] + 1))))
-    for t in ("firms", "financials", "grants", "equity", "designations"):
-        (folder / t).mkdir(parents=True, exist_ok=True)
     for i in range(n_chunks):
         d = fs.simulate(n_firms=CHUNK_FIRMS, years=YEARS, seed=1000 + i)
         for t, df in d.tables().items():
+            if "firm_id" not in df:   # land benchmarks: one table for every firm, written once
+                if i == 0:
+                    df.to_parquet(folder / f"{t}.parquet", index=False)
+                continue
+            (folder / t).mkdir(parents=True, exist_ok=True)
             df = df.assign(firm_id=f"C{i:03d}-" + df["firm_id"].astype(str))
             df.to_parquet(folder / t / f"part-{i:03d}.parquet", index=False)
     return n_chunks
@@ -105,9 +109,13 @@ def subset(src: Path, dst: Path, n_chunks: int) -> None:
     import pandas as pd
 
     dst.mkdir(parents=True, exist_ok=True)
-    for t in ("firms", "financials", "grants", "equity", "designations"):
-        parts = sorted((src / t).glob("*.parquet"))[:n_chunks]
-        pd.concat([pd.read_parquet(f) for f in parts], ignore_index=True).to_parquet(dst / f"{t}.parquet", index=False)
+    for table in sorted(src.iterdir()):
+        if table.is_file():   # a table written once (land benchmarks)
+            shutil.copy(table, dst / table.name)
+            continue
+        parts = sorted(table.glob("*.parquet"))[:n_chunks]
+        pd.concat([pd.read_parquet(f) for f in parts], ignore_index=True).to_parquet(dst / f"{table.name}.parquet",
+                                                                                     index=False)
 
 
 def main() -> None:

@@ -59,6 +59,11 @@ class RunResult:
         if est is not None:
             lines.append(f"  certification effect on the support share (Callaway–Sant'Anna, simple ATT): "
                          f"{est.overall_att * 100:.2f} percentage points of revenue (SE {est.overall_se * 100:.2f})")
+        if self.sensitivity is not None:
+            g = self.sensitivity.headline_range()
+            lines.append(f"  specification grid: pooled support share {g['min']:.2%} to {g['max']:.2%} across "
+                         f"{g['n_specifications']} specifications of {', '.join(self.sensitivity.varied)} "
+                         f"(Sensitivity sheet)")
         n = len(self.findings)
         lines.append(f"  plausibility checks: {n} warning(s), see the Headline and Data quality sheets" if n
                      else "  plausibility checks: none triggered")

@@ -118,3 +118,19 @@ def test_layouts_the_dask_reader_does_not_take(tmp_path, folder):
         raw / "financials.parquet")
     with pytest.raises(DataError, match="not in the data contract's layout"):
         fs.read_dataset(raw, engine="dask")
+
+
+def test_without_persisting_every_use_reads_again_and_gives_the_same(folder, both):
+    """Data larger than the workers' memory are not kept after checking (persist=False, chosen
+    automatically from the Parquet metadata): measures then read and check each partition
+    again, with the same flows and the same quality log."""
+    from finsupport.data.partitioned import _fits_in_memory, read_partitioned
+
+    p, _ = both
+    assert _fits_in_memory(folder) and p.provenance["persisted"] is True
+    q = read_partitioned(folder, npartitions=3, persist=False)
+    assert q.provenance["persisted"] is False and q._validated_parts is None
+    with dask.config.set(scheduler="sync"):
+        a, b = fs.support_flows(p).compute(), fs.support_flows(q).compute()
+    pd.testing.assert_frame_equal(_sorted(a), _sorted(b))
+    pd.testing.assert_frame_equal(p.quality.to_frame(), q.quality.to_frame())
