@@ -13,7 +13,9 @@ peak resident memory sampled:
   cluster with one worker process per core;
 * in memory: the same three steps with ``engine="pandas"`` on the first
   ``--in-memory-max`` firm-years (the largest size it is run at), and the Dask path on
-  that same subset, for the ratio.
+  that same subset twice, for the ratios: from one file per table (rows shuffled to
+  their firm's partition) and from the chunks' files as written (already partitioned by
+  firm, read without a shuffle — the layout of the whole panel).
 
 Not run in CI (minutes and tens of GB of temporary disk at 20 million firm-years).
 """
@@ -88,6 +90,7 @@ def _child(args) -> None:
     total = share[share["component"] == "total"]["pooled_share"].to_numpy()
     print(json.dumps({"engine": args.engine, "firm_years": n, "read_validate_s": t1 - t0, "measure_share_s": t2 - t1,
                       "total_s": t2 - t0, "peak_bytes": peak, "worker_peak_bytes": worker_peak,
+                      "layout": data.provenance.get("layout", "in memory"),
                       "share_by_year": [float(x) for x in total]}))
     pd.set_option("display.width", 120)
 
@@ -104,11 +107,21 @@ def run_child(folder: Path, engine: str, partitions: int | None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def subset(src: Path, dst: Path, n_chunks: int) -> None:
-    """The first chunks, one Parquet file per table (the layout both readers take)."""
+def subset(src: Path, dst: Path, n_chunks: int, *, by_file: bool = False) -> None:
+    """The first chunks, one Parquet file per table (the layout both readers take), or with
+    ``by_file`` a folder per table of the chunks' files (the Dask reader's layout without a shuffle)."""
     import pandas as pd
 
     dst.mkdir(parents=True, exist_ok=True)
+    if by_file:
+        for table in sorted(src.iterdir()):
+            if table.is_file():
+                shutil.copy(table, dst / table.name)
+                continue
+            (dst / table.name).mkdir(exist_ok=True)
+            for f in sorted(table.glob("*.parquet"))[:n_chunks]:
+                shutil.copy(f, dst / table.name / f.name)
+        return
     for table in sorted(src.iterdir()):
         if table.is_file():   # a table written once (land benchmarks)
             shutil.copy(table, dst / table.name)
@@ -144,23 +157,28 @@ def main() -> None:
         small_chunks = max(1, min(chunks, args.in_memory_max // per_chunk))
         small = Path(tmp) / "small"
         subset(full, small, small_chunks)
+        small_by_file = Path(tmp) / "small_by_file"
+        subset(full, small_by_file, small_chunks, by_file=True)
         rows = []
+        # the Dask path on the same data twice: one file per table (rows shuffled to their firm's
+        # partition) and the chunks' files as written (already by firm: no shuffle)
         for label, folder, engine in (("in memory", small, "pandas"), ("dask", small, "dask"),
-                                      ("dask", full, "dask")):
-            if folder is full and small_chunks == chunks or args.skip_comparison and folder is small:
+                                      ("dask", small_by_file, "dask"), ("dask", full, "dask")):
+            if folder is full and small_chunks == chunks or args.skip_comparison and folder is not full:
                 continue
             r = run_child(folder, engine, args.partitions)
             rows.append((label, r))
             print(f"{label:>9}: {r['firm_years']:>11,} firm-years  read+validate {r['read_validate_s']:7.1f} s  "
                   f"flows+share {r['measure_share_s']:7.1f} s  total {r['total_s']:7.1f} s  "
                   f"peak {r['peak_bytes'] / 2**30:5.2f} GB (client), {r['worker_peak_bytes'] / 2**30:5.2f} GB "
-                  "(largest worker)")
+                  f"(largest worker); layout: {r['layout']}")
         if len(rows) < 2:
             return
-        a, b = rows[0][1], rows[1][1]
-        diff = max(abs(x - y) / abs(y) for x, y in zip(b["share_by_year"], a["share_by_year"], strict=True))
-        print(f"same data: dask / in-memory time {b['total_s'] / a['total_s']:.2f}; "
-              f"largest relative difference of the yearly shares {diff:.1e}")
+        a = rows[0][1]
+        for _, b in rows[1:3]:
+            diff = max(abs(x - y) / abs(y) for x, y in zip(b["share_by_year"], a["share_by_year"], strict=True))
+            print(f"same data, {b['layout']}: dask / in-memory time {b['total_s'] / a['total_s']:.2f}; "
+                  f"largest relative difference of the yearly shares {diff:.1e}")
 
 
 if __name__ == "__main__":

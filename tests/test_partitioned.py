@@ -134,3 +134,54 @@ def test_without_persisting_every_use_reads_again_and_gives_the_same(folder, bot
         a, b = fs.support_flows(p).compute(), fs.support_flows(q).compute()
     pd.testing.assert_frame_equal(_sorted(a), _sorted(b))
     pd.testing.assert_frame_equal(p.quality.to_frame(), q.quality.to_frame())
+
+
+def _write_by_file(d, folder, groups, *, move=None):
+    """Each firm-year table as a folder of files, firm group k in part-k of every table;
+    ``move`` = (firm, k): that firm's financials rows go to file k instead (a broken layout)."""
+    folder.mkdir(exist_ok=True)
+    firms = sorted(d.financials["firm_id"].unique())
+    group = {f: i % groups for i, f in enumerate(firms)}
+    for t, df in d.tables().items():
+        if t in ("financials", "grants", "equity", "land"):
+            (folder / t).mkdir(exist_ok=True)
+            g = df["firm_id"].map(group)
+            if move is not None and t == "financials":
+                g = g.where(df["firm_id"] != move[0], move[1])
+            for k in range(groups):
+                df[g == k].reset_index(drop=True).to_parquet(folder / t / f"part-{k}.parquet")
+        else:
+            df.to_parquet(folder / f"{t}.parquet")
+    return folder
+
+
+def test_a_layout_already_by_firm_is_read_without_a_shuffle(tmp_path):
+    d = fs.simulate(n_firms=400, seed=5)
+    folder = _write_by_file(d, tmp_path / "byfile", 4)
+    mem = fs.read_dataset(_write(d, tmp_path / "flat"))
+    with dask.config.set(scheduler="sync"):
+        p = fs.read_dataset(folder, engine="dask")
+        assert p.by_file and p.npartitions == 4 and p.provenance["layout"] == "by file"
+        # no shuffle in the graph: each partition is one file read
+        assert not any("shuffle" in str(k) for k in dict(p.financials.dask).keys())
+        got = fs.support_flows(p, components=["subsidy", "equity", "debt", "tax", "land"]).compute()
+        shares = fs.support_share(fs.support_flows(p), by="year")
+    want = fs.support_flows(mem, components=["subsidy", "equity", "debt", "tax", "land"])
+    pd.testing.assert_frame_equal(_sorted(got), _sorted(want), check_dtype=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(shares, fs.support_share(fs.support_flows(mem), by="year"), rtol=1e-9,
+                                  check_dtype=False)
+    # asking for a number of partitions shuffles instead, with the same result
+    with dask.config.set(scheduler="sync"):
+        q = fs.read_dataset(folder, engine="dask", npartitions=3)
+        assert not q.by_file
+        pd.testing.assert_frame_equal(_sorted(fs.support_flows(q).compute()), _sorted(fs.support_flows(mem)),
+                                      check_dtype=False, rtol=1e-12)
+
+
+def test_a_firm_in_two_files_is_refused(tmp_path):
+    d = fs.simulate(n_firms=200, seed=6)
+    firm = sorted(d.financials["firm_id"].unique())[0]    # group 0; its financials go to part-1
+    folder = _write_by_file(d, tmp_path / "broken", 2, move=(firm, 1))
+    with dask.config.set(scheduler="sync"), pytest.raises(DataError, match=r"more than one file") as e:
+        fs.read_dataset(folder, engine="dask")
+    assert firm in str(e.value) and "part-0.parquet" in str(e.value) and "npartitions" in str(e.value)

@@ -71,6 +71,9 @@ class PartitionedDataset:
     land: Any = None
     land_benchmarks: pd.DataFrame | None = None
     npartitions: int = 1
+    #: partitions are the input files (a firm's rows in the same file name of every table),
+    #: not hash buckets of a shuffle
+    by_file: bool = False
     #: every partition passes the in-memory checks when it is used (their findings were
     #: gathered into ``quality`` when the data were read)
     validated: bool = False
@@ -94,7 +97,7 @@ class PartitionedDataset:
                  for t in PARTITIONED_TABLES}
         return [dask.delayed(_part_dataset)(i, self.npartitions, self.firms, self.designations,
                                             parts["financials"][i], parts["grants"][i], parts["equity"][i],
-                                            parts["land"][i], self.land_benchmarks, self.validated)
+                                            parts["land"][i], self.land_benchmarks, self.validated, self.by_file)
                 for i in range(self.npartitions)]
 
     def compute(self, **kwargs) -> Dataset:
@@ -118,12 +121,18 @@ class PartitionedDataset:
 
 
 def _part_dataset(i: int, n: int, firms, designations, fin, grants, equity, land=None, land_benchmarks=None,
-                  validated: bool = False) -> Dataset:
+                  validated: bool = False, by_file: bool = False) -> Dataset:
     """The in-memory Dataset of partition ``i`` (tables without the bucket index)."""
     def strip(df):
         return None if df is None else df.reset_index(drop=True)
 
-    f = None if firms is None else firms[bucket_of(firms["firm_id"], n) == i]
+    if firms is None:
+        f = None
+    elif by_file:   # the firms whose rows this file holds
+        ids = pd.concat([d["firm_id"] for d in (fin, grants, equity, land) if d is not None], ignore_index=True)
+        f = firms[firms["firm_id"].astype("string").isin(ids.unique())]
+    else:
+        f = firms[bucket_of(firms["firm_id"], n) == i]
     ds = Dataset(firms=f, financials=strip(fin), grants=strip(grants), equity=strip(equity), land=strip(land),
                  land_benchmarks=land_benchmarks, validate=False)
     if validated:
@@ -162,12 +171,18 @@ def read_partitioned(path, *, npartitions: int | None = None, validate: bool = T
         ``grants``, ``equity``, ``land``: partitioned by firm); ``firms``,
         ``designations`` and ``land_benchmarks`` as Parquet file or folder (given
         whole to every partition).
+        When every firm-year table is a folder with the same file names and each firm's
+        rows are in one file name of every table (as a registry written by region or by
+        firm range), file *k* of every table is partition *k* and nothing is shuffled; a
+        firm found in two files is an error. Otherwise rows are moved to partitions by a
+        hash of the firm code (a shuffle).
         Columns must carry the contract's names and yuan amounts: export mappings,
         presets and unit conversion are for the in-memory reader (read the export once
         with :func:`finsupport.read_dataset` and write the tables to Parquet).
     npartitions : int, optional
-        Number of firm buckets; default one per 1,000,000 financials rows (at least the
-        number of input partitions of ``financials``).
+        Number of firm buckets of the shuffle (given, it shuffles a by-file layout too);
+        default one per 1,000,000 financials rows (at least the number of input
+        partitions of ``financials``).
     validate : bool
         Validate every partition with the in-memory checks (default). Problems raise a
         :class:`DataError` naming the table, column and rows, as in memory.
@@ -187,9 +202,15 @@ def read_partitioned(path, *, npartitions: int | None = None, validate: bool = T
     for t in WHOLE_TABLES:
         src = _table_source(folder, t)
         small[t] = None if src is None else pd.read_parquet(src)
+    files = _aligned_files(folder) if npartitions is None else None
     big: dict[str, Any] = {}
     for t in PARTITIONED_TABLES:
         src = _table_source(folder, t)
+        if files is not None and src is not None:
+            # already partitioned by firm: file k of every table is partition k, no shuffle
+            big[t] = _read_files(src, files, dd)
+            _check_layout(t, list(big[t].columns), src)
+            continue
         if src is None:
             if t == "financials":
                 raise DataError(problems=[{"table": "financials", "message": f"no financials.parquet or financials/ in '{folder}'",
@@ -210,16 +231,19 @@ def read_partitioned(path, *, npartitions: int | None = None, validate: bool = T
         dq = Dataset(firms=small["firms"], designations=small["designations"].copy(), quality=quality, validate=False)
         validate_dataset(dq)
         small["designations"] = dq.designations  # (firm findings recur per partition; the log keeps one)
-    n = npartitions or max(big["financials"].npartitions,
-                           -(-_nrows(_table_source(folder, "financials")) // 1_000_000))
-    for t, df in big.items():
+    n = len(files) if files is not None else npartitions or max(
+        big["financials"].npartitions, -(-_nrows(_table_source(folder, "financials")) // 1_000_000))
+    for t, df in (big.items() if files is None else ()):
         df = df.assign(firm_id=df["firm_id"].astype("string"))
         df = df.assign(_bucket=df["firm_id"].map_partitions(bucket_of, n, meta=("_bucket", "int64")))
         # divisions 0, 1, …, n: partition i holds bucket i exactly, in every table
         big[t] = df.set_index("_bucket", divisions=list(range(n + 1)), sort=True)
     out = PartitionedDataset(firms=small["firms"], designations=small["designations"],
-                             land_benchmarks=small["land_benchmarks"], npartitions=n,
-                             provenance={"path": str(folder), "engine": "dask", "partitions": n}, quality=quality,
+                             land_benchmarks=small["land_benchmarks"], npartitions=n, by_file=files is not None,
+                             provenance={"path": str(folder), "engine": "dask", "partitions": n,
+                                         "layout": "by file" if files is not None else "hash of the firm code",
+                                         **({"files": files} if files is not None else {})},
+                             quality=quality,
                              **big)
     if validate:
         keep = persist if persist is not None else _fits_in_memory(folder)
@@ -263,6 +287,39 @@ def _workers_memory() -> float:
     return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
+def _aligned_files(folder: Path) -> list[str] | None:
+    """The file names shared by every firm-year table when each is a folder holding the same
+    names (``financials/part-000.parquet``, ``grants/part-000.parquet``, …): the writer's
+    partitions by firm, used as they are. None for any other layout (rows are then shuffled)."""
+    names = {}
+    for t in PARTITIONED_TABLES:
+        src = _table_source(folder, t)
+        if src is None:
+            continue
+        if src.is_file():
+            return None
+        names[t] = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.parquet"))
+    fin = names.get("financials")
+    if not fin or any(v != fin for v in names.values()):
+        return None
+    return fin
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    df = pd.read_parquet(path)
+    return df.assign(firm_id=df["firm_id"].astype("string"))
+
+
+def _read_files(src: Path, files: list[str], dd):
+    """One partition per file, in the order of ``files`` (the same in every table)."""
+    import dask
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(src / files[0]).empty_table().to_pandas()
+    meta = meta.assign(firm_id=meta["firm_id"].astype("string"))
+    return dd.from_delayed([dask.delayed(_read_file)(src / f) for f in files], meta=meta, verify_meta=False)
+
+
 def _nrows(src: Path) -> int:
     """Rows of a Parquet file or folder, from the files' metadata (no data read)."""
     import pyarrow.parquet as pq
@@ -290,11 +347,13 @@ def _validate(data: PartitionedDataset, *, persist: bool = True) -> None:
     checked = [dask.delayed(_checked)(p) for p in data.partitions()]
     if persist:
         checked = list(dask.persist(*checked))
-    out = dask.compute([dask.delayed(_findings)(c) for c in checked])[0]
-    for lg, _ in out:
+    out = dask.compute([dask.delayed(_findings)(c, data.by_file) for c in checked])[0]
+    if data.by_file:
+        _check_disjoint([ids for _, _, ids in out], data.provenance.get("files") or [])
+    for lg, _, _ in out:
         if len(lg):
             data.quality._frames.append(lg)
-    data.sample = next((s for _, s in out if s is not None), None)
+    data.sample = next((s for _, s, _ in out if s is not None), None)
     if persist:
         data._validated_parts = [dask.delayed(_dataset_of)(c) for c in checked]
     data.validated = True
@@ -309,8 +368,29 @@ def _checked(ds: Dataset) -> Dataset:
     return ds
 
 
-def _findings(ds: Dataset) -> tuple[pd.DataFrame, Dataset | None]:
-    return ds.quality.to_frame(), _first_firm(ds)
+def _findings(ds: Dataset, by_file: bool = False) -> tuple[pd.DataFrame, Dataset | None, np.ndarray | None]:
+    ids = None
+    if by_file:   # the firms of this file, to check that no firm is in two files
+        ids = pd.concat([d["firm_id"] for d in (ds.financials, ds.grants, ds.equity, ds.land) if d is not None],
+                        ignore_index=True).astype(str).unique()
+    return ds.quality.to_frame(), _first_firm(ds), ids
+
+
+def _check_disjoint(ids: list, files: list[str]) -> None:
+    """A firm in two files of a by-file layout would be measured twice, half in each: refuse."""
+    s = pd.Series(np.concatenate(ids) if ids else np.array([], dtype=object))
+    part = np.repeat(np.arange(len(ids)), [len(x) for x in ids])
+    dup = s.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    names = [files[k] if k < len(files) else f"partition {k}" for k in part[dup]]
+    shown = pd.DataFrame({"firm_id": s[dup].to_numpy(), "file": names}).groupby("firm_id", sort=True)["file"]
+    examples = "; ".join(f"{f}: {', '.join(v)}" for f, v in list(shown)[:5])
+    raise DataError(problems=[{"table": "financials, grants, equity, land", "column": "firm_id",
+                               "message": f"{shown.ngroups} firm(s) have rows in more than one file of the "
+                                          f"tables' folders (e.g. {examples})",
+                               "hint": "write each firm's rows into one file name in every table folder, or read "
+                                       "with npartitions=N to move rows to their firm's partition (a shuffle)"}])
 
 
 def _dataset_of(ds: Dataset) -> Dataset:
