@@ -54,7 +54,8 @@ def _overrides() -> dict[str, Column]:
 
     out = dict(OVERRIDE)
     for k, (label, unit) in _OPTION_WORDS.items():
-        kind = "int" if unit in ("years", "number") else ("coef" if unit else "text")
+        kind = {"years": "int", "number": "int", "basis points": "amount2", "share of sales": "pct"}.get(
+            unit, "coef" if unit else "text")
         help_ = FIELDS[k].help if k in FIELDS else "estimation option"
         out[k] = Column(label, unit, kind, f"option of the specification: {help_}")
     for c, words in COMPONENT_LABELS.items():
