@@ -138,3 +138,14 @@ def test_current_task_reaches_code_inside_a_stage_and_counts_from_expect():
         assert task.remaining() == 30.0
     assert current_task() is not task
     assert "250/1,000 draws — 50 s — ~30 s left" in out.getvalue()
+
+
+def test_bootstrap_draws_report_to_the_running_stage():
+    """att_gt's multiplier bootstrap counts its draws in the stage that runs it (time left shown)."""
+    panel = fs.analysis_panel(fs.load_example())
+    out = io.StringIO()
+    p = Progress(stream=out, interactive=False, interval=0.0)
+    with p.stage("estimate: att_gt") as task:
+        fs.att_gt(panel, outcome="share", unit="firm_id", time="year", cohort="cohort", bootstrap=99, seed=1)
+        assert (task.unit, task.total, task.done) == ("draws", 99, 99)
+    assert "/99 draws" in out.getvalue()
