@@ -382,7 +382,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     RunResult with the flows, shares, status, audit, panel, estimates, plausibility
     findings and output paths.
     """
-    from .estimate.panel import analysis_panel
+    from .estimate.panel import add_financial_outcomes, analysis_panel
     from .report.build import build_report, write_outputs
     from .report.detail import detail_format
 
@@ -404,8 +404,9 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
             raise _strict_error(result.findings)
         if result.status is not None and cfg["analysis"]["enabled"]:
             with prog.stage("analysis panel"):
-                result.panel = _add_financial_outcomes(
-                    cfg, analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"]), result.data)
+                result.panel = add_financial_outcomes(
+                    analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"]), result.data,
+                    cfg["analysis"]["outcomes"])
             result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
         if cfg["sensitivity"]["enabled"]:
             result.sensitivity = _sensitivity(cfg, result, scheduler, prog)
@@ -454,27 +455,17 @@ def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
     return _prepare(load_config(config), Progress(enabled=False), [])
 
 
-def _check_outcomes(cfg: Config, data) -> None:
-    from .estimate.panel import check_financial_outcomes
-
-    check_financial_outcomes(cfg["analysis"]["outcomes"], data, key="analysis.outcomes")
-
-
-def _add_financial_outcomes(cfg: Config, panel: pd.DataFrame, data) -> pd.DataFrame:
-    from .estimate.panel import add_financial_outcomes
-
-    return add_financial_outcomes(panel, data, cfg["analysis"]["outcomes"])
-
-
 def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:
     from .certify.audit import audit_criteria
     from .certify.status import designation_status
+    from .estimate.panel import check_financial_outcomes
     from .measure.flows import support_flows
     from .measure.plausibility import check_plausibility
 
     data = _load_data(cfg, prog)
     if cfg["analysis"]["enabled"]:
-        _check_outcomes(cfg, data)  # an unknown outcome stops the run now, not after measuring
+        # an unknown outcome stops the run now, not after measuring
+        check_financial_outcomes(cfg["analysis"]["outcomes"], data, key="analysis.outcomes")
     with prog.stage("sample"):
         data = _restrict_sample(cfg, data)
     with prog.stage("measure"):

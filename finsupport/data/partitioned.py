@@ -153,6 +153,11 @@ def _first_firm(ds: Dataset) -> Dataset | None:
                    designations=ds.designations, validate=False)
 
 
+def _parquet_files(src: Path) -> list[Path]:
+    """The Parquet files of a table: the file itself, or every file below its folder, sorted."""
+    return [src] if src.is_file() else sorted(src.rglob("*.parquet"))
+
+
 def _table_source(folder: Path, table: str) -> Path | None:
     for p in (folder / f"{table}.parquet", folder / table):
         if p.exists():
@@ -267,7 +272,7 @@ def _fits_in_memory(folder: Path) -> bool:
         src = _table_source(folder, t)
         if src is None:
             continue
-        for f in ([src] if src.is_file() else sorted(src.rglob("*.parquet"))):
+        for f in _parquet_files(src):
             md = pq.ParquetFile(f).metadata
             size += sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
     return size * _MEMORY_PER_PARQUET_BYTE <= 0.5 * _workers_memory()
@@ -298,7 +303,7 @@ def _aligned_files(folder: Path) -> list[str] | None:
             continue
         if src.is_file():
             return None
-        names[t] = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.parquet"))
+        names[t] = [p.relative_to(src).as_posix() for p in _parquet_files(src)]
     fin = names.get("financials")
     if not fin or any(v != fin for v in names.values()):
         return None
@@ -324,7 +329,7 @@ def _nrows(src: Path) -> int:
     """Rows of a Parquet file or folder, from the files' metadata (no data read)."""
     import pyarrow.parquet as pq
 
-    files = [src] if src.is_file() else sorted(src.rglob("*.parquet"))
+    files = _parquet_files(src)
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 

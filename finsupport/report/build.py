@@ -43,9 +43,9 @@ from .labels import (
     effect_kind,
     outcome_label,
     pp,
+    short_outcome,
 )
 from .sensitivity import (
-    curve_what,
     sensitivity_headline_rows,
     sensitivity_manifest,
     sensitivity_sheet,
@@ -515,7 +515,7 @@ def regression_long(result, *, scale: bool = True) -> pd.DataFrame | None:
     names = []
     for e in effects:
         res, outcome = e["result"], e["outcome"]
-        name = f"{SHORT_NAMES.get(e['key'], e['name'])} · {_short(outcome)}"
+        name = f"{SHORT_NAMES.get(e['key'], e['name'])} · {short_outcome(outcome)}"
         names.append(name)
         t = regression_table(res, names=[name], terms=[e["term"]], labels={e["term"]: "Effect of certification"})
         t = pd.DataFrame(t)
@@ -598,10 +598,6 @@ def _interval(res) -> tuple[str, str]:
     return ("uniform", "95% uniform (sup-t) band") if uniform else ("pointwise", "95% pointwise intervals")
 
 
-def _short(outcome: str) -> str:
-    return outcome_label(outcome).removesuffix(" of revenue")
-
-
 def _event_study_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str, pd.DataFrame]]:
     out = []
     tv = _true_aggregates(result)
@@ -621,11 +617,11 @@ def _event_study_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str,
             pretrend = f"pre-trend test not available: {e}"
         kind = effect_kind(outcome)
         unit = "percentage points of revenue" if kind == "pp" else outcome_label(outcome)
-        name = f"Event study ({_short(outcome)})"
+        name = f"Event study ({short_outcome(outcome)})"
         title = f"Effect of certification on the {outcome_label(outcome)}, by years since certification"
         chart = ChartSpec(kind="line", x="event_time", y="estimate", lower="conf_low", upper="conf_high",
                           truth="true_effect" if "true_effect" in t else None,
-                          title=f"Effect of certification on the {_short(outcome)} (95% pointwise)",
+                          title=f"Effect of certification on the {short_outcome(outcome)} (95% pointwise)",
                           x_title="years since certification (−1 = reference year)", y_title=unit,
                           reference_line=0.0)
         meta[name] = {"effect": kind}
@@ -668,7 +664,7 @@ def _att_gt_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str, pd.D
         blocks.insert(0, ("Overall", pd.DataFrame(rows)))
         cg = result.config["analysis"]["control_group"].replace("_", "-")
         ek = effect_kind(outcome)
-        name = f"ATT(g,t) ({_short(outcome)})"
+        name = f"ATT(g,t) ({short_outcome(outcome)})"
         meta[name] = {"effect": ek}
         block_charts = {}
         if dyn is not None:
@@ -677,7 +673,7 @@ def _att_gt_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str, pd.D
             block_charts[d_index] = ChartSpec(
                 kind="line", x="event_time", y="estimate", lower="conf_low", upper="conf_high",
                 truth="true_effect" if "true_effect" in dyn else None,
-                title=f"Effect on the {_short(outcome)}, Callaway–Sant'Anna (95% {band})",
+                title=f"Effect on the {short_outcome(outcome)}, Callaway–Sant'Anna (95% {band})",
                 x_title="years since certification", y_title=unit, reference_line=0.0)
         out.append((Sheet(name=name, title=f"Callaway–Sant'Anna ATT(g,t) on the {outcome_label(outcome)} "
                                            f"({cg} controls)",
@@ -961,7 +957,7 @@ def _write_figures(result, report: Report, folder: Path, formats, task) -> dict[
                                         interval=f"95% {band} band", truth="true_effect")))
     if "specification_curve" in figs:
         sens = figs["specification_curve"]
-        made.append(("specification_curve", lambda: sens.plot(what=curve_what(sens))))
+        made.append(("specification_curve", lambda: sens.plot()))
     task.total = len(made) * len(formats)   # known once the figures are listed
     for stem, make in made:
         fig = make()

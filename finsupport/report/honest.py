@@ -7,7 +7,7 @@ Reads only the :class:`~finsupport.estimate.honest.HonestDidResult` contract (``
 from __future__ import annotations
 
 from .charts import ChartSpec
-from .labels import Column, effect_kind, outcome_label
+from .labels import Column, effect_kind, outcome_label, short_outcome
 from .workbook import Sheet
 
 __all__ = ["honest_sheets"]
@@ -26,10 +26,6 @@ OVERRIDE = {
     "contains_zero": Column("Contains zero", "", "bool", "TRUE: the robust set includes no effect"),
     "target": Column("Effect", "", "text", "which combination of post-period coefficients is bounded"),
 }
-
-
-def _short(outcome: str) -> str:
-    return "support share" if outcome == "share" else outcome.replace("_", " ")
 
 
 def _chart(parameter: str, source: str, unit: str, row_offset: int = 0) -> ChartSpec:
@@ -70,7 +66,7 @@ def honest_sheets(result, population: str, meta: dict) -> list[Sheet]:
         for i, (k, t) in enumerate(rest):
             blocks.append((f"Robust sets of the {_SOURCES.get(k, k)}", t))
             block_charts[i] = _chart(param, _SOURCES.get(k, k), unit)
-        name = f"Parallel trends ({_short(outcome)})"
+        name = f"Parallel trends ({short_outcome(outcome)})"
         meta[name] = {"effect": kind, "override": OVERRIDE}
         out.append(Sheet(name=name, title=f"Sensitivity to parallel trends: the effect on the {outcome_label(outcome)}"
                                           f" ({_SOURCES.get(k0, k0)} first)",

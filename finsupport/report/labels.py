@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import ConfigError
 
 __all__ = ["Column", "COLUMNS", "AMOUNT_UNITS", "Labeller", "format_frame", "header", "label_of",
-           "effect_kind", "pp", "outcome_label", "COMPONENT_LABELS", "cohort_label"]
+           "effect_kind", "pp", "outcome_label", "short_outcome", "COMPONENT_LABELS", "cohort_label"]
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,11 @@ def outcome_label(outcome: str) -> str:
 def effect_kind(outcome: str) -> str:
     """``"pp"`` when effects on ``outcome`` are in percentage points (a share of revenue), else ``"coef"``."""
     return "pp" if outcome == "share" or outcome.endswith("_share") else "coef"
+
+
+def short_outcome(outcome: str) -> str:
+    """The outcome's label without " of revenue", for sheet names and chart titles."""
+    return outcome_label(outcome).removesuffix(" of revenue")
 
 
 def pp(x: float) -> str:

@@ -15,7 +15,7 @@ from .charts import ChartSpec
 from .labels import Column, effect_kind, outcome_label
 from .workbook import Sheet
 
-__all__ = ["sensitivity_sheet", "sensitivity_headline_rows", "sensitivity_manifest", "curve_what"]
+__all__ = ["sensitivity_sheet", "sensitivity_headline_rows", "sensitivity_manifest"]
 
 #: the sheet's own meaning of a few registry names (the grid's shares are pooled over the headline firms)
 OVERRIDE = {
@@ -25,7 +25,6 @@ OVERRIDE = {
     "spec": Column("Specification key", "", "text", "stable key of the specification's options (12 hex digits)"),
     "varied": Column("Varies", "", "text", "the option this row varies from the base (one at a time), or 'full'"),
     "is_base": Column("Base specification", "", "bool", "TRUE: the run's own options (the chosen specification)"),
-    "base_mark": Column("Chosen specification", "", "coef", "the plotted number of the base specification only"),
     "effect_term": Column("Effect", "", "text", "which overall effect the estimator gives (see the notes)"),
     "se_method": Column("Standard errors", "", "text", "how the standard error was computed"),
     "error": Column("Not estimated because", "", "text", "why this specification gave no estimate"),
@@ -64,12 +63,6 @@ def _overrides() -> dict[str, Column]:
     return out
 
 
-def curve_what(sens) -> str:
-    """``"effect"`` when the grid estimated something, else ``"share"``."""
-    e = sens.effect_range()
-    return "effect" if e is not None and e["n_estimated"] else "share"
-
-
 def _effect_kind(t: pd.DataFrame) -> str:
     kinds = {effect_kind(str(o)) for o in t["outcome"].dropna()} if "outcome" in t else {"coef"}
     return "pp" if kinds == {"pp"} else "coef"
@@ -82,7 +75,7 @@ def sensitivity_sheet(sens, population: str, meta: dict) -> Sheet | None:
     if sens is None:
         return None
     t = sens.tidy()
-    what = curve_what(sens)
+    what = sens.plotted()
     col = "estimate" if what == "effect" else "share"
     t = t.sort_values([col, "spec"], kind="mergesort", na_position="last").reset_index(drop=True)
     t.insert(0, "rank", np.arange(1, len(t) + 1, dtype=np.int64))
@@ -94,9 +87,8 @@ def sensitivity_sheet(sens, population: str, meta: dict) -> Sheet | None:
     keep = ["rank", "spec", "varied", "is_base", *options, *shares, "mean_firm_share", "median_firm_share",
             "n_firms", "n_firm_years", *[c for c in effect if c not in options], "base_mark", "seed"]
     table = t[[c for c in dict.fromkeys(keep) if c in t]].copy()
-    if options:
-        for c in options:   # lists (investor-type sets, components) as text a reader can filter on
-            table[c] = table[c].map(lambda v: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v)
+    for c in options:   # lists (investor-type sets, components) as text a reader can filter on
+        table[c] = table[c].map(lambda v: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v)
     kind = _effect_kind(t) if what == "effect" else "pp"
     h = sens.headline_range()
     notes = [sens.summary().splitlines()[0],

@@ -103,14 +103,18 @@ class SensitivityResult:
     def _repr_html_(self) -> str:
         return f"<pre>{self.summary()}</pre>" + self.table.to_html(index=False, max_rows=60)
 
+    def plotted(self) -> str:
+        """What the curve shows by default: ``"effect"`` when the grid estimated something,
+        else ``"share"`` (the headline share)."""
+        e = self.effect_range()
+        return "effect" if e is not None and e["n_estimated"] else "share"
+
     def plot(self, *, what: str | None = None, ax=None, title: str = ""):
         """The specification curve (:func:`finsupport.sensitivity.curve.plot_specification_curve`):
-        effects when the grid estimated, else the headline share."""
+        effects when the grid estimated, else the headline share (:meth:`plotted`)."""
         from .curve import WHAT, plot_specification_curve
 
-        if what is None:
-            e = self.effect_range()
-            what = "effect" if e is not None and e["n_estimated"] else "share"
+        what = what or self.plotted()
         if what not in WHAT:
             raise ConfigError(f"what = {what!r}; use 'effect' or 'share'")
         return plot_specification_curve(self.table, self.varied, what=what, ax=ax, title=title,
