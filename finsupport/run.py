@@ -383,6 +383,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     findings and output paths.
     """
     from .estimate.panel import add_financial_outcomes, analysis_panel
+    from .report import figure_worker
     from .report.build import build_report, write_outputs
     from .report.detail import detail_format
 
@@ -398,6 +399,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     prog = progress_to if progress_to is not None else Progress(enabled=show)
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     ok = False
+    # the figure process starts now, so that its imports overlap with reading the data
+    figures = figure_worker.start() if cfg["output"]["figures"] else None
     try:
         result = _prepare(cfg, prog, notes)
         if strict and result.findings:
@@ -413,9 +416,12 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         result.timings, result.timing_details = prog.timings, prog.details
         with prog.stage("report: build"):
             report = build_report(result, folder=folder)
-        write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog)
+        write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog,
+                      figures=figures)
         ok = True
     finally:
+        if figures is not None:
+            figures.close()
         prog.close()
         if not ok:
             _remove_empty(created)

@@ -357,7 +357,7 @@ def _validate(data: PartitionedDataset, *, persist: bool = True) -> None:
         _check_disjoint([ids for _, _, ids in out], data.provenance.get("files") or [])
     for lg, _, _ in out:
         if len(lg):
-            data.quality._frames.append(lg)
+            data.quality.append_frame(lg)
     data.sample = next((s for _, s, _ in out if s is not None), None)
     if persist:
         data._validated_parts = [dask.delayed(_dataset_of)(c) for c in checked]

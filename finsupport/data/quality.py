@@ -27,6 +27,7 @@ class QualityLog:
     def __init__(self) -> None:
         self._frames: list[pd.DataFrame] = []
         self._read: dict[str, int] = {}
+        self._frame: pd.DataFrame | None = None   # to_frame() of the records so far (the log can be long)
 
     # -- recording ---------------------------------------------------------------
     def add(
@@ -69,7 +70,12 @@ class QualityLog:
                 "detail": _col(detail) if not isinstance(detail, str) else detail,
             }
         )
+        self.append_frame(frame)
+
+    def append_frame(self, frame: pd.DataFrame) -> None:
+        """Append records already laid out as ``LOG_COLUMNS`` (e.g. a partition's log)."""
         self._frames.append(frame)
+        self._frame = None
 
     def set_read(self, table: str, n: int) -> None:
         """Record how many data rows were read for ``table``."""
@@ -81,29 +87,38 @@ class QualityLog:
 
     def extend(self, other: QualityLog) -> None:
         self._frames.extend(other._frames)
+        self._frame = None
         for k, v in other._read.items():
             self._read.setdefault(k, v)
 
     # -- views -------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
-        """All records as a DataFrame with columns ``LOG_COLUMNS``."""
+        """All records as a DataFrame with columns ``LOG_COLUMNS`` (a copy: change it freely)."""
         if not self._frames:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in LOG_COLUMNS})
-        out = pd.concat(self._frames, ignore_index=True)[LOG_COLUMNS]
-        # a measure run twice on the same data records the same rows twice: keep one
-        return out.astype({"row": "object", "firm_id": "object", "year": "object"}).drop_duplicates(ignore_index=True)
+        if self._frame is None:
+            out = pd.concat(self._frames, ignore_index=True)[LOG_COLUMNS]
+            # a measure run twice on the same data records the same rows twice: keep one
+            self._frame = out.astype({"row": "object", "firm_id": "object", "year": "object"}).drop_duplicates(
+                ignore_index=True)
+        return self._frame.copy()
 
     def excluded_rows(self, table: str) -> int:
+        return int(self._excluded().get(table, 0))
+
+    def _excluded(self) -> pd.Series:
+        """Distinct excluded rows per table."""
         df = self.to_frame()
-        sel = df[(df["table"] == table) & (df["action"] == "excluded")]
-        return int(sel["row"].nunique()) if len(sel) else 0
+        sel = df[df["action"] == "excluded"]
+        return sel.groupby("table", sort=False)["row"].nunique() if len(sel) else pd.Series(dtype="int64")
 
     def accounting(self, used: dict[str, int] | None = None) -> pd.DataFrame:
         """Rows read, used and excluded per table; ``balanced`` checks read = used + excluded."""
         used = used or {}
         rows = []
+        excluded = self._excluded()
         for table, n_read in self._read.items():
-            excl = self.excluded_rows(table)
+            excl = int(excluded.get(table, 0))
             n_used = used.get(table, n_read - excl)
             rows.append(
                 {

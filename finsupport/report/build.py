@@ -9,6 +9,8 @@ and number formats come from the registry in :mod:`finsupport.report.labels`.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,14 +27,7 @@ from ..measure.plausibility import findings_frame
 from ..progress import Progress
 from ..simulate import true_aggregates
 from .detail import DetailFile, column_summary, file_stem, write_detail
-from .figures import (
-    audit_failures,
-    effect_profile,
-    effects_by_cohort,
-    save_figure,
-    share_distribution,
-    support_over_time,
-)
+from .figure_worker import FigureJob, FigureWorker, draw_here
 from .honest import honest_sheets
 from .labels import (
     AMOUNT_UNITS,
@@ -912,71 +907,83 @@ def build_report(result, *, folder: Path | None = None) -> Report:
     return report
 
 
-def _write_figures(result, report: Report, folder: Path, formats, task) -> dict[str, Path]:
-    """The report's figures as PNG/PDF: descriptive ones, then each outcome's effects."""
+def _write_details(files: list[tuple[Path, pd.DataFrame, str]]) -> float:
+    """Write the detail files; their seconds."""
+    t = time.perf_counter()
+    for path, table, fmt in files:
+        write_detail(table, path, fmt)
+    return time.perf_counter() - t
+
+
+def _figure_jobs(result, report: Report) -> list[FigureJob]:
+    """The report's figures, each as a drawing function of :mod:`.figures` and its arguments:
+    descriptive ones, then each outcome's effects."""
     figs = getattr(report, "figures", {}) or {}
-    out: dict[str, Path] = {}
-    made: list[tuple[str, Any]] = []
+    jobs: list[FigureJob] = []
     if "support_over_time" in figs:
         wide, groups = figs["support_over_time"]
-        made.append(("support_over_time", lambda: support_over_time(
-            wide, {k: [(c, lab) for c, lab in v] for k, v in groups.items()},
-            title="Support as a share of revenue, by component: certified versus never-certified firms")))
+        jobs.append(FigureJob("support_over_time", "support_over_time", (
+            wide, {k: [(c, lab) for c, lab in v] for k, v in groups.items()}),
+            {"title": "Support as a share of revenue, by component: certified versus never-certified firms"}))
     if "share_distribution" in figs:
         dist, first, second = figs["share_distribution"]
-        made.append(("support_share_distribution", lambda: share_distribution(
-            dist, title="Firms by their support share of revenue", first=first.capitalize(), second=second.capitalize())))
+        jobs.append(FigureJob("support_share_distribution", "share_distribution", (dist,), {
+            "title": "Firms by their support share of revenue", "first": first.capitalize(),
+            "second": second.capitalize()}))
     if "criteria_audit" in figs and len(figs["criteria_audit"]):
-        made.append(("criteria_audit", lambda: audit_failures(
-            figs["criteria_audit"], title="Certified firms missing each selection criterion of their batch")))
+        jobs.append(FigureJob("criteria_audit", "audit_failures", (figs["criteria_audit"],), {
+            "title": "Certified firms missing each selection criterion of their batch"}))
     for outcome, t in figs.get("event_study", []):
         k = 100.0 if effect_kind(outcome) == "pp" else 1.0
         unit = "percentage points of revenue" if k == 100.0 else outcome_label(outcome)
         d = t.assign(**{c: t[c] * k for c in ("estimate", "conf_low", "conf_high", "true_effect") if c in t})
-        made.append((f"event_study_{outcome}", lambda d=d, outcome=outcome, unit=unit: effect_profile(
-            d, x="event_time", title=f"Effect of certification on the {outcome_label(outcome)}\n"
-                                     "by years since certification (event study, reference year −1)",
-            x_label="years since certification (end points pool the years beyond)", y_label=unit,
-            interval="95% pointwise interval", truth="true_effect")))
+        jobs.append(FigureJob(f"event_study_{outcome}", "effect_profile", (d,), {
+            "x": "event_time", "title": f"Effect of certification on the {outcome_label(outcome)}\n"
+                                        "by years since certification (event study, reference year −1)",
+            "x_label": "years since certification (end points pool the years beyond)", "y_label": unit,
+            "interval": "95% pointwise interval", "truth": "true_effect"}))
     for outcome, t, dyn in figs.get("att_gt", []):
         k = 100.0 if effect_kind(outcome) == "pp" else 1.0
         unit = "percentage points of revenue" if k == 100.0 else outcome_label(outcome)
         band = "uniform" if result.config["analysis"]["bootstrap"] else "pointwise"
         d = t.assign(**{c: t[c] * k for c in ("estimate", "conf_low", "conf_high", "att_true") if c in t})
-        made.append((f"att_gt_{outcome}", lambda d=d, outcome=outcome, unit=unit, band=band: effects_by_cohort(
-            d, title=f"Effect of certification on the {outcome_label(outcome)}, by cohort and year "
-                     "(Callaway–Sant'Anna)", y_label=unit, interval=f"95% {band} band", truth="att_true")))
+        jobs.append(FigureJob(f"att_gt_{outcome}", "effects_by_cohort", (d,), {
+            "title": f"Effect of certification on the {outcome_label(outcome)}, by cohort and year "
+                     "(Callaway–Sant'Anna)", "y_label": unit, "interval": f"95% {band} band", "truth": "att_true"}))
         if dyn is not None:
             dd = dyn.assign(**{c: dyn[c] * k for c in ("estimate", "conf_low", "conf_high", "true_effect")
                                if c in dyn})
-            made.append((f"att_dynamic_{outcome}", lambda dd=dd, outcome=outcome, unit=unit, band=band:
-                         effect_profile(dd, x="event_time",
-                                        title=f"Effect of certification on the {outcome_label(outcome)}\n"
-                                              "by years since certification (Callaway–Sant'Anna, dynamic)",
-                                        x_label="years since certification", y_label=unit,
-                                        interval=f"95% {band} band", truth="true_effect")))
+            jobs.append(FigureJob(f"att_dynamic_{outcome}", "effect_profile", (dd,), {
+                "x": "event_time", "title": f"Effect of certification on the {outcome_label(outcome)}\n"
+                                            "by years since certification (Callaway–Sant'Anna, dynamic)",
+                "x_label": "years since certification", "y_label": unit, "interval": f"95% {band} band",
+                "truth": "true_effect"}))
     if "specification_curve" in figs:
         sens = figs["specification_curve"]
-        made.append(("specification_curve", lambda: sens.plot()))
-    task.total = len(made) * len(formats)   # known once the figures are listed
-    for stem, make in made:
-        fig = make()
-        for fmt, p in save_figure(fig, folder, stem, formats).items():
-            out[f"{stem}_{fmt}"] = p
-            task.advance()
-    return out
+        jobs.append(FigureJob("specification_curve", "specification_curve", (sens.table, sens.varied), {
+            "what": sens.plotted(), "level": 1 - sens.alpha}))
+    return jobs
 
 
 def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_time: str,
-                  progress: Progress | None = None) -> None:
-    """Write the workbook, figures, regression tables and the manifest; fill ``result.outputs``."""
+                  progress: Progress | None = None, figures: FigureWorker | None = None) -> None:
+    """Write the workbook, figures, regression tables and the manifest; fill ``result.outputs``.
+
+    ``figures``: a started :mod:`.figure_worker` process; the figures are then drawn there
+    while this process writes the detail files and the workbook (else here, first).
+    """
     prog = progress if progress is not None else Progress(enabled=False)
     workbook.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, Path] = {}
     out_cfg = result.config["output"]
-    with prog.stage("report: figures", unit="files") as task:
-        outputs.update(_write_figures(result, report, folder, out_cfg["figures"], task))
+    jobs, formats = _figure_jobs(result, report), out_cfg["figures"]
+    beside = figures is not None and bool(jobs) and bool(formats) and figures.submit(jobs, folder, formats)
+    if figures is not None and not beside:
+        figures.close()
+    if not beside:
+        with prog.stage("report: figures", total=len(jobs) * len(formats), unit="files") as task:
+            draw_here(jobs, folder, formats, lambda key, p: (outputs.__setitem__(key, p), task.advance()))
     # regression tables for papers
     with prog.stage("report: tables"):
         long = regression_long(result) if result.estimates else None
@@ -1007,31 +1014,41 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     pre = build_manifest(config=result.config, data=result.data, outputs={}, run_time="", extra=shown)
     report.sheets.append(_manifest_sheet(pre))
     fmt = _detail_format(result)
-    with prog.stage("report: detail files", total=len(report.attachments) + 1, unit="files") as task:
-        for d, table in report.attachments:
-            task.note(d.path.name)
-            write_detail(table, d.path, d.format)
-            outputs[f"detail_{d.path.stem}"] = d.path
-            task.advance()
+    # detail files in a thread while the workbook is written: Parquet and zstd run outside the GIL
+    detail = [(d.path, table, d.format) for d, table in report.attachments]
+    q = folder / f"data_quality.{fmt}"
+    if not any(d.sheet == "Data quality" for d, _ in report.attachments):
         # the full data-quality log, beside the workbook whatever its length
-        q = folder / f"data_quality.{fmt}"
-        if "detail_data_quality" in outputs:
-            outputs["data_quality"] = outputs.pop("detail_data_quality")
-        else:
-            write_detail(result.data.quality.to_frame(), q, fmt)
-            outputs["data_quality"] = q
-        task.advance()
-    with prog.stage("report: workbook", total=len(report.sheets), unit="sheets") as task:
-        last = [prog.clock()]
+        detail.append((q, result.data.quality.to_frame(), fmt))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing = pool.submit(_write_details, detail)
+        with prog.stage("report: workbook", total=len(report.sheets), unit="sheets") as task:
+            last = [prog.clock()]
 
-        def sheet_done(name: str) -> None:
-            now = prog.clock()
-            prog.detail(f"report: workbook / {name}", now - last[0])
-            last[0] = now
-            task.note(name)
-            task.advance()
+            def sheet_done(name: str) -> None:
+                now = prog.clock()
+                prog.detail(f"report: workbook / {name}", now - last[0])
+                last[0] = now
+                task.note(name)
+                task.advance()
 
-        write_workbook(report, workbook, on_sheet=sheet_done)
+            write_workbook(report, workbook, on_sheet=sheet_done)
+        with prog.stage("report: detail files", total=len(detail), unit="files") as task:
+            seconds = writing.result()   # the files' own time, partly hidden behind the workbook
+            task.advance(len(detail))
+        prog.detail("report: detail files / written beside the workbook in", seconds)
+    for path, _, _ in detail:
+        outputs["data_quality" if path == q else f"detail_{path.stem}"] = path
+    if beside:
+        with prog.stage("report: figures", total=len(jobs) * len(formats), unit="files") as task:
+            why = figures.collect(lambda key, p: (outputs.__setitem__(key, p), task.advance()))
+        if figures.seconds is not None:
+            prog.detail("report: figures / drawn beside the workbook in", figures.seconds)
+        if why:
+            result.notes.append(f"{why}; the figures were drawn in the run's own process")
+    # listed in the order of a run that draws them first: figures, tables, detail, workbook
+    drawn = [k for k in (f"{j.stem}_{f}" for j in jobs for f in formats) if k in outputs]
+    outputs = {**{k: outputs[k] for k in drawn}, **{k: v for k, v in outputs.items() if k not in drawn}}
     outputs["workbook"] = workbook
     with prog.stage("report: manifest"):
         manifest = build_manifest(config=result.config, data=result.data, outputs=outputs, run_time=run_time,

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 __all__ = ["support_over_time", "share_distribution", "audit_failures", "effect_profile", "effects_by_cohort",
-           "save_figure"]
+           "specification_curve", "save_figure"]
 
 _PALETTE = ("#1F4E79", "#C55A11", "#7F7F7F", "#548235", "#BF9000", "#7030A0")
 _TRUTH = "#C00000"
@@ -160,3 +160,11 @@ def effects_by_cohort(t: pd.DataFrame, *, title: str, y_label: str, interval: st
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def specification_curve(table: pd.DataFrame, options: list[str], *, what: str, level: float) -> Figure:
+    """The specification curve of the Sensitivity sheet
+    (:func:`finsupport.sensitivity.curve.plot_specification_curve`)."""
+    from ..sensitivity.curve import plot_specification_curve
+
+    return plot_specification_curve(table, options, what=what, level=level)

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..progress import Progress
-from . import evaluate
 from .specs import Spec
 
 __all__ = ["resolve_scheduler", "run_specs"]
@@ -67,11 +66,16 @@ def _have_distributed() -> bool:
     return True
 
 
+# the tasks import the measures and estimators when they run: importing the package stays light
 def _measure_task(data, options, years, firms):
+    from . import evaluate
+
     return evaluate.measure_spec(data, options, years=years, firms=firms)
 
 
 def _panel_task(data, measured, tier, outcomes):
+    from . import evaluate
+
     return evaluate.panel_for(data, measured[0], tier=tier, outcomes=outcomes)
 
 
@@ -80,6 +84,8 @@ def _row_of(measured):
 
 
 def _estimate_task(panel, options, seed, alpha):
+    from . import evaluate
+
     return evaluate.estimate_spec(panel, options, seed=seed, alpha=alpha)
 
 
