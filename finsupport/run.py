@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, load_config
+from .data.validate import isin_values
 from .errors import ConfigError, DataError, EstimationError
 from .progress import Progress
 
@@ -172,13 +173,13 @@ def _restrict_sample(cfg: Config, data):
         if s["sectors"]:
             keep &= f["sector"].isin(s["sectors"])
         if s["firms"]:
-            keep &= f["firm_id"].isin(s["firms"])
+            keep &= isin_values(f["firm_id"], [str(x) for x in s["firms"]])
         firms = f.loc[keep, "firm_id"]
     years = range(s["years"][0], s["years"][1] + 1) if s["years"] else None
     for name, df in data.tables().items():
         m = pd.Series(True, index=df.index)
         if firms is not None and "firm_id" in df:
-            m &= df["firm_id"].isin(firms)
+            m &= isin_values(df["firm_id"], firms)
         if years is not None and "year" in df and name not in ("designations", "grants", "equity", "land",
                                                                   "land_benchmarks"):
             m &= df["year"].isin(years)

@@ -160,3 +160,16 @@ def test_yes_no_judged_once_per_spelling_names_the_same_rows():
     assert fast[0]["rows"] == [i for i in range(100, 140) if spellings[(i - 100) % 8] == "maybe"]
     assert general[0]["rows"] == [2, 6]
     assert {k: v for k, v in fast[0].items() if k != "rows"} == {k: v for k, v in general[0].items() if k != "rows"}
+
+
+def test_firm_codes_matched_as_pandas_matches_them():
+    """``isin_values`` (pyarrow's hash set) against pandas' own ``isin``, with missing codes and
+    value sets given as Arrow-backed text, a list, and numbers written as text."""
+    from finsupport.data.validate import isin_values
+
+    arrow = pd.StringDtype("pyarrow", na_value=np.nan)
+    s = pd.Series(["000001", "000002", None, "600519", " 000003", "000001"], dtype=arrow)
+    for values in (pd.Index(["000001", "600519", None], dtype=arrow), ["000002", "000003"],
+                   pd.Series(["600519"], dtype=arrow), pd.Index([], dtype=arrow)):
+        expected = s.astype(object).isin([v for v in pd.Series(values).dropna().astype(str)]).to_numpy()
+        np.testing.assert_array_equal(isin_values(s, values), expected)

@@ -80,3 +80,4 @@ def test_a_job_that_fails_in_the_worker_is_drawn_here_and_fails_loudly(tmp_path)
 def test_inline_when_asked(monkeypatch):
     monkeypatch.setenv("FINSUPPORT_FIGURES_INLINE", "1")
     assert figure_worker.start() is None
+

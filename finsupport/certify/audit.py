@@ -8,6 +8,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from ..data.validate import isin_values
 from ..errors import ConfigError
 from ..reference.programme import criteria_regime, selection_criteria, untested_criteria
 
@@ -274,7 +275,7 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
         parent = firms["parent_id"].reindex(aw["firm_id"]).astype("string").str.strip()
         has_parent = (parent.notna() & (parent != "")).to_numpy()
         share = firms["parent_share"].reindex(aw["firm_id"]).to_numpy(dtype=float) if "parent_share" in firms else np.full(len(aw), np.nan)
-        known = aw["firm_id"].isin(firms.index).to_numpy()
+        known = isin_values(aw["firm_id"], firms.index)
         out["independent_value"] = np.where(has_parent, np.where(np.isnan(share), 100.0, share), 0.0)
         out["independent_parent"] = parent.to_numpy()
         out["independent"] = _b(~has_parent, known).to_numpy()

@@ -104,11 +104,13 @@ class Dataset:
 
     def subset(self, *, firms=None, years=None) -> Dataset:
         """Keep only the given firm codes and/or years in every table."""
+        from .validate import isin_values
+
         out = {}
         for n, df in self.tables().items():
             m = pd.Series(True, index=df.index)
             if firms is not None and "firm_id" in df:
-                m &= df["firm_id"].isin(pd.Index(firms).astype(str))
+                m &= isin_values(df["firm_id"], pd.Index(firms).astype(str))
             # land purchases before the years still allocate into them (and need their benchmarks)
             if years is not None and "year" in df and n not in ("designations", "land", "land_benchmarks"):
                 m &= df["year"].isin(list(years))

@@ -161,8 +161,14 @@ def isin_values(s: pd.Series, values) -> np.ndarray:
             import pyarrow as pa
             import pyarrow.compute as pc
 
-            vals = pd.Series(values).dropna().astype(str).to_numpy(dtype=object)
-            value_set = pa.array(vals, type=pa.string()).cast(arr.type)
+            # pandas' own isin converts a large set of Arrow strings cell by cell (about 1 s per
+            # 100,000 firm codes); pyarrow's hash set takes milliseconds
+            given = getattr(getattr(values, "array", None), "_pa_array", None)
+            if given is not None and (pa.types.is_string(given.type) or pa.types.is_large_string(given.type)):
+                value_set = pc.drop_null(given).combine_chunks().cast(arr.type)
+            else:
+                vals = pd.Series(values).dropna().astype(str).to_numpy(dtype=object)
+                value_set = pa.array(vals, type=pa.string()).cast(arr.type)
             return np.asarray(pc.fill_null(pc.is_in(arr, value_set=value_set), False), dtype=bool)
     return s.isin(values).to_numpy(dtype=bool)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..data.validate import isin_values
 from ..errors import DataError
 from .flows import COMPONENTS
 
@@ -106,7 +107,7 @@ def support_share(
         else:
             df = df[df["year"].isin(list(years))]
     if firms is not None:
-        df = df[df["firm_id"].isin(pd.Index(list(firms)).astype(str))]
+        df = df[isin_values(df["firm_id"], pd.Index(list(firms)).astype(str))]
     if "firm_id" in by:
         return _shares_by_pandas(df, by, components)
     valid = df["revenue"].to_numpy(dtype=float) > 0
