@@ -101,7 +101,10 @@ def designation_status(data, *, tier: str = "little_giant", years: Iterable[int]
         firms = pd.Index(pd.concat(parts).dropna().unique())
     firms = firms.sort_values()
     nf, ny = len(firms), len(years)
-    out = pd.DataFrame({"firm_id": np.repeat(firms.to_numpy(), ny), "year": np.tile(years, nf)})
+    # the firm codes repeated by position (take), not as a million Python strings made anew
+    # (typed as pandas types the codes themselves)
+    codes = pd.Series(firms.to_numpy(), copy=False).array
+    out = pd.DataFrame({"firm_id": codes.take(np.repeat(np.arange(nf), ny)), "year": np.tile(years, nf)})
     ay = award_years(des)
     fcode = firms.get_indexer(ay["firm_id"])
     ypos = np.searchsorted(years, ay["year"].to_numpy())
@@ -110,8 +113,7 @@ def designation_status(data, *, tier: str = "little_giant", years: Iterable[int]
     rank = pd.Categorical(ay["tier"][inside], categories=TIERS, ordered=True).codes.astype(np.int64)
     best = np.full(nf * ny, -1, dtype=np.int64)
     np.maximum.at(best, pos, rank)
-    out["highest_tier"] = pd.array(np.where(best >= 0, np.array(TIERS, dtype=object)[np.maximum(best, 0)], ""),
-                                   dtype="string")
+    out["highest_tier"] = pd.array(["", *TIERS], dtype="string").take(best + 1)
     is_tier = (ay["tier"].to_numpy()[inside] == tier)
     active = np.zeros(nf * ny, dtype=bool)
     active[pos[is_tier]] = True
