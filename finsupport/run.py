@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -385,7 +386,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     """
     from .estimate.panel import add_financial_outcomes, analysis_panel
     from .report import figure_worker
-    from .report.build import build_report, write_outputs
+    from .report.build import build_report, start_early_details, write_outputs
     from .report.detail import detail_format
 
     cfg = load_config(config)
@@ -402,10 +403,13 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     ok = False
     # the figure process starts now, so that its imports overlap with reading the data
     figures = figure_worker.start() if cfg["output"]["figures"] else None
+    beside = ThreadPoolExecutor(max_workers=1)   # detail files written while the run estimates
+    early: dict = {}
     try:
         result = _prepare(cfg, prog, notes)
         if strict and result.findings:
             raise _strict_error(result.findings)
+        early = start_early_details(result, folder, beside)
         if result.status is not None and cfg["analysis"]["enabled"]:
             with prog.stage("analysis panel"):
                 result.panel = add_financial_outcomes(
@@ -418,11 +422,15 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         with prog.stage("report: build"):
             report = build_report(result, folder=folder)
         write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog,
-                      figures=figures)
+                      figures=figures, early=early)
         ok = True
     finally:
         if figures is not None:
             figures.close()
+        beside.shutdown(wait=True)
+        if not ok:   # a failed run leaves no half of its outputs behind
+            for path in early:
+                path.unlink(missing_ok=True)
         prog.close()
         if not ok:
             _remove_empty(created)

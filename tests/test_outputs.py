@@ -138,3 +138,19 @@ def test_a_folder_that_refuses_files_fails_first(tmp_path, no_computation, monke
     with pytest.raises(ConfigError, match="cannot write the outputs into .*Permission denied"):
         fs.run(SMALL, out=tmp_path / "new" / "r.xlsx")
     assert not (tmp_path / "new").exists()   # the folders made for the check are removed again
+
+
+def test_a_run_that_fails_after_measuring_leaves_no_detail_file(tmp_path, monkeypatch):
+    """The flows file begun while the run estimates is removed when the run then fails."""
+    build = importlib.import_module("finsupport.report.build")
+
+    def broken(*a, **k):
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(build, "build_report", broken)
+    out = tmp_path / "failed.xlsx"
+    with pytest.raises(RuntimeError, match="report failed"):
+        fs.run(SMALL, out=out)
+    folder = out.with_suffix("")
+    assert not (folder / "flows.parquet").exists()
+    assert not folder.exists() or not any(folder.iterdir())

@@ -10,7 +10,7 @@ and number formats come from the registry in :mod:`finsupport.report.labels`.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -907,12 +907,33 @@ def build_report(result, *, folder: Path | None = None) -> Report:
     return report
 
 
-def _write_details(files: list[tuple[Path, pd.DataFrame, str]]) -> float:
-    """Write the detail files; their seconds."""
+def _write_details(files: list[tuple[Path, pd.DataFrame, str]], early: dict[Path, Future]) -> float:
+    """Write the detail files (waiting for those begun early); their seconds."""
     t = time.perf_counter()
     for path, table, fmt in files:
-        write_detail(table, path, fmt)
+        if path in early:
+            early[path].result()
+        else:
+            write_detail(table, path, fmt)
     return time.perf_counter() - t
+
+
+def start_early_details(result, folder: Path, pool: ThreadPoolExecutor) -> dict[Path, Future]:
+    """Begin writing the firm-year flows beside the workbook as soon as they are measured.
+
+    The Flows sheet holds ``result.flows`` and moves beside the workbook when it has more
+    rows than ``[report] max_sheet_rows`` (:func:`_move_detail`, the same rule), so its file
+    is known before estimation; written on ``pool`` while the run estimates (Parquet runs
+    outside the interpreter lock), it costs the run little. Nothing changes ``result.flows``
+    after measurement. Returns {path: the write}; :func:`write_outputs` waits for it.
+    """
+    flows = getattr(result, "flows", None)
+    if flows is None or len(flows) <= result.config["report"]["max_sheet_rows"]:
+        return {}
+    fmt = _detail_format(result)
+    path = folder / f"{file_stem('Flows')}.{fmt}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return {path: pool.submit(write_detail, flows, path, fmt)}
 
 
 def _figure_jobs(result, report: Report) -> list[FigureJob]:
@@ -966,11 +987,13 @@ def _figure_jobs(result, report: Report) -> list[FigureJob]:
 
 
 def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_time: str,
-                  progress: Progress | None = None, figures: FigureWorker | None = None) -> None:
+                  progress: Progress | None = None, figures: FigureWorker | None = None,
+                  early: dict[Path, Future] | None = None) -> None:
     """Write the workbook, figures, regression tables and the manifest; fill ``result.outputs``.
 
     ``figures``: a started :mod:`.figure_worker` process; the figures are then drawn there
     while this process writes the detail files and the workbook (else here, first).
+    ``early``: detail files already being written (:func:`start_early_details`).
     """
     prog = progress if progress is not None else Progress(enabled=False)
     workbook.parent.mkdir(parents=True, exist_ok=True)
@@ -1020,8 +1043,13 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     if not any(d.sheet == "Data quality" for d, _ in report.attachments):
         # the full data-quality log, beside the workbook whatever its length
         detail.append((q, result.data.quality.to_frame(), fmt))
+    wanted = {path for path, _, _ in detail}
+    for path, job in (early or {}).items():
+        if path not in wanted:   # begun for a sheet the report does not move after all
+            job.result()
+            path.unlink(missing_ok=True)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        writing = pool.submit(_write_details, detail)
+        writing = pool.submit(_write_details, detail, early or {})
         with prog.stage("report: workbook", total=len(report.sheets), unit="sheets") as task:
             last = [prog.clock()]
 
