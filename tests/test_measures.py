@@ -159,3 +159,25 @@ def test_cvd_expense_test_groups_by_firm_programme_and_year_only():
     assert out.loc[("a", 2016), "subsidy_expensed"] == 5000  # 4,000 + the lone 1,000 (< 5,000)
     assert out.loc[("b", 2016), "subsidy_expensed"] == 0
     assert out.loc[("b", 2016), "subsidy_allocated"] == pytest.approx(400 + 4000 * 0.049 / 1.049)
+
+
+def test_flow_columns_own_their_memory():
+    """The flows are built without copying every column once more; no column may then share
+    memory with another column or with the input tables (changing one changes nothing else)."""
+    import finsupport as fs
+
+    data = fs.load_example()
+    revenue_before = data.financials["revenue"].to_numpy().copy()
+    flows = fs.support_flows(data)   # received basis: subsidy is the grants received
+    arrays = {c: flows[c].to_numpy() for c in flows.columns if flows[c].dtype.kind in "fiub"}
+    names = list(arrays)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not np.shares_memory(arrays[a], arrays[b]), (a, b)
+        for c in data.financials.columns:
+            if data.financials[c].dtype.kind in "fiub":
+                assert not np.shares_memory(arrays[a], data.financials[c].to_numpy()), (a, c)
+    flows.loc[:, "revenue"] = 0.0
+    flows.loc[:, "subsidy"] = -1.0
+    assert (flows["subsidy_received"] >= 0).all()
+    np.testing.assert_array_equal(data.financials["revenue"].to_numpy(), revenue_before)
