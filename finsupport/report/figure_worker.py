@@ -120,6 +120,8 @@ def start() -> FigureWorker | None:
     """Start the figure process, or None (figures are then drawn in this process)."""
     if os.environ.get("FINSUPPORT_FIGURES_INLINE") == "1" or (os.cpu_count() or 1) < 2:
         return None
+    if getattr(sys, "frozen", False) or not sys.executable:   # a bundled application: no interpreter to start
+        return None
     env = dict(os.environ)
     # the child imports this very package, wherever it was imported from
     root = str(Path(__file__).resolve().parents[2])
