@@ -162,3 +162,15 @@ def test_arrow_rows_used_when_available(tmp_path, monkeypatch):
     write_workbook(Report([Sheet("S", pd.DataFrame({"x": [1.5, 2.0], "s": ["a", "b"], "b": [True, False]}))]),
                    tmp_path / "a.xlsx")
     assert calls == [True, True, True]
+
+
+def test_rows_copied_as_bytes_at_close_change_nothing(tmp_path, monkeypatch):
+    """Copying each sheet's row file as bytes at close gives the file XlsxWriter's text copy gives."""
+    df = _nasty_frame()
+    rep = Report([Sheet("A", df, title="Ünïcode title ≥ 1", formats={"text_num": "text"}),
+                  Sheet("Empty", None, title=""), Sheet("B", df.iloc[:3])])
+    a, b = tmp_path / "bytes.xlsx", tmp_path / "text.xlsx"
+    write_workbook(rep, a)
+    monkeypatch.setattr("finsupport.report.workbook.BYTE_COPY", False)
+    write_workbook(rep, b)
+    assert a.read_bytes() == b.read_bytes()
