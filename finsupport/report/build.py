@@ -9,7 +9,6 @@ and number formats come from the registry in :mod:`finsupport.report.labels`.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -201,12 +200,12 @@ def _audit_once(audit):
 
     ``AuditResult.summary`` and ``summary_text`` each sort every award again to find the
     firms' first awards; the report asks for them a dozen times (0.7 s of 35,000 awards).
-    A shallow copy answers every call after the first from memory; the run's own object is
-    left as it is.
+    A copy answers every call after the first from memory; the run's own object is left as
+    it is.
     """
     if audit is None:
         return None
-    once = copy.copy(audit)
+    once = replace(audit)   # a new AuditResult with the same fields
     memo: dict = {}
 
     def remember(name, fn):
