@@ -101,6 +101,9 @@ _FIT_CHARS = 215        # ~ what an A4 landscape page holds at _MIN_SCALE
 
 #: zlib level of the workbook's zip members: 1 packs a large report ~3× faster than XlsxWriter's
 #: default (6) for a file about a quarter larger; the bytes stay the same from run to run.
+#: Measured on the 100,000-firm report (81 MB of sheet XML; ``bench_workbook.py --firms 100000
+#: --zip-levels 1,6``): level 1 writes the workbook in 4.0 s and 11.7 MB, level 6 in 6.2 s and
+#: 9.0 MB (a busy machine; deflating the sheets alone: 0.67 s against 2.55 s).
 ZIP_LEVEL = 1
 
 
