@@ -1,7 +1,7 @@
 """Time write_workbook on a 100,000 × 20 panel (target: within 10 s), and a run's report.
 
 Run:  python benchmarks/bench_workbook.py [--rows 100000] [--repeat 3]
-      python benchmarks/bench_workbook.py --firms 100000 [--repeat 3]
+      python benchmarks/bench_workbook.py --firms 100000 [--repeat 3] [--zip-levels 1,6]
 
 The first form: the panel mixes what a firm-year flows table holds: amounts, shares,
 rates, counts, firm codes and names, and a boolean flag. Prints the median wall time, the
@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ def panel(rows: int, seed: int = 1) -> tuple[pd.DataFrame, dict[str, str]]:
     return df, formats
 
 
-def run_report(firms: int, repeat: int) -> None:
+def run_report(firms: int, repeat: int, zip_levels: list[int] = ()) -> None:
     """Build and write the report of a run on simulated data, sheet by sheet."""
     import sys
 
@@ -102,6 +103,15 @@ def run_report(firms: int, repeat: int) -> None:
           f"{path.stat().st_size / 1e6:.1f} MB; byte-identical: {'yes' if len(digests) == 1 else 'NO'}")
     print("   last write by sheet: " + ", ".join(f"{n} {x:.2f} s" for n, x in sheet_times if x >= 0.01)
           + f"; zip packing at close {close:.2f} s")
+    for level in zip_levels:   # the deflate level of the zip members: time against file size
+        wall = []
+        with mock.patch("finsupport.report.workbook.ZIP_LEVEL", level):
+            for _ in range(repeat):
+                t = time.perf_counter()
+                write_workbook(report, path)
+                wall.append(time.perf_counter() - t)
+        print(f"   zip level {level}: workbook {statistics.median(wall):.2f} s wall (median of {repeat}), "
+              f"{path.stat().st_size / 1e6:.1f} MB")
 
 
 def main() -> None:
@@ -109,9 +119,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--firms", type=int, default=0, help="time a run's report on this many simulated firms")
+    ap.add_argument("--zip-levels", default="", help="with --firms: also time these deflate levels, e.g. 1,6")
     args = ap.parse_args()
     if args.firms:
-        run_report(args.firms, args.repeat)
+        run_report(args.firms, args.repeat, [int(x) for x in args.zip_levels.split(",") if x])
         return
     df, formats = panel(args.rows)
     report = Report([Sheet("Flows", df, title="Support flows per firm-year (yuan)", formats=formats)],

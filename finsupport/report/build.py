@@ -98,8 +98,10 @@ class _Who:
         yrs = result.config["shares"]["years"] or [int(f["year"].min()), int(f["year"].max())]
         self.share_years = f"{yrs[0]}–{yrs[1]}"
         self.certified = None
+        #: each firm's cohort (0 = never certified): one groupby over the status panel for every sheet
+        self.cohort = None
         if result.status is not None:
-            coh = result.status.groupby("firm_id")["cohort"].max()
+            coh = self.cohort = result.status.groupby("firm_id")["cohort"].max()
             c = coh[coh > 0]
             if len(c):
                 self.certified = (f"all {len(c):,} firms ever certified {self.tier} "
@@ -188,7 +190,35 @@ def _simple_att(result, outcome: str = "share"):
     return result.estimates.get(outcome, {}).get("aggregates", {}).get("simple") if result.estimates else None
 
 
-def _headline(result, who: _Who) -> Sheet:
+def _audit_once(audit):
+    """The run's audit with its one-row-per-firm table and its summaries computed once.
+
+    ``AuditResult.summary`` and ``summary_text`` each sort every award again to find the
+    firms' first awards; the report asks for them a dozen times (0.7 s of 35,000 awards).
+    A copy answers every call after the first from memory; the run's own object is left as
+    it is.
+    """
+    if audit is None:
+        return None
+    once = replace(audit)   # a new AuditResult with the same fields
+    memo: dict = {}
+
+    def remember(name, fn):
+        def call(*, years=None):
+            key = (name, None if years is None else tuple(years))
+            if key not in memo:
+                memo[key] = fn(years=years)
+            return memo[key]
+        return call
+
+    firms = audit.by_firm()
+    once.by_firm = lambda: firms
+    once.summary = remember("summary", once.summary)            # bound to the copy: uses its by_firm
+    once.summary_text = remember("summary_text", once.summary_text)
+    return once
+
+
+def _headline(result, who: _Who, audit=None) -> Sheet:
     h = result.headline
     tab = result.shares["headline"].set_index("component")
     pct = "(% of revenue)"
@@ -210,11 +240,11 @@ def _headline(result, who: _Who) -> Sheet:
     rows[1:1] = [("Plausibility checks", f"{len(findings)} WARNING(S): read them before quoting the figures below "
                   "(also on the Data quality sheet)" if findings else "none triggered (rules on the Data quality sheet)"),
                  *[(f"Warning ({f.rule})", f.message) for f in findings]]
-    if result.audit is not None:
+    if audit is not None:
         cohorts = result.config["shares"]["headline_cohorts"] or None
-        rows.append(("Criteria audit (headline firms)", result.audit.summary_text(years=cohorts).splitlines()[0]))
+        rows.append(("Criteria audit (headline firms)", audit.summary_text(years=cohorts).splitlines()[0]))
         if cohorts:
-            rows.append(("Criteria audit (all certified firms)", result.audit.summary_text().splitlines()[0]))
+            rows.append(("Criteria audit (all certified firms)", audit.summary_text().splitlines()[0]))
     agg = _simple_att(result)
     if agg is not None:
         lo, hi = agg.overall_ci
@@ -279,7 +309,7 @@ def _support_over_time(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFra
     return sheet, table, groups
 
 
-def _firm_shares(result) -> tuple[pd.DataFrame, list, str, str]:
+def _firm_shares(result, who: _Who) -> tuple[pd.DataFrame, list, str, str]:
     """Each firm's Σ support / Σ revenue over the share years, and which firms are the headline's."""
     f = result.flows
     yrs = result.config["shares"]["years"] or [int(f["year"].min()), int(f["year"].max())]
@@ -289,14 +319,14 @@ def _firm_shares(result) -> tuple[pd.DataFrame, list, str, str]:
     cohorts = result.config["shares"]["headline_cohorts"]
     head = pd.Series(False, index=share.index)
     if result.status is not None:
-        coh = result.status.groupby("firm_id")["cohort"].max().reindex(share.index).fillna(0)
+        coh = who.cohort.reindex(share.index).fillna(0)
         head = coh.isin(cohorts) if cohorts else coh > 0
     first = f"headline firms ({result.headline['firms']})"
     return share, head, first, "other firms"
 
 
 def _distribution(result, who: _Who) -> tuple[Sheet, pd.DataFrame, str, str] | None:
-    share, head, first, second = _firm_shares(result)
+    share, head, first, second = _firm_shares(result, who)
     if not len(share):
         return None
     top = float(np.nanquantile(share, 0.98))
@@ -334,7 +364,7 @@ def _firms(result, who: _Who) -> Sheet:
         firms = pd.DataFrame({"firm_id": result.flows["firm_id"].unique()})
     t = firms.copy()
     if result.status is not None:
-        coh = result.status.groupby("firm_id")["cohort"].max()
+        coh = who.cohort
         t["cohort"] = t["firm_id"].map(coh).fillna(0).astype(int)
     return Sheet(name="Firms", title="Firms", table=t, population=f"all {len(t):,} firms of the firms table")
 
@@ -368,8 +398,7 @@ def _audit_by_test(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["test", "failing_firms", "untestable_firms"])
 
 
-def _audit(result, who: _Who, meta: dict) -> tuple[Sheet, Sheet, pd.DataFrame] | None:
-    a = result.audit
+def _audit(result, who: _Who, meta: dict, a=None) -> tuple[Sheet, Sheet, pd.DataFrame] | None:
     if a is None:
         return None
     table = a.by_firm()
@@ -863,7 +892,8 @@ def build_report(result, *, folder: Path | None = None) -> Report:
     who = _Who(result)
     meta: dict[str, dict] = {}
     figures: dict[str, Any] = {}
-    sheets = [_about(result, who), _headline(result, who), _shares(result, who)]
+    audit = _audit_once(result.audit)
+    sheets = [_about(result, who), _headline(result, who, audit), _shares(result, who)]
     sot = _support_over_time(result, who, meta)
     if sot is not None:
         sheets.append(sot[0])
@@ -875,7 +905,7 @@ def build_report(result, *, folder: Path | None = None) -> Report:
     sheets += [_flows(result, who), _firms(result, who)]
     if result.data.designations is not None:
         sheets.append(_designations(result, who))
-    aud = _audit(result, who, meta)
+    aud = _audit(result, who, meta, audit)
     if aud is not None:
         sheets += [aud[0], aud[1]]
         figures["criteria_audit"] = aud[2]
