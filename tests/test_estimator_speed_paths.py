@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from finsupport.estimate import cs_core
-from finsupport.estimate.cs_aggregate import bootstrap_se
+from finsupport.estimate.cs_aggregate import _se_crit, bootstrap_se
 from finsupport.estimate.event_study import event_study
 from finsupport.estimate.twfe import twfe_did
 
@@ -43,15 +43,43 @@ def test_aggregations_reuse_the_draws_of_att_gt():
     res = cs_core.att_gt(MPDTA, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
                          bootstrap=199, seed=5)
     bits = res.boot_bits(199, 5)
-    dyn = res.aggregate("dynamic")
-    assert res.boot_bits(199, 5) is bits  # drawn once
-    # the same numbers as drawing again for the aggregation with the same seed (R mboot per aggte call)
-    se_again, _ = bootstrap_se(dyn.influence, None, 199, 5, 0.05)
-    _, crit_again = bootstrap_se(dyn.influence[:, 1:], None, 199, 5, 0.05)
-    np.testing.assert_allclose(dyn.std_errors.to_numpy(), se_again, rtol=1e-12)
-    assert dyn.crit_value == pytest.approx(crit_again, rel=1e-12)
+    draws = res.boot_draws(199, 5)
+    for kind in ("simple", "group", "dynamic", "calendar"):
+        agg = res.aggregate(kind)
+        assert res.boot_bits(199, 5) is bits and res.boot_draws(199, 5) is draws  # drawn once
+        # the draws are those of the aggregation's own influence functions with the same signs
+        # (R mboot per aggte call), here computed in double precision: the combination of the
+        # kept draws differs from them only by the single-precision rounding of the products
+        v = np.unpackbits(bits, axis=1, count=agg.influence.shape[0]).astype(float) * 2 - 1
+        m = agg.influence.shape[0]
+        out = np.sqrt(m) * (v @ agg.influence) / m
+        sigma, _ = _se_crit(out, 0.05)
+        np.testing.assert_allclose(agg.std_errors.to_numpy(), sigma / np.sqrt(m), rtol=2e-6)
+        if kind != "simple":
+            _, crit = _se_crit(out[:, 1:], 0.05)
+            assert agg.crit_value == pytest.approx(crit, rel=2e-6)
+        # and as drawing again for the aggregation with the same seed
+        se_again, _ = bootstrap_se(agg.influence, None, 199, 5, 0.05)
+        np.testing.assert_allclose(agg.std_errors.to_numpy(), se_again, rtol=2e-6)
     other = res.aggregate("group", seed=6)  # another seed: new draws
-    assert (199, 6) in res._bits and other.crit_value > 0
+    assert (199, 6) in res._bits and (199, 6) in res._draws and other.crit_value > 0
+
+
+def test_att_gt_bootstrap_is_the_single_product_of_its_influence_functions():
+    """Drawing the cohort basis in the same pass leaves ATT(g,t)'s own bootstrap numbers unchanged."""
+    res = cs_core.att_gt(MPDTA, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                         bootstrap=199, seed=5)
+    se, crit = bootstrap_se(res.influence, None, 199, 5, 0.05)
+    np.testing.assert_array_equal(res.cells["se"].to_numpy(), se)
+    assert res.crit_value == crit
+    clustered = MPDTA.assign(state=MPDTA["countyreal"] // 7)
+    res = cs_core.att_gt(clustered, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                         cluster="state", bootstrap=199, seed=5)
+    se, crit = bootstrap_se(res.influence, res.clusters, 199, 5, 0.05)
+    np.testing.assert_array_equal(res.cells["se"].to_numpy(), se)
+    agg = res.aggregate("dynamic")
+    se_again, _ = bootstrap_se(agg.influence, res.clusters, 199, 5, 0.05)
+    np.testing.assert_allclose(agg.std_errors.to_numpy(), se_again, rtol=2e-6)
 
 
 def test_one_demeaning_gives_the_linearmodels_numbers():

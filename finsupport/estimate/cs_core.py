@@ -182,6 +182,7 @@ class AttGtResult(EstimateResult):
     crit_value: float = float("nan")
     notes: list[str] = field(default_factory=list)
     _bits: dict = field(default_factory=dict, repr=False)
+    _draws: dict = field(default_factory=dict, repr=False)
 
     estimator = "Callaway–Sant'Anna ATT(g,t)"
 
@@ -194,6 +195,23 @@ class AttGtResult(EstimateResult):
             m = len(np.unique(self.clusters)) if self.clusters is not None else self.influence.shape[0]
             self._bits[key] = rademacher_bits(m, int(draws), seed)
         return self._bits[key]
+
+    def boot_draws(self, draws: int, seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Multiplier-bootstrap draws of every cell's influence function and of the cohort basis.
+
+        Returns ``(cells, basis, cohorts)``: draws × cells, draws × cohorts (the columns of
+        :func:`~finsupport.estimate.cs_aggregate.cohort_basis`) and the cohorts; made once
+        per ``draws`` and ``seed`` with the signs of :meth:`boot_bits`, then reused by every
+        aggregation (their draws are linear combinations of these).
+        """
+        from .cs_aggregate import bootstrap_draws, cohort_basis
+
+        key = (int(draws), seed)
+        if key not in self._draws:
+            cohorts = np.unique(self.cells["cohort"].to_numpy(dtype=float))
+            self._draws[key] = (*bootstrap_draws(self.influence, self.clusters, self.boot_bits(draws, seed),
+                                                 also=cohort_basis(self.cohorts, self.weights, cohorts)), cohorts)
+        return self._draws[key]
 
     @property
     def table(self) -> pd.DataFrame:
@@ -606,16 +624,29 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                              n_treated=int(Dg[sel].sum()), n_control=int(C[sel].sum()), base=periods[pret]))
     table = pd.DataFrame(rows)
     psi = np.column_stack(infl) if infl else np.zeros((n, 0))
-    from .cs_aggregate import bootstrap_se, rademacher_bits, se_from_influence
+    from .cs_aggregate import (
+        _se_crit,
+        bootstrap_draws,
+        cohort_basis,
+        rademacher_bits,
+        se_from_influence,
+    )
 
     se = se_from_influence(psi, cl)
     zero = table["se"].isna().to_numpy() & (table["att"].to_numpy() == 0) & (base_period == "universal")
     crit = stats.norm.ppf(1 - alpha / 2)
-    bits = {}
+    bits, draws = {}, {}
     if bootstrap:
+        key = (int(bootstrap), seed)
         m = len(np.unique(cl)) if cl is not None else n
-        bits[(int(bootstrap), seed)] = rademacher_bits(m, int(bootstrap), seed)
-        se_b, crit = bootstrap_se(psi, cl, int(bootstrap), seed, alpha, bits=bits[(int(bootstrap), seed)])
+        bits[key] = rademacher_bits(m, int(bootstrap), seed)
+        # the draws of the cohort basis are made with the same signs in the same pass and kept:
+        # the aggregations combine them with these (no new product with the signs)
+        cohorts = np.unique(table["cohort"].to_numpy(dtype=float))
+        d_cells, d_basis = bootstrap_draws(psi, cl, bits[key], also=cohort_basis(G, w, cohorts))
+        draws[key] = (d_cells, d_basis, cohorts)
+        sigma, crit = _se_crit(d_cells, alpha)
+        se_b = sigma / np.sqrt(m)
         se = np.where(np.isnan(se_b), se, se_b)
     se = np.where(zero, np.nan, se)
     table["se"] = se
@@ -630,4 +661,4 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     return AttGtResult(cells=table[["cohort", "time", "att", "se", "ci_lower", "ci_upper", "post", "base",
                                     "n_treated", "n_control"]],
                        influence=psi, units=pd.Index(units), cohorts=G, weights=w, periods=periods, options=opts,
-                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes, _bits=bits)
+                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes, _bits=bits, _draws=draws)
