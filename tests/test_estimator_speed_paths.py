@@ -98,3 +98,81 @@ def test_one_demeaning_gives_the_linearmodels_numbers():
     # the wild bootstrap runs on the fit's own residuals
     w1 = twfe_did(df, outcome="y", treatment="d", unit="firm", time="year", inference="wild", draws=199, seed=1)
     assert w1.model_result.demeaned[0].shape == (len(df), 2)
+
+
+def _staggered_panel(n=300, T=8, seed=4):
+    rng = np.random.default_rng(seed)
+    unit = np.repeat([f"f{i:04d}" for i in range(n)], T)
+    year = np.tile(np.arange(2010, 2010 + T), n)
+    cohort = np.repeat(rng.choice([0, 2012, 2013, 2015], n), T)
+    d = ((cohort > 0) & (year >= cohort)).astype(int)
+    y = 0.3 * d + np.repeat(rng.normal(size=n), T) * 1e3 + rng.normal(size=n * T) * 10.0 ** rng.integers(-6, 3, n * T)
+    return pd.DataFrame({"firm": unit, "year": year, "cohort": cohort, "d": d, "y": y})
+
+
+def test_balanced_demeaning_is_the_general_one_to_the_last_digit():
+    """On a balanced panel in (unit, period) order the grid sweeps make the same additions as bincount."""
+    from finsupport.estimate import twfe
+
+    rng = np.random.default_rng(7)
+    n1, n2 = 500, 9
+    g1, g2 = np.repeat(np.arange(n1), n2), np.tile(np.arange(n2), n1)
+    X = np.column_stack([rng.normal(size=n1 * n2) * 10.0 ** rng.integers(-8, 8, n1 * n2),
+                         (rng.random(n1 * n2) < 0.3).astype(float), np.repeat(rng.normal(size=n1), n2) * 1e6
+                         + rng.normal(size=n1 * n2), -0.0 * np.ones(n1 * n2)])
+    assert twfe._is_grid(g1, g2, n1, n2)
+    fast = twfe._twoway_residual(X, g1, g2)
+    general = X.copy()
+    c1, c2 = np.bincount(g1).astype(float), np.bincount(g2).astype(float)
+    for j in range(X.shape[1]):  # the general sweeps, written out
+        x = general[:, j]
+        scale = max(np.abs(x).max(), 1e-300)
+        for _ in range(200):
+            m1 = np.bincount(g1, weights=x) / c1
+            x -= m1[g1]
+            m2 = np.bincount(g2, weights=x) / c2
+            x -= m2[g2]
+            if max(np.abs(m1).max(), np.abs(m2).max()) < 1e-11 * scale:
+                break
+    np.testing.assert_array_equal(fast, general)
+    # not a grid: a missing row, or rows out of order
+    assert not twfe._is_grid(g1[1:], g2[1:], n1, n2)
+    assert not twfe._is_grid(g1[::-1].copy(), g2[::-1].copy(), n1, n2)
+
+
+@pytest.mark.parametrize("estimator", ["twfe", "event_study"])
+def test_fit_is_the_same_in_any_row_order_and_without_the_grid_path(estimator, monkeypatch):
+    """Balanced panels take the grid sweeps (same numbers to the digit as the general sweeps); sorted rows
+    skip the reordering copy (shuffled rows give other unit codes, so other orders of the sums)."""
+    from finsupport.estimate import twfe
+
+    df = _staggered_panel()
+
+    def fit(frame):
+        if estimator == "twfe":
+            return twfe_did(frame, outcome="y", treatment="d", unit="firm", time="year")
+        return event_study(frame, outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3))
+
+    base = fit(df)
+    shuffled = fit(df.sample(frac=1, random_state=1))
+    monkeypatch.setattr(twfe, "_is_grid", lambda *a: False)
+    general = fit(df)
+    np.testing.assert_array_equal(base.params.to_numpy(), general.params.to_numpy())
+    np.testing.assert_array_equal(base.std_errors.to_numpy(), general.std_errors.to_numpy())
+    np.testing.assert_allclose(base.params.to_numpy(), shuffled.params.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(base.std_errors.to_numpy(), shuffled.std_errors.to_numpy(), rtol=1e-10)
+    assert base.inference.n_clusters == 300
+
+
+def test_duplicate_unit_periods_are_found_on_codes():
+    from finsupport.errors import DataError
+
+    df = _staggered_panel(n=20, T=4)
+    dup = pd.concat([df, df.iloc[[5]]], ignore_index=True)
+    with pytest.raises(DataError, match="repeat a"):
+        twfe_did(dup, outcome="y", treatment="d", unit="firm", time="year")
+    from finsupport.estimate.twfe import _repeated
+
+    key = np.array([3, 10**12, 5, 10**12, 3, 7])  # sparse keys take the sorting path
+    np.testing.assert_array_equal(_repeated(key, 10**13), [True, True, False, True, True, False])
+    np.testing.assert_array_equal(_repeated(np.array([0, 2, 2, 1]), 3), [False, True, True, False])

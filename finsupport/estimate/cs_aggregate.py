@@ -82,7 +82,9 @@ def bootstrap_draws(psi: np.ndarray, clusters, bits: np.ndarray, *, chunk: int =
     task.expect(draws, "draws")
     for s in range(0, draws, chunk):
         k = min(chunk, draws - s)
-        v = np.unpackbits(bits[s:s + k], axis=1, count=m).astype(np.float32) * 2 - 1
+        v = np.unpackbits(bits[s:s + k], axis=1, count=m).astype(np.float32)
+        v *= 2  # ±1 in place: no two more temporaries of draws × m floats per chunk
+        v -= 1
         for out, p32 in zip(outs, mats32, strict=True):
             out[s:s + k] = np.sqrt(m) * (v @ p32).astype(np.float64) / m
         task.advance(k)
