@@ -176,3 +176,22 @@ def test_duplicate_unit_periods_are_found_on_codes():
     key = np.array([3, 10**12, 5, 10**12, 3, 7])  # sparse keys take the sorting path
     np.testing.assert_array_equal(_repeated(key, 10**13), [True, True, False, True, True, False])
     np.testing.assert_array_equal(_repeated(np.array([0, 2, 2, 1]), 3), [False, True, True, False])
+
+
+def test_analysis_panel_joins_by_position_give_the_merges(monkeypatch):
+    """Tables of one panel in firm-year order are joined by position and the lag and first-year values
+    read off neighbouring rows; the same frame, to the digit and dtype, as the merges on firm and year."""
+    import finsupport as fs
+    from finsupport.estimate import panel as panel_mod
+
+    data = fs.simulate(n_firms=400, years=(2013, 2020), seed=5)
+    flows = fs.support_flows(data)
+    fast = panel_mod.analysis_panel(data, flows)
+    gaps = flows.drop(flows.index[::5])  # firm-years missing: the lag from neighbouring rows skips gap years
+    for ordered in (flows, gaps):
+        shuffled = panel_mod.analysis_panel(data, ordered.sample(frac=1, random_state=3))  # not aligned: the merges
+        pd.testing.assert_frame_equal(panel_mod.analysis_panel(data, ordered), shuffled, check_exact=True)
+    monkeypatch.setattr(panel_mod, "_same_keys", lambda *a: False)
+    monkeypatch.setattr(panel_mod, "_firm_year_runs", lambda *a: False)
+    pd.testing.assert_frame_equal(fast, panel_mod.analysis_panel(data, flows), check_exact=True)
+    assert fast["revenue_growth"].notna().any() and fast["log_revenue_pre"].notna().all()
