@@ -195,3 +195,25 @@ def test_analysis_panel_joins_by_position_give_the_merges(monkeypatch):
     monkeypatch.setattr(panel_mod, "_firm_year_runs", lambda *a: False)
     pd.testing.assert_frame_equal(fast, panel_mod.analysis_panel(data, flows), check_exact=True)
     assert fast["revenue_growth"].notna().any() and fast["log_revenue_pre"].notna().all()
+
+
+def test_units_sorted_from_the_first_codes_give_the_factorised_order(monkeypatch):
+    """att_gt and bacon sort the distinct ids of the duplicate check instead of factorising every row again:
+    the same numbers as ``factorize(sort=True)`` (forced here), which mixed-type ids still use."""
+    from finsupport.estimate import bacon as bacon_mod
+    from finsupport.estimate.twfe import _sorted_codes
+
+    df = _staggered_panel(n=120, T=6)
+    kw = dict(outcome="y", unit="firm", time="year", cohort="cohort")
+    att = cs_core.att_gt(df, **kw, control_group="not_yet_treated")
+    bac = bacon_mod.bacon_decomposition(df, **kw)
+    monkeypatch.setattr(cs_core, "_sorted_codes", lambda *a: None)
+    monkeypatch.setattr(bacon_mod, "_sorted_codes", lambda *a: None)
+    att2 = cs_core.att_gt(df, **kw, control_group="not_yet_treated")
+    bac2 = bacon_mod.bacon_decomposition(df, **kw)
+    pd.testing.assert_frame_equal(att.cells, att2.cells, check_exact=True)
+    np.testing.assert_array_equal(att.influence, att2.influence)
+    assert att.units.equals(att2.units) and att.units.dtype == att2.units.dtype
+    pd.testing.assert_frame_equal(bac.table, bac2.table, check_exact=True)
+    mixed = pd.Series([3, "a", 1.5, "b"], dtype=object)
+    assert _sorted_codes(*pd.factorize(mixed)) is None

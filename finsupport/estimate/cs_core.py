@@ -31,6 +31,7 @@ from scipy import stats
 
 from ..errors import DataError, EstimationError
 from .results import EstimateResult, Inference, TestResult, deprecated, wald_test
+from .twfe import _sorted_codes
 
 __all__ = ["att_gt", "AttGtResult"]
 
@@ -415,7 +416,9 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
         if len(unbalanced):
             dropped.append(pd.DataFrame({"unit": unbalanced, "reason": "not observed in every period (balanced panel)"}))
             d = d[~d[unit].isin(unbalanced)]
-    return d, periods, dropped
+            return d, periods, dropped, None
+    # the units sorted from these codes, for the computation (no second factorisation of the ids)
+    return d, periods, dropped, _sorted_codes(ucode, uniq)
 
 
 def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
@@ -499,8 +502,8 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
     if panel not in ("balanced", "unbalanced"):
         raise EstimationError("panel must be 'balanced' or 'unbalanced'")
     covariates = list(covariates or [])
-    d, periods, dropped = _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel)
-    return _compute_att_gt(d, periods, dropped, outcome=outcome, unit=unit, time=time, cohort=cohort,
+    d, periods, dropped, unit_codes = _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel)
+    return _compute_att_gt(d, periods, dropped, unit_codes=unit_codes, outcome=outcome, unit=unit, time=time, cohort=cohort,
                            covariates=covariates, control_group=control_group, method=method,
                            anticipation=anticipation, base_period=base_period, cluster=cluster,
                            bootstrap=bootstrap, seed=seed, alpha=alpha, weights=weights, panel=panel)
@@ -508,13 +511,14 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
 
 def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outcome, unit, time, cohort,
                     covariates, control_group, method, anticipation, base_period, cluster, bootstrap, seed,
-                    alpha, weights, panel) -> AttGtResult:
-    """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``)."""
+                    alpha, weights, panel, unit_codes=None) -> AttGtResult:
+    """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``);
+    ``unit_codes``: ``pandas.factorize(d[unit], sort=True)`` when the caller has it."""
     notes: list[str] = []
     first = periods[0]
     # integer codes instead of sorting the frame: units sorted, each unit's values taken from
     # its earliest period (as R did's first row of the unit)
-    codes, units = pd.factorize(d[unit], sort=True)
+    codes, units = unit_codes if unit_codes is not None else pd.factorize(d[unit], sort=True)
     tpos = np.searchsorted(periods, d[time].to_numpy())
     order = np.lexsort((tpos, codes))
     lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # earliest row of every unit

@@ -170,6 +170,19 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
     return data, dropped
 
 
+def _sorted_codes(codes: np.ndarray, uniques) -> tuple[np.ndarray, object] | None:
+    """The codes and uniques of ``pandas.factorize(x, sort=True)`` from those of ``sort=False``:
+    sorting the distinct ids instead of factorising every row again; None for ids that do not
+    sort (mixed types), where the caller factorises with ``sort=True``."""
+    try:
+        perm = np.asarray(uniques.argsort())
+    except TypeError:
+        return None
+    rank = np.empty(len(perm), dtype=np.intp)
+    rank[perm] = np.arange(len(perm))
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), uniques[perm]
+
+
 def _repeated(key: np.ndarray, n_keys: int) -> np.ndarray:
     """Rows whose integer key (0 ≤ key < n_keys) occurs more than once."""
     if len(key) == 0:
