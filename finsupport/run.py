@@ -258,7 +258,10 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Pr
     cov = a["covariates"] or None
     res: dict[str, dict[str, Any]] = {}
     for outcome in a["outcomes"]:
-        d = panel.dropna(subset=[outcome])
+        # only the columns the estimators read (dropping rows copies every column kept); a missing
+        # one is left for the estimator to report
+        keep = [c for c in dict.fromkeys(["firm_id", "year", "treated", "cohort", outcome, *(cov or [])]) if c in panel]
+        d = panel[keep].dropna(subset=[outcome])
         r: dict[str, Any] = {}
         try:
             if "twfe" in a["estimators"]:

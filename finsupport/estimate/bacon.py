@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, EstimationError
-from .twfe import _prepare_panel, _problem, _require_columns
+from .twfe import _prepare_panel, _problem, _require_columns, _sorted_codes
 
 __all__ = ["bacon_decomposition", "BaconDecomposition", "COMPARISON_TYPES"]
 
@@ -146,8 +146,8 @@ def bacon_decomposition(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         (treatment not absorbing); no treatment variation.
     """
     _require_columns(df, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort})
-    data, dropped = _prepare_panel(df, unit=unit, time=time, required=[outcome], numeric=[outcome],
-                                  keep=[cohort])
+    data, dropped, codes = _prepare_panel(df, unit=unit, time=time, required=[outcome], numeric=[outcome],
+                                         keep=[cohort], codes=True)
     if dropped:
         raise EstimationError(
             f"{outcome} is missing in {dropped.count} row(s) (units "
@@ -159,7 +159,8 @@ def bacon_decomposition(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         if s.dtype == bool or not pd.api.types.is_numeric_dtype(s):
             raise DataError(problems=[_problem(col, f"{col} must be numeric periods, got {s.dtype}",
                                                f"convert {col} to integer periods (e.g. years)")])
-    ucode, uniq_u = pd.factorize(data[unit], sort=True)
+    # units in sorted order from the codes of the duplicate check (no second factorisation of the ids)
+    ucode, uniq_u = _sorted_codes(codes.unit, codes.units) or pd.factorize(data[unit], sort=True)
     periods = np.sort(data[time].unique())
     tcode = np.searchsorted(periods, data[time].to_numpy())
     N, T = len(uniq_u), len(periods)

@@ -55,29 +55,51 @@ def rademacher_bits(m: int, draws: int, seed, *, chunk: int = 64) -> np.ndarray:
     return out
 
 
-def bootstrap_draws(psi: np.ndarray, clusters, bits: np.ndarray, *, chunk: int = 64) -> np.ndarray:
+def _cluster_means(psi: np.ndarray, clusters) -> np.ndarray:
+    g = pd.DataFrame(psi).groupby(np.asarray(clusters))
+    return (g.sum() / g.size().to_numpy()[:, None]).to_numpy()
+
+
+def bootstrap_draws(psi: np.ndarray, clusters, bits: np.ndarray, *, chunk: int = 64,
+                    also: np.ndarray | None = None):
     """Draws b = 1 … B of √m · mean_i(v_ib ψ_i) for every column of ψ (R ``did::mboot``'s ``bres``).
 
     ``bits`` from :func:`rademacher_bits`; with clusters ψ is first averaged within
-    clusters (m = number of clusters).
+    clusters (m = number of clusters). ``also``: a second matrix with the same rows drawn
+    with the same signs in the same pass (returned as a second array); the draws of ψ are
+    the same numbers with or without it.
     """
+    mats = [psi] if also is None else [psi, also]
     if clusters is not None:
-        g = pd.DataFrame(psi).groupby(np.asarray(clusters))
-        psi = (g.sum() / g.size().to_numpy()[:, None]).to_numpy()
-    m = psi.shape[0]
+        mats = [_cluster_means(p, clusters) for p in mats]
+    m = mats[0].shape[0]
     draws = bits.shape[0]
-    out = np.empty((draws, psi.shape[1]))
+    outs = [np.empty((draws, p.shape[1])) for p in mats]
     # single precision for the product: the bootstrap's own noise (1/√B) dwarfs rounding
-    psi32 = psi.astype(np.float32)
+    mats32 = [p.astype(np.float32) for p in mats]
     # the running stage of a run (if any) shows the draws and the time left
     task = current_task()
     task.expect(draws, "draws")
     for s in range(0, draws, chunk):
         k = min(chunk, draws - s)
-        v = np.unpackbits(bits[s:s + k], axis=1, count=m).astype(np.float32) * 2 - 1
-        out[s:s + k] = np.sqrt(m) * (v @ psi32).astype(np.float64) / m
+        v = np.unpackbits(bits[s:s + k], axis=1, count=m).astype(np.float32)
+        v *= 2  # ±1 in place: no two more temporaries of draws × m floats per chunk
+        v -= 1
+        for out, p32 in zip(outs, mats32, strict=True):
+            out[s:s + k] = np.sqrt(m) * (v @ p32).astype(np.float64) / m
         task.advance(k)
-    return out
+    return outs[0] if also is None else tuple(outs)
+
+
+def cohort_basis(G: np.ndarray, w: np.ndarray, cohorts: np.ndarray) -> np.ndarray:
+    """Columns w_i·1{G_i = g} − π_g for every cohort g (π_g = mean of w·1{G = g}).
+
+    The influence function of the estimated aggregation weights (``wif``) of every
+    aggregation is a linear combination of these columns, so bootstrap draws of them,
+    with the draws of ATT(g,t)'s influence functions, give the draws of any aggregation.
+    """
+    return np.column_stack([(G == g) * w - np.mean(w * (G == g)) for g in cohorts]) if len(cohorts) \
+        else np.zeros((len(G), 0))
 
 
 def _se_crit(out: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -234,10 +256,18 @@ class AggregateResult(EstimateResult):
         return self.summary()
 
 
-def _wif(keepers, pg, w, G, group):
-    """Influence function of the estimated aggregation weights (R did's ``wif``)."""
+def _wif(keepers, pg, w, G, group, basis=None):
+    """Influence function of the estimated aggregation weights (R did's ``wif``).
+
+    ``basis = (c, cohorts)``: instead of the n values, the coefficients of the same
+    function on c cell columns (zero) and the :func:`cohort_basis` columns of ``cohorts``.
+    """
     s = pg[keepers].sum()
-    ind = (G[:, None] == group[keepers][None, :]) * w[:, None] - pg[keepers][None, :]
+    if basis is None:
+        ind = (G[:, None] == group[keepers][None, :]) * w[:, None] - pg[keepers][None, :]
+    else:
+        c, cohorts = basis
+        ind = np.vstack([np.zeros((c, len(keepers))), (cohorts[:, None] == group[keepers][None, :]).astype(float)])
     if1 = ind / s
     if2 = ind.sum(axis=1)[:, None] * (pg[keepers] / s ** 2)[None, :]
     return if1 - if2
@@ -249,6 +279,72 @@ def _agg(att, psi, keepers, wts, wif=None):
     if wif is not None:
         inf = inf + wif @ att[keepers]
     return float(att[keepers] @ weights), inf
+
+
+def _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, periods, *, min_e, max_e, balance_e,
+               basis=None):
+    """The aggregation ``kind``: overall effect, its influence function, components and keys.
+
+    Linear in ``psi`` and the ``wif`` terms: with ``basis`` (see :func:`_wif`) and ``psi``
+    the identity on the cells (then zero rows for the cohorts), the influence functions
+    returned are coefficients on the cell and cohort-basis columns.
+    """
+    comps: list[tuple[float, np.ndarray]] = []
+    keys: list[float] = []
+    if kind == "simple":
+        keep = np.flatnonzero((group <= time) & (time <= group + max_e))
+        overall, inf = _agg(att, psi, keep, pg[keep] / pg[keep].sum(), _wif(keep, pg, w, G, group, basis))
+        key_name = None
+    elif kind == "group":
+        atts, infs = [], []
+        for g in glist:
+            k = np.flatnonzero((group == g) & (g <= time) & (time <= group + max_e))
+            a, f = _agg(att, psi, k, np.full(len(k), 1 / len(k)))
+            atts.append(a)
+            infs.append(f)
+            keys.append(g)
+        A, F = np.array(atts), np.column_stack(infs)
+        allg = np.arange(len(glist))
+        overall, inf = _agg(A, F, allg, pgg / pgg.sum(), _wif(allg, pgg, w, G, glist, basis))
+        comps = list(zip(A, F.T, strict=True))
+        key_name = "cohort"
+    elif kind == "dynamic":
+        e_all = time - group
+        include = np.ones(len(att), bool)
+        if balance_e is not None:
+            include = (periods.max() - group) >= balance_e
+            eseq = np.unique(e_all[include])
+            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - periods.max() + periods.min())]
+        else:
+            eseq = np.unique(e_all)
+        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+        atts, infs = [], []
+        for e in eseq:
+            k = np.flatnonzero((e_all == e) & include)
+            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group, basis))
+            atts.append(a)
+            infs.append(f)
+            keys.append(e)
+        A, F = np.array(atts), np.column_stack(infs)
+        pos = np.flatnonzero(eseq >= 0)
+        overall, inf = _agg(A, F, pos, np.full(len(pos), 1 / len(pos)))
+        comps = list(zip(A, F.T, strict=True))
+        key_name = "event_time"
+    else:  # calendar
+        tlist = np.unique(time[time >= group.min()])
+        atts, infs = [], []
+        for t1 in tlist:
+            k = np.flatnonzero((group <= time) & (time == t1))
+            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group, basis))
+            atts.append(a)
+            infs.append(f)
+            keys.append(t1)
+        A, F = np.array(atts), np.column_stack(infs)
+        allt = np.arange(len(tlist))
+        overall, inf = _agg(A, F, allt, np.full(len(tlist), 1 / len(tlist)))
+        comps = list(zip(A, F.T, strict=True))
+        key_name = "time"
+    return overall, inf, comps, keys, key_name
 
 
 def aggregate(res, kind: str = "simple", *, min_e=-np.inf, max_e=np.inf, balance_e=None, bootstrap=0,
@@ -274,70 +370,23 @@ def aggregate(res, kind: str = "simple", *, min_e=-np.inf, max_e=np.inf, balance
     glist = np.sort(np.unique(group))
     pgg = np.array([np.mean(w * (G == g)) for g in glist])
     pg = pgg[np.searchsorted(glist, group)]
-    comps: list[tuple[float, float, np.ndarray]] = []
-    keys: list[float] = []
-    if kind == "simple":
-        keep = np.flatnonzero((group <= time) & (time <= group + max_e))
-        overall, inf = _agg(att, psi, keep, pg[keep] / pg[keep].sum(), _wif(keep, pg, w, G, group))
-        key_name = None
-    elif kind == "group":
-        atts, infs = [], []
-        for g in glist:
-            k = np.flatnonzero((group == g) & (g <= time) & (time <= group + max_e))
-            a, f = _agg(att, psi, k, np.full(len(k), 1 / len(k)))
-            atts.append(a)
-            infs.append(f)
-            keys.append(g)
-        A, F = np.array(atts), np.column_stack(infs)
-        allg = np.arange(len(glist))
-        overall, inf = _agg(A, F, allg, pgg / pgg.sum(), _wif(allg, pgg, w, G, glist))
-        comps = list(zip(A, F.T, strict=True))
-        key_name = "cohort"
-    elif kind == "dynamic":
-        e_all = time - group
-        include = np.ones(len(att), bool)
-        if balance_e is not None:
-            include = (res.periods.max() - group) >= balance_e
-            eseq = np.unique(e_all[include])
-            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - res.periods.max() + res.periods.min())]
-        else:
-            eseq = np.unique(e_all)
-        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
-        atts, infs = [], []
-        for e in eseq:
-            k = np.flatnonzero((e_all == e) & include)
-            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group))
-            atts.append(a)
-            infs.append(f)
-            keys.append(e)
-        A, F = np.array(atts), np.column_stack(infs)
-        pos = np.flatnonzero(eseq >= 0)
-        overall, inf = _agg(A, F, pos, np.full(len(pos), 1 / len(pos)))
-        comps = list(zip(A, F.T, strict=True))
-        key_name = "event_time"
-    else:  # calendar
-        tlist = np.unique(time[time >= group.min()])
-        atts, infs = [], []
-        for t1 in tlist:
-            k = np.flatnonzero((group <= time) & (time == t1))
-            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group))
-            atts.append(a)
-            infs.append(f)
-            keys.append(t1)
-        A, F = np.array(atts), np.column_stack(infs)
-        allt = np.arange(len(tlist))
-        overall, inf = _agg(A, F, allt, np.full(len(tlist), 1 / len(tlist)))
-        comps = list(zip(A, F.T, strict=True))
-        key_name = "time"
+    overall, inf, comps, keys, key_name = _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, res.periods,
+                                                     min_e=min_e, max_e=max_e, balance_e=balance_e)
     Fall = np.column_stack([inf] + [c[1] for c in comps])
     se = se_from_influence(Fall, res.clusters)
     crit = stats.norm.ppf(1 - alpha / 2)
     if bootstrap:
-        # one set of draws for the overall effect and the components, shared with ATT(g,t)
-        # when the fit drew the same number with the same seed
-        bits = res.boot_bits(int(bootstrap), seed)
+        # no new product with the signs: the aggregation's influence functions are a linear
+        # combination of ATT(g,t)'s and of the cohort-basis columns, whose draws the fit keeps
+        # (made once per draws and seed, with the same signs as ATT(g,t)'s own)
+        d_cells, d_basis, cohorts = res.boot_draws(int(bootstrap), seed)
+        c = len(att)
+        _, inf_c, comps_c, *_ = _influence(kind, att, np.vstack([np.eye(c), np.zeros((len(cohorts), c))]), group,
+                                           time, pg, pgg, glist, w, G, res.periods, min_e=min_e, max_e=max_e,
+                                           balance_e=balance_e, basis=(c, cohorts))
+        coef = np.column_stack([inf_c] + [x[1] for x in comps_c])
+        out = d_cells[:, ok] @ coef[:c] + d_basis @ coef[c:]
         m = len(np.unique(res.clusters)) if res.clusters is not None else Fall.shape[0]
-        out = bootstrap_draws(Fall, res.clusters, bits)
         se_b = _se_crit(out, alpha)[0] / np.sqrt(m)
         se = np.where(np.isnan(se_b), se, se_b)
         # the uniform band covers the components, not the overall figure

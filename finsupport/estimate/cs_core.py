@@ -31,6 +31,7 @@ from scipy import stats
 
 from ..errors import DataError, EstimationError
 from .results import EstimateResult, Inference, TestResult, deprecated, wald_test
+from .twfe import _sorted_codes
 
 __all__ = ["att_gt", "AttGtResult"]
 
@@ -182,6 +183,7 @@ class AttGtResult(EstimateResult):
     crit_value: float = float("nan")
     notes: list[str] = field(default_factory=list)
     _bits: dict = field(default_factory=dict, repr=False)
+    _draws: dict = field(default_factory=dict, repr=False)
 
     estimator = "Callaway–Sant'Anna ATT(g,t)"
 
@@ -194,6 +196,23 @@ class AttGtResult(EstimateResult):
             m = len(np.unique(self.clusters)) if self.clusters is not None else self.influence.shape[0]
             self._bits[key] = rademacher_bits(m, int(draws), seed)
         return self._bits[key]
+
+    def boot_draws(self, draws: int, seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Multiplier-bootstrap draws of every cell's influence function and of the cohort basis.
+
+        Returns ``(cells, basis, cohorts)``: draws × cells, draws × cohorts (the columns of
+        :func:`~finsupport.estimate.cs_aggregate.cohort_basis`) and the cohorts; made once
+        per ``draws`` and ``seed`` with the signs of :meth:`boot_bits`, then reused by every
+        aggregation (their draws are linear combinations of these).
+        """
+        from .cs_aggregate import bootstrap_draws, cohort_basis
+
+        key = (int(draws), seed)
+        if key not in self._draws:
+            cohorts = np.unique(self.cells["cohort"].to_numpy(dtype=float))
+            self._draws[key] = (*bootstrap_draws(self.influence, self.clusters, self.boot_bits(draws, seed),
+                                                 also=cohort_basis(self.cohorts, self.weights, cohorts)), cohorts)
+        return self._draws[key]
 
     @property
     def table(self) -> pd.DataFrame:
@@ -397,7 +416,9 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
         if len(unbalanced):
             dropped.append(pd.DataFrame({"unit": unbalanced, "reason": "not observed in every period (balanced panel)"}))
             d = d[~d[unit].isin(unbalanced)]
-    return d, periods, dropped
+            return d, periods, dropped, None
+    # the units sorted from these codes, for the computation (no second factorisation of the ids)
+    return d, periods, dropped, _sorted_codes(ucode, uniq)
 
 
 def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
@@ -481,8 +502,8 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
     if panel not in ("balanced", "unbalanced"):
         raise EstimationError("panel must be 'balanced' or 'unbalanced'")
     covariates = list(covariates or [])
-    d, periods, dropped = _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel)
-    return _compute_att_gt(d, periods, dropped, outcome=outcome, unit=unit, time=time, cohort=cohort,
+    d, periods, dropped, unit_codes = _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, panel)
+    return _compute_att_gt(d, periods, dropped, unit_codes=unit_codes, outcome=outcome, unit=unit, time=time, cohort=cohort,
                            covariates=covariates, control_group=control_group, method=method,
                            anticipation=anticipation, base_period=base_period, cluster=cluster,
                            bootstrap=bootstrap, seed=seed, alpha=alpha, weights=weights, panel=panel)
@@ -490,13 +511,14 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
 
 def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outcome, unit, time, cohort,
                     covariates, control_group, method, anticipation, base_period, cluster, bootstrap, seed,
-                    alpha, weights, panel) -> AttGtResult:
-    """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``)."""
+                    alpha, weights, panel, unit_codes=None) -> AttGtResult:
+    """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``);
+    ``unit_codes``: ``pandas.factorize(d[unit], sort=True)`` when the caller has it."""
     notes: list[str] = []
     first = periods[0]
     # integer codes instead of sorting the frame: units sorted, each unit's values taken from
     # its earliest period (as R did's first row of the unit)
-    codes, units = pd.factorize(d[unit], sort=True)
+    codes, units = unit_codes if unit_codes is not None else pd.factorize(d[unit], sort=True)
     tpos = np.searchsorted(periods, d[time].to_numpy())
     order = np.lexsort((tpos, codes))
     lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # earliest row of every unit
@@ -606,16 +628,29 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                              n_treated=int(Dg[sel].sum()), n_control=int(C[sel].sum()), base=periods[pret]))
     table = pd.DataFrame(rows)
     psi = np.column_stack(infl) if infl else np.zeros((n, 0))
-    from .cs_aggregate import bootstrap_se, rademacher_bits, se_from_influence
+    from .cs_aggregate import (
+        _se_crit,
+        bootstrap_draws,
+        cohort_basis,
+        rademacher_bits,
+        se_from_influence,
+    )
 
     se = se_from_influence(psi, cl)
     zero = table["se"].isna().to_numpy() & (table["att"].to_numpy() == 0) & (base_period == "universal")
     crit = stats.norm.ppf(1 - alpha / 2)
-    bits = {}
+    bits, draws = {}, {}
     if bootstrap:
+        key = (int(bootstrap), seed)
         m = len(np.unique(cl)) if cl is not None else n
-        bits[(int(bootstrap), seed)] = rademacher_bits(m, int(bootstrap), seed)
-        se_b, crit = bootstrap_se(psi, cl, int(bootstrap), seed, alpha, bits=bits[(int(bootstrap), seed)])
+        bits[key] = rademacher_bits(m, int(bootstrap), seed)
+        # the draws of the cohort basis are made with the same signs in the same pass and kept:
+        # the aggregations combine them with these (no new product with the signs)
+        cohorts = np.unique(table["cohort"].to_numpy(dtype=float))
+        d_cells, d_basis = bootstrap_draws(psi, cl, bits[key], also=cohort_basis(G, w, cohorts))
+        draws[key] = (d_cells, d_basis, cohorts)
+        sigma, crit = _se_crit(d_cells, alpha)
+        se_b = sigma / np.sqrt(m)
         se = np.where(np.isnan(se_b), se, se_b)
     se = np.where(zero, np.nan, se)
     table["se"] = se
@@ -630,4 +665,4 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     return AttGtResult(cells=table[["cohort", "time", "att", "se", "ci_lower", "ci_upper", "post", "base",
                                     "n_treated", "n_control"]],
                        influence=psi, units=pd.Index(units), cohorts=G, weights=w, periods=periods, options=opts,
-                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes, _bits=bits)
+                       dropped=drop, clusters=cl, crit_value=float(crit), notes=notes, _bits=bits, _draws=draws)

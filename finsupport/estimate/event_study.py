@@ -283,8 +283,8 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     _require_columns(df, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
                          **{f"covariate {c}": c for c in covariates}, "cluster": cl})
     required = [outcome, *covariates] + ([cl] if cl is not None and cl != unit else [])
-    data, dropped = _prepare_panel(df, unit=unit, time=time, required=required,
-                                  numeric=[outcome, *covariates], keep=[cohort])
+    data, dropped, codes = _prepare_panel(df, unit=unit, time=time, required=required,
+                                         numeric=[outcome, *covariates], keep=[cohort], codes=True)
     for col in (time, cohort):
         s = data[col]
         if s.dtype == bool or not pd.api.types.is_numeric_dtype(s):
@@ -295,8 +295,13 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     if not (np.all(np.mod(tt, 1) == 0) and np.all(np.mod(g, 1) == 0)):
         raise DataError(problems=[_problem(time, "time or cohort has non-integer values",
                                            "use integer periods (years, or period numbers) for both")])
-    varying = pd.Series(g, index=data.index).groupby(data[unit].to_numpy()).nunique()
-    if (varying > 1).any():
+    # one cohort per unit: checked on the unit codes; the ids of offending units only when there are any
+    gmin = np.full(len(codes.units), np.inf)
+    gmax = np.full(len(codes.units), -np.inf)
+    np.minimum.at(gmin, codes.unit, g)
+    np.maximum.at(gmax, codes.unit, g)
+    if (gmin != gmax).any():
+        varying = pd.Series(g, index=data.index).groupby(data[unit].to_numpy()).nunique()
         bad = varying.index[varying > 1].tolist()
         raise EstimationError(
             f"{cohort} changes within unit(s) {', '.join(map(str, bad[:8]))}"
@@ -326,13 +331,14 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
                               f"reference period. Fix: widen the window.")
     res, n_u, n_t, n_c = _fit_panel(
         data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
-        cluster=cl, weights=None, engine=_engine(engine),
+        cluster=cl, weights=None, engine=_engine(engine), codes=codes,
         hint="include never-treated units, bin the end points inside the observed event times "
              "(narrow the window) or drop covariates that are constant within units or periods")
     from .wild import cluster_warnings
 
-    sizes = pd.Series(g[treated]).groupby(data[unit].to_numpy()[treated]).first().value_counts().to_dict()
-    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, treated, cl),
+    sizes = pd.Series(g[treated]).groupby(codes.unit[treated]).first().value_counts().to_dict()
+    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, treated, cl, unit=unit,
+                                                                                  codes=codes),
                              cohort_sizes=sizes, wild=wild)
     boot = _wild_fit(data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
                      cluster=cl, draws=draws, weights=bootstrap_weights, seed=seed, fitted=res) if wild else None

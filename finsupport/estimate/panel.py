@@ -71,8 +71,8 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
         flows = support_flows(data, **flow_options)
     fin = data.require("financials", ["firm_id", "year", "revenue"], purpose="the analysis panel")
     cols = [c for c in ("rd_expense", "total_liabilities", "total_assets", "invention_patents") if c in fin]
-    df = flows[["firm_id", "year", "revenue", "subsidy", "equity", "debt", "total", "effective_rate"]].merge(
-        fin[["firm_id", "year", *cols]], on=["firm_id", "year"], how="left")
+    df = _join_left(flows[["firm_id", "year", "revenue", "subsidy", "equity", "debt", "total", "effective_rate"]],
+                    fin[["firm_id", "year", *cols]])
     rev = df["revenue"].where(df["revenue"] > 0)
     out = pd.DataFrame({"firm_id": df["firm_id"], "year": df["year"].astype(np.int64)})
     out["share"] = df["total"] / rev
@@ -85,14 +85,23 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     else:
         out["leverage"] = np.nan
     out["effective_rate"] = df["effective_rate"]
+    # the firm ids coded once: the lag, the first-year covariates and the order use the codes
+    codes, firms = pd.factorize(out["firm_id"])
+    year = out["year"].to_numpy()
+    runs = _firm_year_runs(codes, year)
     # growth over the previous calendar year of the same firm (a gap year gives no growth)
-    prev = pd.DataFrame({"firm_id": df["firm_id"], "year": df["year"].astype(np.int64) + 1, "prev": rev})
-    lag = out[["firm_id", "year"]].merge(prev, on=["firm_id", "year"], how="left")["prev"].to_numpy()
+    if runs:  # rows by firm and year: the previous year is the previous row of the same firm
+        lag = np.full(len(out), np.nan)
+        same = (codes[1:] == codes[:-1]) & (year[1:] == year[:-1] + 1)
+        lag[1:][same] = rev.to_numpy()[:-1][same]
+    else:
+        prev = pd.DataFrame({"firm_id": df["firm_id"], "year": df["year"].astype(np.int64) + 1, "prev": rev})
+        lag = out[["firm_id", "year"]].merge(prev, on=["firm_id", "year"], how="left")["prev"].to_numpy()
     out["revenue_growth"] = rev.to_numpy() / lag - 1
     out["patents"] = df["invention_patents"].astype(float) if "invention_patents" in df else np.nan
     if data.designations is not None and len(data.designations):
         st = designation_status(data, tier=tier, years=sorted(out["year"].unique()))
-        out = out.merge(st[["firm_id", "year", "cohort", "active"]], on=["firm_id", "year"], how="left")
+        out = _join_left(out, st[["firm_id", "year", "cohort", "active"]])
         out["cohort"] = out["cohort"].fillna(0).astype(np.int64)
         out["active"] = out["active"].fillna(False).astype(bool)
     else:
@@ -100,10 +109,54 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
         out["active"] = False
     out["treated"] = ((out["cohort"] > 0) & (out["year"] >= out["cohort"])).astype(np.int64)
     out["event_time"] = (out["year"] - out["cohort"]).where(out["cohort"] > 0).astype("Int64")
-    first = out.sort_values(["firm_id", "year"]).groupby("firm_id", sort=False).first()
+    # the first non-missing value in the firm's earliest years (groupby(...).first() on the sorted panel)
+    order = slice(None) if runs else np.lexsort((year, codes))
     for c in ("log_revenue", "rd_intensity", "leverage"):
-        out[f"{c}_pre"] = out["firm_id"].map(first[c])
+        out[f"{c}_pre"] = _first_valid(out[c].to_numpy(dtype=float), codes, order, len(firms))
+    if runs and firms.is_monotonic_increasing:  # already in firm and year order
+        return out.reset_index(drop=True)
     return out.sort_values(["firm_id", "year"], ignore_index=True)
+
+
+def _join_left(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """``left.merge(right, on=["firm_id", "year"], how="left")``; by position when both have the
+    same keys in the same order (the usual case: tables of one panel), without hashing the ids."""
+    extra = [c for c in right.columns if c not in ("firm_id", "year")]
+    if _same_keys(left, right) and not set(extra) & set(left.columns):
+        out = pd.concat([left.reset_index(drop=True), right[extra].reset_index(drop=True)], axis=1)
+        # the key types the merge would give (ids of two string types come out as objects)
+        keys = left.iloc[:0].merge(right.iloc[:0], on=["firm_id", "year"], how="left")
+        return out.astype({k: keys[k].dtype for k in ("firm_id", "year") if keys[k].dtype != out[k].dtype})
+    return left.merge(right, on=["firm_id", "year"], how="left")
+
+
+def _same_keys(left: pd.DataFrame, right: pd.DataFrame) -> bool:
+    if len(left) != len(right) or left["firm_id"].hasnans or right["firm_id"].hasnans:
+        return False
+    if not np.array_equal(left["year"].to_numpy(), right["year"].to_numpy()):
+        return False
+    try:
+        return bool((left["firm_id"].reset_index(drop=True) == right["firm_id"].reset_index(drop=True)).all())
+    except TypeError:  # ids of types that do not compare: let the merge decide
+        return False
+
+
+def _firm_year_runs(codes: np.ndarray, year: np.ndarray) -> bool:
+    """Every firm's rows are together and in increasing years (so each firm-year once)."""
+    if len(codes) < 2:
+        return bool((codes >= 0).all())
+    step = codes[1:] != codes[:-1]
+    return bool((codes >= 0).all() and (np.diff(codes) >= 0).all() and (step | (year[1:] > year[:-1])).all())
+
+
+def _first_valid(v: np.ndarray, codes: np.ndarray, order, n_firms: int) -> np.ndarray:
+    """Per row, the first non-missing value of its firm in ``order`` (rows by firm, then year)."""
+    vs, cs = v[order], codes[order]
+    idx = np.flatnonzero(~np.isnan(vs) & (cs >= 0))
+    first = idx[np.r_[True, cs[idx][1:] != cs[idx][:-1]]] if len(idx) else idx
+    per_firm = np.full(n_firms, np.nan)
+    per_firm[cs[first]] = vs[first]
+    return np.where(codes >= 0, per_firm[np.maximum(codes, 0)], np.nan)
 
 
 def check_financial_outcomes(outcomes, data, *, key: str = "outcomes") -> None:

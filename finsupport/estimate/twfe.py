@@ -90,14 +90,30 @@ def _require_columns(df: pd.DataFrame, columns: dict[str, str]) -> None:
         raise DataError(problems=problems)
 
 
+@dataclass(frozen=True)
+class PanelCodes:
+    """Integer codes of the unit and period columns of a prepared panel (one factorisation each).
+
+    ``unit``: ``pandas.factorize(units, sort=False)`` codes (order of first appearance) and
+    ``units`` the ids; ``time``: ``factorize(periods, sort=True)`` codes and ``times``.
+    """
+
+    unit: np.ndarray
+    units: pd.Index
+    time: np.ndarray
+    times: pd.Index
+
+
 def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence[str],
-                  numeric: Sequence[str] = (), keep: Sequence[str] = ()) -> tuple[pd.DataFrame, DroppedRows]:
+                  numeric: Sequence[str] = (), keep: Sequence[str] = (), codes: bool = False):
     """Select columns, check keys, drop (and account for) rows missing a required value.
 
     ``required`` columns must be present in a row for it to be used; ``numeric`` ones
     must also be numeric (bool is converted to float); ``keep`` columns are carried
     along (missing allowed). Unit and time must be present in every row and the pair
-    unique.
+    unique. Returns ``(data, dropped)``, with ``codes=True`` ``(data, dropped, PanelCodes)``:
+    the codes of the duplicate check, for the fit to reuse (factorising text ids is the
+    costly part of preparing a large panel).
     """
     cols = list(dict.fromkeys([unit, time, *required, *keep]))
     data = df[cols].copy()
@@ -141,13 +157,40 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
             by_column={c: int(miss[c].sum()) for c in miss.columns},
         )
         data = data.loc[~any_miss]
-    dup = data.duplicated([unit, time], keep=False).to_numpy()
+    ucode, uniq_u = pd.factorize(data[unit], sort=False)
+    tcode, uniq_t = pd.factorize(data[time], sort=True)
+    dup = _repeated(ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t))
     if dup.any():
         raise DataError(problems=[_problem(
             f"{unit}, {time}", f"{int(dup.sum())} row(s) repeat a ({unit}, {time}) pair",
             "keep one row per unit and period (aggregate or deduplicate first)",
             rows=data.index[dup][:50])])
+    if codes:
+        return data, dropped, PanelCodes(ucode, pd.Index(uniq_u), tcode, pd.Index(uniq_t))
     return data, dropped
+
+
+def _sorted_codes(codes: np.ndarray, uniques) -> tuple[np.ndarray, object] | None:
+    """The codes and uniques of ``pandas.factorize(x, sort=True)`` from those of ``sort=False``:
+    sorting the distinct ids instead of factorising every row again; None for ids that do not
+    sort (mixed types), where the caller factorises with ``sort=True``."""
+    try:
+        perm = np.asarray(uniques.argsort())
+    except TypeError:
+        return None
+    rank = np.empty(len(perm), dtype=np.intp)
+    rank[perm] = np.arange(len(perm))
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), uniques[perm]
+
+
+def _repeated(key: np.ndarray, n_keys: int) -> np.ndarray:
+    """Rows whose integer key (0 ≤ key < n_keys) occurs more than once."""
+    if len(key) == 0:
+        return np.zeros(0, bool)
+    if n_keys <= 8 * len(key) + 1024:
+        return np.bincount(key, minlength=n_keys)[key] > 1
+    ks = np.sort(key)  # sparse keys: no count array as long as every possible key
+    return np.isin(key, ks[1:][ks[1:] == ks[:-1]])
 
 
 def _sort_key(v):
@@ -159,10 +202,15 @@ def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: 
     """Residual of the columns of X after projecting off unit and time effects.
 
     Alternating projections (exact after one sweep on a balanced panel); used only to
-    detect regressors that the effects absorb or that are collinear.
+    detect regressors that the effects absorb or that are collinear. When the rows are
+    every unit × every period in (unit, period) order, the sweeps run on the unit × period
+    grid (:func:`_balanced_residual`), with the same additions in the same order, so the
+    same numbers.
     """
     X = np.array(X, dtype=float, copy=True)
     n1, n2 = int(g1.max()) + 1, int(g2.max()) + 1
+    if _is_grid(g1, g2, n1, n2):
+        return _balanced_residual(X, n1, n2, maxiter=maxiter, tol=tol)
     c1 = np.bincount(g1, minlength=n1).astype(float)
     c2 = np.bincount(g2, minlength=n2).astype(float)
     for j in range(X.shape[1]):
@@ -176,6 +224,41 @@ def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: 
             if max(np.abs(m1).max(), np.abs(m2).max()) < tol * scale:
                 break
         X[:, j] = x
+    return X
+
+
+def _is_grid(g1: np.ndarray, g2: np.ndarray, n1: int, n2: int) -> bool:
+    """Rows are unit 0's periods 0 … n2 − 1, then unit 1's, …: a balanced panel in (unit, period) order."""
+    if len(g1) != n1 * n2:
+        return False
+    grid1, grid2 = g1.reshape(n1, n2), g2.reshape(n1, n2)
+    return bool((grid1 == np.arange(n1)[:, None]).all() and (grid2 == np.arange(n2)[None, :]).all())
+
+
+def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: float) -> np.ndarray:
+    """:func:`_twoway_residual` on a balanced panel in (unit, period) order, in place on ``X``.
+
+    ``numpy.bincount`` adds a group's values one after another in row order starting
+    from 0; here the unit sums add the period columns one after another and the period
+    sums reduce over units (axis 0, sequential, starting from 0), i.e. the same additions
+    in the same order: identical numbers, without the scatter and gather of codes.
+    """
+    c1 = np.full(n1, float(n2))
+    c2 = np.full(n2, float(n1))
+    for j in range(X.shape[1]):
+        x = np.ascontiguousarray(X[:, j]).reshape(n1, n2)
+        scale = max(np.abs(x).max(), 1e-300)
+        for _ in range(maxiter):
+            s1 = np.zeros(n1)
+            for t in range(n2):
+                s1 += x[:, t]
+            m1 = s1 / c1
+            x -= m1[:, None]
+            m2 = np.add.reduce(x, axis=0, initial=0.0) / c2
+            x -= m2[None, :]
+            if max(np.abs(m1).max(), np.abs(m2).max()) < tol * scale:
+                break
+        X[:, j] = x.reshape(-1)
     return X
 
 
@@ -263,19 +346,32 @@ class _FastPanelResult:
         return pd.DataFrame({"lower": self.params - q * self.std_errors, "upper": self.params + q * self.std_errors})
 
 
+def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
+    """Row order by unit, then period: a slice (no copy) when the rows are in that order already."""
+    if len(ucode) < 2 or ((np.diff(ucode) >= 0).all() and ((ucode[1:] != ucode[:-1]) | (tcode[1:] > tcode[:-1])).all()):
+        return slice(None)
+    return np.lexsort((tcode, ucode))
+
+
 def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
-              cluster: str | None, weights: str | None, hint: str, engine: str = "fast"):
+              cluster: str | None, weights: str | None, hint: str, engine: str = "fast",
+              codes: PanelCodes | None = None):
     """Fit y on regressors with unit and time effects.
 
     Returns ``(result, n_units, n_periods, n_clusters)``. ``engine="fast"`` (unweighted
     fits) computes PanelOLS's numbers directly (:class:`_FastPanelResult`);
     ``engine="linearmodels"`` and weighted fits call PanelOLS itself. Unit and time are
-    replaced by integer codes (time codes follow the sort order of ``time``).
+    replaced by integer codes (time codes follow the sort order of ``time``); ``codes``
+    from :func:`_prepare_panel` of the same rows saves factorising them again.
     """
-    ucode, uniq_u = pd.factorize(data[unit], sort=False)
-    tcode, uniq_t = pd.factorize(data[time], sort=True)
-    order = np.lexsort((tcode, ucode))
-    X = data[list(regressors)].to_numpy(dtype=float)[order]
+    if codes is None:
+        ucode, uniq_u = pd.factorize(data[unit], sort=False)
+        tcode, uniq_t = pd.factorize(data[time], sort=True)
+    else:
+        ucode, uniq_u, tcode, uniq_t = codes.unit, codes.units, codes.time, codes.times
+    order = _unit_time_order(ucode, tcode)
+    # row-major as the reordered copy always was: the layout decides the order of BLAS's sums
+    X = np.ascontiguousarray(data[list(regressors)].to_numpy(dtype=float)[order])
     if weights is None and engine == "fast":
         ccode = None
         n_clusters = None
@@ -451,9 +547,13 @@ def _wild_fit(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], un
                           weights=weights, seed=seed)
 
 
-def _treated_clusters(data: pd.DataFrame, treated: np.ndarray, cluster: str | None) -> int | None:
+def _treated_clusters(data: pd.DataFrame, treated: np.ndarray, cluster: str | None, *,
+                      unit: str | None = None, codes: PanelCodes | None = None) -> int | None:
+    """Clusters with at least one treated row (on the unit codes when clustering by unit)."""
     if cluster is None:
         return None
+    if codes is not None and cluster == unit:
+        return int((np.bincount(codes.unit[treated], minlength=len(codes.units)) > 0).sum())
     return int(pd.Series(treated).groupby(data[cluster].to_numpy()).any().sum())
 
 
@@ -655,8 +755,8 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
         required.append(weights)
     if cl is not None and cl != unit:
         required.append(cl)
-    data, dropped = _prepare_panel(df, unit=unit, time=time, required=required,
-                                  numeric=[outcome, treatment, *covariates] + ([weights] if weights else []))
+    data, dropped, codes = _prepare_panel(df, unit=unit, time=time, required=required, codes=True,
+                                         numeric=[outcome, treatment, *covariates] + ([weights] if weights else []))
     _check_binary(data, treatment)
     if weights is not None and (data[weights] <= 0).any():
         bad = data.index[(data[weights] <= 0).to_numpy()]
@@ -671,12 +771,13 @@ def twfe_did(df: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time:
                               f"comparison. Fix: include untreated units or pre-treatment periods.")
     res, n_u, n_t, n_c = _fit_panel(
         data, outcome=outcome, regressors=[treatment, *covariates], unit=unit, time=time,
-        cluster=cl, weights=weights, engine=_engine(engine),
+        cluster=cl, weights=weights, engine=_engine(engine), codes=codes,
         hint=f"the treatment must switch on within units at different times (or for some units "
              f"only); drop covariates that are constant within {unit} or within {time}")
     from .wild import cluster_warnings
 
-    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, d.to_numpy() == 1, cl),
+    warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, d.to_numpy() == 1, cl,
+                                                                               unit=unit, codes=codes),
                              wild=wild)
     boot = _wild_fit(data, outcome=outcome, regressors=[treatment, *covariates], unit=unit, time=time, cluster=cl,
                      draws=draws, weights=bootstrap_weights, seed=seed, fitted=res) if wild else None
