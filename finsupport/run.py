@@ -217,16 +217,17 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
 
 
 def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str, pd.DataFrame]:
-    from .measure.shares import support_share
+    from .measure.shares import support_share, with_status
 
     ext = {"extended": True}   # the extended view (all five components) beside the study's
     out = {"by year": support_share(flows, by="year", **ext)}
     if status is not None:
         st = status[["firm_id", "year", "active", "cohort"]].assign(
             certified=lambda d: np.where(d["cohort"] > 0, "ever certified", "never certified"))
-        out["by certification"] = support_share(flows, by="certified", status=st, years=years, **ext)
-        out["by cohort"] = support_share(flows, by="cohort", status=st, years=years, **ext)
-        out["by year and certification"] = support_share(flows, by=["year", "certified"], status=st, **ext)
+        joined = with_status(flows, st)   # attached once for the three tables
+        out["by certification"] = support_share(joined, by="certified", years=years, **ext)
+        out["by cohort"] = support_share(joined, by="cohort", years=years, **ext)
+        out["by year and certification"] = support_share(joined, by=["year", "certified"], **ext)
     if "sector" in flows:
         out["by sector"] = support_share(flows, by="sector", years=years, **ext)
     return out
@@ -389,7 +390,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     """
     from .estimate.panel import add_financial_outcomes, analysis_panel
     from .report import figure_worker
-    from .report.build import build_report, start_early_details, write_outputs
+    from .report.build import build_report, early_parts, start_early_details, write_outputs
     from .report.detail import detail_format
 
     cfg = load_config(config)
@@ -413,6 +414,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         if strict and result.findings:
             raise _strict_error(result.findings)
         early = start_early_details(result, folder, beside)
+        # the descriptive sheets now, their figures drawn by the figure process while the run estimates
+        parts = early_parts(result, folder=folder, figures=figures)
         if result.status is not None and cfg["analysis"]["enabled"]:
             with prog.stage("analysis panel"):
                 result.panel = add_financial_outcomes(
@@ -423,7 +426,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
             result.sensitivity = _sensitivity(cfg, result, scheduler, prog)
         result.timings, result.timing_details = prog.timings, prog.details
         with prog.stage("report: build"):
-            report = build_report(result, folder=folder)
+            report = build_report(result, folder=folder, figures=figures, parts=parts)
         write_outputs(result, report, workbook=workbook, folder=folder, run_time=started, progress=prog,
                       figures=figures, early=early)
         ok = True

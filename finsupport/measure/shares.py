@@ -92,10 +92,7 @@ def support_share(
         return out
     by = [by] if isinstance(by, str) else list(by or [])
     components = share_components(flows, components, extended=extended)
-    df = flows
-    if status is not None:
-        extra = [c for c in status.columns if c not in df.columns or c in ("firm_id", "year")]
-        df = _attach(df, status[extra])
+    df = flows if status is None else with_status(flows, status)
     missing = [c for c in [*by, *components, "revenue", "firm_id"] if c not in df.columns]
     if missing:
         raise DataError(problems=[{"table": "flows", "column": c, "message": "column not found",
@@ -116,7 +113,12 @@ def support_share(
     group, labels = _group_codes(df, by)
     gv, fv = group[valid], firm[valid]
     n_groups = len(labels)
-    values = df.loc[valid, [*components, "revenue"]]
+    # the amounts of the valid rows as one block of columns: one compensated sum over all of them
+    cols = [*components, "revenue"]
+    block = np.empty((len(cols), int(valid.sum())))   # a column per row: pandas' own layout
+    for j, c in enumerate(cols):
+        block[j] = df[c].to_numpy(dtype=float)[valid]
+    values = pd.DataFrame(block.T, columns=cols, copy=False)
     # Σ over each group's firm: one sum per (group, firm) pair, with pandas' compensated sums
     n_codes = int(firm.max()) + 1 if len(firm) else 1
     firm_sums = values.groupby(gv.astype(np.int64) * n_codes + fv, sort=True).sum()
@@ -124,7 +126,9 @@ def support_share(
     ratios = firm_sums[list(components)].div(firm_sums["revenue"], axis=0)
     by_group = ratios.groupby(pair_group, sort=True)
     mean, median = by_group.mean(), by_group.median()
-    sums = values.groupby(gv, sort=True).sum()
+    # each group's sums from its firms' sums (compensated again): the same figures to about 1e-16,
+    # from as many rows as there are firms in the groups instead of firm-years
+    sums = firm_sums.groupby(pair_group, sort=True).sum()
     present = sums.index.to_numpy()
     n_fy = np.bincount(gv, minlength=n_groups)[present]
     n_f = np.bincount(pair_group, minlength=n_groups)[present]
@@ -151,6 +155,14 @@ def support_share(
     out.attrs["components"] = list(components)
     out.attrs["ratio"] = "pooled_share = Σ support / Σ revenue; firm shares = Σ_t support_it / Σ_t revenue_it"
     return out
+
+
+def with_status(flows: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
+    """The flows with the columns of ``status`` they lack, matched on firm and year (a left join:
+    the flows keep their rows and order). ``support_share(with_status(flows, status), by=…)`` equals
+    ``support_share(flows, by=…, status=status)``; attach once for several tables."""
+    extra = [c for c in status.columns if c not in flows.columns or c in ("firm_id", "year")]
+    return _attach(flows, status[extra])
 
 
 def _attach(df: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:

@@ -877,7 +877,48 @@ def _label_sheet(sh: Sheet, lab: Labeller, meta: dict) -> Sheet:
                    block_charts=block_charts, highlight_false=highlight)
 
 
-def build_report(result, *, folder: Path | None = None) -> Report:
+class EarlyParts:
+    """The sheets with descriptive figures, built as soon as the data are measured.
+
+    Support over time, the distribution of firm shares and the criteria audit depend only
+    on the flows, shares, status and audit, not on the estimates: :func:`early_parts`
+    builds them right after measurement and hands their figures to the figure process,
+    which draws them while the run estimates; :func:`build_report` then uses these sheets
+    instead of building them again.
+    """
+
+    def __init__(self, result) -> None:
+        self.meta: dict[str, dict] = {}
+        who = _Who(result)
+        self.audit = _audit_once(result.audit)
+        self.sot = _support_over_time(result, who, self.meta)
+        self.dist = _distribution(result, who)
+        self.aud = _audit(result, who, self.meta, self.audit)
+
+    def figures(self) -> dict[str, Any]:
+        figs: dict[str, Any] = {}
+        if self.sot is not None:
+            figs["support_over_time"] = self.sot[1:]
+        if self.dist is not None:
+            figs["share_distribution"] = self.dist[1:]
+        if self.aud is not None:
+            figs["criteria_audit"] = self.aud[2]
+        return figs
+
+
+def early_parts(result, *, folder: Path, figures: FigureWorker | None) -> EarlyParts:
+    """Build the descriptive sheets (:class:`EarlyParts`) and send their figures to ``figures``."""
+    parts = EarlyParts(result)
+    formats = result.config["output"]["figures"]
+    jobs = _figure_jobs(result, parts.figures())
+    if figures is not None and jobs and formats:
+        folder.mkdir(parents=True, exist_ok=True)
+        figures.submit(jobs, folder, formats, more=True)
+    return parts
+
+
+def build_report(result, *, folder: Path | None = None, figures: FigureWorker | None = None,
+                 parts: EarlyParts | None = None) -> Report:
     """The report of a run as a :class:`Report` (sheets in the brief's order).
 
     Every table is built with machine names, then labelled from the registry of
@@ -887,42 +928,52 @@ def build_report(result, *, folder: Path | None = None) -> Report:
     are replaced on their sheet by a summary and a note naming the file in ``folder``
     (default: a folder named after the run) that :func:`write_outputs` writes them to;
     they keep their machine names there and are listed in ``report.attachments``.
+
+    ``figures``: a started :mod:`.figure_worker` process. The sheets that have a figure
+    are built first and their figures handed to it at once, so that it draws them while
+    the other sheets are built and the workbook is written (:func:`write_outputs`).
+    ``parts``: the descriptive sheets already built (:func:`early_parts`).
     """
     folder = Path(folder) if folder is not None else Path(result.config["run"]["name"])
+    parts = parts if parts is not None else EarlyParts(result)
     who = _Who(result)
-    meta: dict[str, dict] = {}
-    figures: dict[str, Any] = {}
-    audit = _audit_once(result.audit)
+    meta: dict[str, dict] = dict(parts.meta)
+    audit, sot, dist, aud = parts.audit, parts.sot, parts.dist, parts.aud
+    # the sheets with figures first (built in this order, placed in the brief's order below)
+    figs = parts.figures()
+    es = cs = []
+    if result.estimates:
+        es = _event_study_sheets(result, who, meta)
+        cs = _att_gt_sheets(result, who, meta)
+        figs["event_study"] = [(o, t) for _, o, t in es]
+        figs["att_gt"] = [(o, t, d) for _, o, t, d in cs]
+    sens = sensitivity_sheet(getattr(result, "sensitivity", None), who.headline, meta)
+    if sens is not None:
+        figs["specification_curve"] = result.sensitivity
+    if figures is not None:
+        formats = result.config["output"]["figures"]
+        jobs = [j for j in _figure_jobs(result, figs) if not figures.submitted(j.stem)]
+        if formats:
+            folder.mkdir(parents=True, exist_ok=True)
+            figures.submit(jobs, folder, formats)   # the last batch
     sheets = [_about(result, who), _headline(result, who, audit), _shares(result, who)]
-    sot = _support_over_time(result, who, meta)
     if sot is not None:
         sheets.append(sot[0])
-        figures["support_over_time"] = sot[1:]
-    dist = _distribution(result, who)
     if dist is not None:
         sheets.append(dist[0])
-        figures["share_distribution"] = dist[1:]
     sheets += [_flows(result, who), _firms(result, who)]
     if result.data.designations is not None:
         sheets.append(_designations(result, who))
-    aud = _audit(result, who, meta, audit)
     if aud is not None:
         sheets += [aud[0], aud[1]]
-        figures["criteria_audit"] = aud[2]
     if result.estimates:
         reg = _regressions(result, who, meta)
         if reg is not None:
             sheets.append(reg)
-        es = _event_study_sheets(result, who, meta)
-        cs = _att_gt_sheets(result, who, meta)
         sheets += [s for s, *_ in es] + [s for s, *_ in cs]
         sheets += honest_sheets(result, who.panel or who.all, meta)
-        figures["event_study"] = [(o, t) for _, o, t in es]
-        figures["att_gt"] = [(o, t, d) for _, o, t, d in cs]
-    sens = sensitivity_sheet(getattr(result, "sensitivity", None), who.headline, meta)
     if sens is not None:
         sheets.append(sens)
-        figures["specification_curve"] = result.sensitivity
     sheets.append(_quality(result, who, folder.name, _detail_format(result)))
     report = Report(sheets=sheets, title=result.config["run"]["title"],
                     synthetic=bool(result.data.provenance.get("synthetic")))
@@ -933,7 +984,7 @@ def build_report(result, *, folder: Path | None = None) -> Report:
     report.sheets = [_label_sheet(s, lab, meta) for s in report.sheets]
     report.sheets.append(_columns_sheet(lab))
     report.attachments = moved
-    report.figures = figures
+    report.figures = figs
     return report
 
 
@@ -966,10 +1017,9 @@ def start_early_details(result, folder: Path, pool: ThreadPoolExecutor) -> dict[
     return {path: pool.submit(write_detail, flows, path, fmt)}
 
 
-def _figure_jobs(result, report: Report) -> list[FigureJob]:
+def _figure_jobs(result, figs: dict[str, Any]) -> list[FigureJob]:
     """The report's figures, each as a drawing function of :mod:`.figures` and its arguments:
     descriptive ones, then each outcome's effects."""
-    figs = getattr(report, "figures", {}) or {}
     jobs: list[FigureJob] = []
     if "support_over_time" in figs:
         wide, groups = figs["support_over_time"]
@@ -1030,8 +1080,10 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, Path] = {}
     out_cfg = result.config["output"]
-    jobs, formats = _figure_jobs(result, report), out_cfg["figures"]
-    beside = figures is not None and bool(jobs) and bool(formats) and figures.submit(jobs, folder, formats)
+    jobs, formats = _figure_jobs(result, getattr(report, "figures", {}) or {}), out_cfg["figures"]
+    if figures is not None and not figures.ended and formats:   # not all handed over by build_report
+        figures.submit([j for j in jobs if not figures.submitted(j.stem)], folder, formats)
+    beside = figures is not None and figures.ended and not figures.failed and bool(jobs)
     if figures is not None and not beside:
         figures.close()
     if not beside:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -52,23 +54,43 @@ def draw_here(jobs: list[FigureJob], folder: Path, formats, on_file: Callable[[s
 
 
 class FigureWorker:
-    """A started figure process (see the module docstring)."""
+    """A started figure process (see the module docstring).
+
+    Jobs go to it in batches (:meth:`submit`), the last one with ``more=False``; it draws
+    each batch as it arrives. After a failure to send, :attr:`failed` is set and every
+    job submitted is drawn in the run's own process instead.
+    """
 
     def __init__(self, proc: subprocess.Popen, errors) -> None:
         self._proc = proc
         self._errors = errors          # a temporary file: a pipe nobody reads could fill and block the child
-        self._jobs: list[FigureJob] | None = None
+        self.jobs: list[FigureJob] = []   # every job submitted, in order
+        self.ended = False                # the last batch was sent
+        self.failed = False               # a batch could not be sent: draw here
         self._args: tuple | None = None
         self.seconds: float | None = None   # the worker's own drawing time, once collected
 
-    def submit(self, jobs: list[FigureJob], folder: Path, formats) -> bool:
-        """Send the jobs; False (nothing sent) when they cannot go to the worker."""
-        self._jobs, self._args = jobs, (Path(folder), list(formats))
+    def submitted(self, stem: str) -> bool:
+        return any(j.stem == stem for j in self.jobs)
+
+    def submit(self, jobs: list[FigureJob], folder: Path, formats, *, more: bool = False) -> bool:
+        """Send a batch of jobs (``more=False``: the last one); False when it cannot go to the worker."""
+        if self.failed or self.ended:
+            return False
+        self.jobs += jobs
+        self._args = (Path(folder), list(formats))
         try:
-            payload = pickle.dumps((jobs, str(folder), list(formats)), protocol=pickle.HIGHEST_PROTOCOL)
-            self._proc.stdin.write(payload)
-            self._proc.stdin.close()
-        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            if jobs:
+                payload = pickle.dumps((jobs, str(folder), list(formats)), protocol=pickle.HIGHEST_PROTOCOL)
+                self._proc.stdin.write(len(payload).to_bytes(8, "little") + payload)
+            if not more:
+                self._proc.stdin.write((0).to_bytes(8, "little"))
+                self._proc.stdin.close()
+                self.ended = True
+            else:
+                self._proc.stdin.flush()
+        except (OSError, ValueError, pickle.PicklingError, TypeError, AttributeError):
+            self.failed = True
             self.close()
             return False
         return True
@@ -80,26 +102,28 @@ class FigureWorker:
         """
         done: set[str] = set()
         why = None
-        try:
-            for line in self._proc.stdout:
-                msg = json.loads(line)
-                if "seconds" in msg:
-                    self.seconds = float(msg["seconds"])
-                    continue
-                done.add(msg["key"])
-                on_file(msg["key"], Path(msg["path"]))
-            code = self._proc.wait()
-            if code != 0:
-                self._errors.seek(0)
-                last = self._errors.read().decode("utf-8", "replace").strip().splitlines()
-                why = f"the figure process stopped ({code}): {last[-1] if last else 'no message'}"
-        except (OSError, ValueError, KeyError) as e:
-            why = f"the figure process could not be read: {e}"
-        finally:
-            self.close()
-        if why is not None:
+        if self.failed or not self.ended:
+            why = "the figures could not be handed to the figure process"
+        else:
+            try:
+                for line in self._proc.stdout:
+                    msg = json.loads(line)
+                    if "seconds" in msg:
+                        self.seconds = float(msg["seconds"])
+                        continue
+                    done.add(msg["key"])
+                    on_file(msg["key"], Path(msg["path"]))
+                code = self._proc.wait()
+                if code != 0:
+                    self._errors.seek(0)
+                    last = self._errors.read().decode("utf-8", "replace").strip().splitlines()
+                    why = f"the figure process stopped ({code}): {last[-1] if last else 'no message'}"
+            except (OSError, ValueError, KeyError) as e:
+                why = f"the figure process could not be read: {e}"
+        self.close()
+        if why is not None and self.jobs:
             folder, formats = self._args
-            left = [j for j in self._jobs if any(f"{j.stem}_{f}" not in done for f in formats)]
+            left = [j for j in self.jobs if any(f"{j.stem}_{f}" not in done for f in formats)]
             draw_here(left, folder, formats, on_file)
         return why
 
@@ -137,25 +161,40 @@ def start() -> FigureWorker | None:
     return FigureWorker(proc, errors)
 
 
+def _batches(stream, out: queue.Queue) -> None:
+    """Read the batches as they come (the parent never waits on a full pipe); None at the end."""
+    try:
+        while True:
+            head = stream.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else 0
+            if n == 0:
+                break
+            out.put(stream.read(n))
+    finally:
+        out.put(None)
+
+
 def _main() -> int:
     # import while the parent reads its data, before the jobs arrive
     from . import figures  # noqa: F401
 
-    raw = sys.stdin.buffer.read()
-    if not raw:          # the parent drew the figures itself or stopped
-        return 0
-    jobs, folder, formats = pickle.loads(raw)
-    t = time.perf_counter()
+    batches: queue.Queue = queue.Queue()
+    threading.Thread(target=_batches, args=(sys.stdin.buffer, batches), daemon=True).start()
+    seconds = 0.0
 
     def on_file(key: str, path: Path) -> None:
         print(json.dumps({"key": key, "path": str(path)}), flush=True)
 
-    try:
-        draw_here(jobs, Path(folder), formats, on_file)
-    except Exception:
-        traceback.print_exc()
-        return 1
-    print(json.dumps({"seconds": time.perf_counter() - t}), flush=True)
+    while (raw := batches.get()) is not None:
+        jobs, folder, formats = pickle.loads(raw)
+        t = time.perf_counter()
+        try:
+            draw_here(jobs, Path(folder), formats, on_file)
+        except Exception:
+            traceback.print_exc()
+            return 1
+        seconds += time.perf_counter() - t
+    print(json.dumps({"seconds": seconds}), flush=True)
     return 0
 
 
