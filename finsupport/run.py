@@ -415,7 +415,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
             raise _strict_error(result.findings)
         early = start_early_details(result, folder, beside)
         # the descriptive sheets now, their figures drawn by the figure process while the run estimates
-        parts = early_parts(result, folder=folder, figures=figures)
+        with prog.stage("report: descriptive sheets"):
+            parts = early_parts(result, folder=folder, figures=figures)
         if result.status is not None and cfg["analysis"]["enabled"]:
             with prog.stage("analysis panel"):
                 result.panel = add_financial_outcomes(
