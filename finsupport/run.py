@@ -436,7 +436,9 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
             figures.close()
         beside.shutdown(wait=True)
         if not ok:   # a failed run leaves no half of its outputs behind
-            for path in early:
+            drawn = [folder / f"{j.stem}.{fmt}" for j in (figures.jobs if figures else [])
+                     for fmt in cfg["output"]["figures"]]
+            for path in [*early, *drawn]:
                 path.unlink(missing_ok=True)
         prog.close()
         if not ok:

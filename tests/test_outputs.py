@@ -154,3 +154,24 @@ def test_a_run_that_fails_after_measuring_leaves_no_detail_file(tmp_path, monkey
     folder = out.with_suffix("")
     assert not (folder / "flows.parquet").exists()
     assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_run_that_fails_after_its_first_figures_leaves_none(tmp_path, monkeypatch):
+    """The descriptive figures are drawn while the run estimates; a failure later removes them."""
+    import time
+
+    build = importlib.import_module("finsupport.report.build")
+    out = tmp_path / "failed.xlsx"
+    folder = out.with_suffix("")
+
+    def broken(*a, **k):
+        deadline = time.monotonic() + 60
+        while not list(folder.glob("*.png")) and time.monotonic() < deadline:   # a figure is drawn
+            time.sleep(0.05)
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(build, "build_report", broken)
+    cfg = {**SMALL, "output": {"figures": ["png"], "progress": False}}
+    with pytest.raises(RuntimeError, match="report failed"):
+        fs.run(cfg, out=out)
+    assert not folder.exists() or not any(folder.iterdir()), list(folder.iterdir())
