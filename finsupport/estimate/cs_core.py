@@ -509,6 +509,28 @@ def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                            bootstrap=bootstrap, seed=seed, alpha=alpha, weights=weights, panel=panel)
 
 
+def _closed_cell(YT: np.ndarray, w: np.ndarray, it: np.ndarray, ic: np.ndarray, cur: int, pret: int,
+                 infl: list) -> tuple[float, int, int]:
+    """One ATT(g,t) of the outcome regression without covariates, in closed form.
+
+    ATT = the weighted mean of ΔY among the treated ``it`` minus that among the controls
+    ``ic``; scaled by n/n_gt the influence function is n·w_i(ΔY_i − η_t)/W_t for treated
+    and −n·w_i(ΔY_i − η_c)/W_c for control units (appended to ``infl``). ``YT``: outcomes,
+    periods × units.
+    """
+    n = YT.shape[1]
+    dyt, dyc = YT[cur, it] - YT[pret, it], YT[cur, ic] - YT[pret, ic]
+    wt, wc = w[it], w[ic]
+    Wt, Wc = wt.sum(), wc.sum()
+    # elementwise sums, not BLAS dot products: a threaded BLAS call costs more than it saves here
+    eta_t, eta_c = float((wt * dyt).sum()) / Wt, float((wc * dyc).sum()) / Wc
+    full = np.zeros(n)
+    full[it] = wt * (dyt - eta_t) * (n / Wt)
+    full[ic] = -wc * (dyc - eta_c) * (n / Wc)
+    infl.append(full)
+    return eta_t - eta_c, len(it), len(ic)
+
+
 def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outcome, unit, time, cohort,
                     covariates, control_group, method, anticipation, base_period, cluster, bootstrap, seed,
                     alpha, weights, panel, unit_codes=None) -> AttGtResult:
@@ -561,12 +583,20 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     ps_cache: dict = {}
     rows, infl = [], []
     tfac = 1 if base_period == "varying" else 0
+    closed = method == "reg" and not covariates
+    if closed:
+        # periods as rows: a cell's outcomes are gathered from two contiguous rows, not strided columns
+        YT = np.ascontiguousarray(Y.T)
+        # never-treated controls of a balanced panel: the same units in every cell, found once
+        fixed = control_group == "never_treated" and panel != "unbalanced"
+        ic_never = np.flatnonzero(never) if fixed else None
     for g in glist:
         pre_idx = np.flatnonzero(periods + anticipation < g)
         if not len(pre_idx):
             notes.append(f"cohort {g:g}: no pre-treatment period; skipped")
             continue
         g_base = pre_idx[-1]
+        it_g = np.flatnonzero(G == g) if closed and fixed else None
         for ti in range(T - tfac):
             cur = ti + tfac
             pret = ti if (base_period == "varying" and periods[cur] + anticipation < g) else g_base
@@ -574,6 +604,13 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                 rows.append(dict(cohort=g, time=periods[cur], att=0.0, se=np.nan, post=False, n_treated=0,
                                  n_control=0, base=periods[pret]))
                 infl.append(np.zeros(n))
+                continue
+            if it_g is not None:
+                # the cohort's units against the never-treated, every unit observed in every period:
+                # the same sets as the selection below gives, found once
+                att, nt, nc = _closed_cell(YT, w, it_g, ic_never, cur, pret, infl)
+                rows.append(dict(cohort=g, time=periods[cur], att=att, se=np.nan, post=bool(periods[cur] >= g),
+                                 n_treated=nt, n_control=nc, base=periods[pret]))
                 continue
             if control_group == "never_treated":
                 C = never
@@ -588,24 +625,11 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
             if not C[sel].any() or not Dg[sel].any():
                 notes.append(f"cohort {g:g}, period {periods[cur]:g}: no control units; skipped")
                 continue
-            if method == "reg" and not covariates:
-                # outcome regression on an intercept: ATT = weighted mean of ΔY among the treated minus
-                # that among the controls; scaled by n/n_gt the influence function is
-                # n·w_i(ΔY_i − η_t)/W_t for treated and −n·w_i(ΔY_i − η_c)/W_c for control units
-                # (the general path below gives the same numbers with more passes over the data)
+            if closed:   # outcome regression on an intercept (the general path below gives the same numbers)
                 it, ic = np.flatnonzero(sel & Dg), np.flatnonzero(sel & ~Dg)
-                dyt, dyc = Y[it, cur] - Y[it, pret], Y[ic, cur] - Y[ic, pret]
-                wt, wc = w[it], w[ic]
-                Wt, Wc = wt.sum(), wc.sum()
-                # elementwise sums, not BLAS dot products: a threaded BLAS call costs more than it saves here
-                eta_t, eta_c = float((wt * dyt).sum()) / Wt, float((wc * dyc).sum()) / Wc
-                full = np.zeros(n)
-                full[it] = wt * (dyt - eta_t) * (n / Wt)
-                full[ic] = -wc * (dyc - eta_c) * (n / Wc)
-                infl.append(full)
-                rows.append(dict(cohort=g, time=periods[cur], att=eta_t - eta_c, se=np.nan,
-                                 post=bool(periods[cur] >= g), n_treated=len(it), n_control=len(ic),
-                                 base=periods[pret]))
+                att, nt, nc = _closed_cell(YT, w, it, ic, cur, pret, infl)
+                rows.append(dict(cohort=g, time=periods[cur], att=att, se=np.nan, post=bool(periods[cur] >= g),
+                                 n_treated=nt, n_control=nc, base=periods[pret]))
                 continue
             dY = Y[sel, cur] - Y[sel, pret]
             Dsub = Dg[sel].astype(float)
