@@ -11,7 +11,7 @@ from ..data.validate import isin_values
 from ..errors import DataError
 from .flows import COMPONENTS
 
-__all__ = ["support_share", "share_components", "SHARE_COLUMNS"]
+__all__ = ["support_share", "share_components", "with_status", "SHARE_COLUMNS"]
 
 SHARE_COLUMNS = ["component", "pooled_share", "mean_firm_share", "median_firm_share", "amount", "revenue",
                  "n_firms", "n_firm_years", "n_excluded_firm_years"]
@@ -158,9 +158,27 @@ def support_share(
 
 
 def with_status(flows: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
-    """The flows with the columns of ``status`` they lack, matched on firm and year (a left join:
-    the flows keep their rows and order). ``support_share(with_status(flows, status), by=…)`` equals
-    ``support_share(flows, by=…, status=status)``; attach once for several tables."""
+    """The flows with the certification-status columns they lack, for grouping share tables.
+
+    Rule: a left join on (``firm_id``, ``year``): every flows row keeps its place and gains the
+    status of its firm-year (missing where the status has none). With one status row per
+    firm-year it is matched by integer position, otherwise by ``DataFrame.merge``.
+    ``support_share(with_status(flows, status), by=…)`` equals
+    ``support_share(flows, by=…, status=status)``: attach once for several tables.
+
+    Parameters
+    ----------
+    flows : DataFrame
+        Output of :func:`~finsupport.measure.flows.support_flows`.
+    status : DataFrame
+        Firm-year status (:func:`~finsupport.certify.status.designation_status`, or a
+        subset of its columns with ``firm_id`` and ``year``).
+
+    Returns
+    -------
+    DataFrame: the rows of ``flows`` in their order, with the columns of ``status`` that
+    ``flows`` lacks.
+    """
     extra = [c for c in status.columns if c not in flows.columns or c in ("firm_id", "year")]
     return _attach(flows, status[extra])
 

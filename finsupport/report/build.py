@@ -806,14 +806,13 @@ _SUMMARIES = {"Flows": (_flows_summary, "totals by year")}
 
 def _move_detail(report: Report, result, folder: Path) -> list[tuple[DetailFile, pd.DataFrame]]:
     """Tables longer than ``[report] max_sheet_rows``: replaced on their sheet by a summary, to be written beside."""
-    rc = result.config["report"]
-    limit, fmt = rc["max_sheet_rows"], _detail_format(result)
+    limit, fmt = result.config["report"]["max_sheet_rows"], _detail_format(result)
     moved = []
     for i, sh in enumerate(report.sheets):
-        if sh.table is None or len(sh.table) <= limit:
+        path = _beside_path(sh.table, sh.name, result, folder)
+        if path is None:
             continue
         table = sh.table
-        path = folder / f"{file_stem(sh.name)}.{fmt}"
         where = f"{folder.name}/{path.name}"
         df = DetailFile(sheet=sh.name, path=path, rows=len(table), columns=table.shape[1], format=fmt)
         summarise, what = _SUMMARIES.get(sh.name, (column_summary, "one row per column"))
@@ -828,6 +827,14 @@ def _move_detail(report: Report, result, folder: Path) -> list[tuple[DetailFile,
             result.notes.append(msg)
         moved.append((df, table))
     return moved
+
+
+def _beside_path(table: pd.DataFrame | None, sheet: str, result, folder: Path) -> Path | None:
+    """Where ``table`` of ``sheet`` is written beside the workbook, or None when it stays on its
+    sheet (at most ``[report] max_sheet_rows`` rows)."""
+    if table is None or len(table) <= result.config["report"]["max_sheet_rows"]:
+        return None
+    return folder / f"{file_stem(sheet)}.{_detail_format(result)}"
 
 
 def _detail_format(result) -> str:
@@ -906,14 +913,21 @@ class EarlyParts:
         return figs
 
 
+def _hand_over(figures: FigureWorker | None, result, figs: dict[str, Any], folder: Path, *, more: bool) -> None:
+    """Send the figures of ``figs`` that ``figures`` has not had yet (``more=False``: the last batch)."""
+    formats = result.config["output"]["figures"]
+    if figures is None or figures.ended or not formats:
+        return
+    jobs = [j for j in _figure_jobs(result, figs) if not figures.submitted(j.stem)]
+    if jobs:
+        folder.mkdir(parents=True, exist_ok=True)
+    figures.submit(jobs, folder, formats, more=more)
+
+
 def early_parts(result, *, folder: Path, figures: FigureWorker | None) -> EarlyParts:
     """Build the descriptive sheets (:class:`EarlyParts`) and send their figures to ``figures``."""
     parts = EarlyParts(result)
-    formats = result.config["output"]["figures"]
-    jobs = _figure_jobs(result, parts.figures())
-    if figures is not None and jobs and formats:
-        folder.mkdir(parents=True, exist_ok=True)
-        figures.submit(jobs, folder, formats, more=True)
+    _hand_over(figures, result, parts.figures(), folder, more=True)
     return parts
 
 
@@ -950,12 +964,7 @@ def build_report(result, *, folder: Path | None = None, figures: FigureWorker | 
     sens = sensitivity_sheet(getattr(result, "sensitivity", None), who.headline, meta)
     if sens is not None:
         figs["specification_curve"] = result.sensitivity
-    if figures is not None:
-        formats = result.config["output"]["figures"]
-        jobs = [j for j in _figure_jobs(result, figs) if not figures.submitted(j.stem)]
-        if formats:
-            folder.mkdir(parents=True, exist_ok=True)
-            figures.submit(jobs, folder, formats)   # the last batch
+    _hand_over(figures, result, figs, folder, more=False)
     sheets = [_about(result, who), _headline(result, who, audit), _shares(result, who)]
     if sot is not None:
         sheets.append(sot[0])
@@ -1002,19 +1011,18 @@ def _write_details(files: list[tuple[Path, pd.DataFrame, str]], early: dict[Path
 def start_early_details(result, folder: Path, pool: ThreadPoolExecutor) -> dict[Path, Future]:
     """Begin writing the firm-year flows beside the workbook as soon as they are measured.
 
-    The Flows sheet holds ``result.flows`` and moves beside the workbook when it has more
-    rows than ``[report] max_sheet_rows`` (:func:`_move_detail`, the same rule), so its file
-    is known before estimation; written on ``pool`` while the run estimates (Parquet runs
-    outside the interpreter lock), it costs the run little. Nothing changes ``result.flows``
-    after measurement. Returns {path: the write}; :func:`write_outputs` waits for it.
+    The Flows sheet holds ``result.flows`` and moves beside the workbook by the rule of
+    :func:`_move_detail` (:func:`_beside_path`), so its file is known before estimation;
+    written on ``pool`` while the run estimates (Parquet runs outside the interpreter
+    lock), it costs the run little. Nothing changes ``result.flows`` after measurement.
+    Returns {path: the write}; :func:`write_outputs` waits for it.
     """
     flows = getattr(result, "flows", None)
-    if flows is None or len(flows) <= result.config["report"]["max_sheet_rows"]:
+    path = _beside_path(flows, "Flows", result, folder)
+    if path is None:
         return {}
-    fmt = _detail_format(result)
-    path = folder / f"{file_stem('Flows')}.{fmt}"
     folder.mkdir(parents=True, exist_ok=True)
-    return {path: pool.submit(write_detail, flows, path, fmt)}
+    return {path: pool.submit(write_detail, flows, path, _detail_format(result))}
 
 
 def _figure_jobs(result, figs: dict[str, Any]) -> list[FigureJob]:
@@ -1080,9 +1088,9 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, Path] = {}
     out_cfg = result.config["output"]
-    jobs, formats = _figure_jobs(result, getattr(report, "figures", {}) or {}), out_cfg["figures"]
-    if figures is not None and not figures.ended and formats:   # not all handed over by build_report
-        figures.submit([j for j in jobs if not figures.submitted(j.stem)], folder, formats)
+    figs = getattr(report, "figures", {}) or {}
+    jobs, formats = _figure_jobs(result, figs), out_cfg["figures"]
+    _hand_over(figures, result, figs, folder, more=False)   # what build_report did not hand over
     beside = figures is not None and figures.ended and not figures.failed and bool(jobs)
     if figures is not None and not beside:
         figures.close()

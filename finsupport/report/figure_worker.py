@@ -1,7 +1,7 @@
-"""The report's figures drawn in a second process while this one writes the workbook.
+"""The report's figures drawn in a second process while the run estimates and writes its workbook.
 
-matplotlib takes seconds to lay out and write a dozen PNG and PDF files, and the workbook
-and the detail files take seconds too; on a machine with two or more cores the two can
+matplotlib takes seconds to lay out and write a dozen PNG and PDF files, and estimating
+and writing the workbook take seconds too; on a machine with two or more cores they can
 run side by side. :func:`start` launches ``python -m finsupport.report.figure_worker``
 at the beginning of a run (its imports overlap with reading the data); :meth:`FigureWorker.submit`
 hands it the figure jobs — small tables of estimates and shares, never the firm-year data —
