@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import EstimationError
 from ..progress import current_task
+from . import dist as stats
 from .results import EstimateResult, Inference, deprecated
 
 __all__ = ["aggregate", "AggregateResult", "se_from_influence", "bootstrap_se", "rademacher_bits", "KINDS"]

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import DataError, EstimationError
+from . import dist as stats
 from .results import EstimateResult, Inference, TestResult, deprecated, wald_test
 from .twfe import _sorted_codes
 

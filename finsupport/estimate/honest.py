@@ -22,9 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ConfigError, EstimationError
+from . import dist as stats
 from . import honest_core as core
 from .results import TIDY_COLUMNS, EstimateResult, Inference
 

@@ -131,7 +131,7 @@ class ImputationResult(StoredEstimates, EstimateResult):
         t = self.tidy(level)
         t = t[t["event_time"].notna()].assign(reference=False)
         if self.lead_coefficients is not None and len(self.lead_coefficients):
-            from scipy import stats
+            from . import dist as stats
 
             q = stats.norm.ppf(1 - (1 - level) / 2)
             lc = self.lead_coefficients

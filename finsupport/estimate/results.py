@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import EstimationError
+from . import dist as stats
 
 __all__ = [
     "STAR_LEVELS",

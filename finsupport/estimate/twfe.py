@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ConfigError, DataError, EstimationError
+from . import dist as stats
 from .results import EstimateResult, Inference, deprecated
 
 __all__ = ["twfe_did", "TwfeResult", "DroppedRows"]

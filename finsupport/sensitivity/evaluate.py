@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data.dataset import Dataset
 from ..data.quality import QualityLog
 from ..errors import FinsupportError
+from ..estimate import dist as stats
 
 __all__ = ["measure_spec", "estimate_spec", "overall_effect", "EFFECT_COLUMNS"]
 
