@@ -1,8 +1,9 @@
 """The fast paths of reading and validation give what the general paths give.
 
 Reading a CSV file takes shortcuts when it can: UTF-8 bytes go straight to pyarrow's
-parser (``_utf8_frame``), a column of plain numbers is parsed once while the grid is read
-(``_plain_numbers``), duplicate rows are looked for among rows whose hash repeats
+parser (``_utf8_frame``), the plain-number columns of a plain table are parsed as numbers
+by that parser (``_typed_csv``), a column of plain numbers is parsed once while the grid is
+read (``_plain_numbers``), duplicate rows are looked for among rows whose hash repeats
 (``_duplicated``), yes/no columns are judged once per distinct spelling. Each test here
 switches a shortcut off and checks that the tables, the data-quality log and the errors
 stay the same.
@@ -64,7 +65,7 @@ def _same(a, b) -> None:
 
 
 def _general(monkeypatch) -> None:
-    monkeypatch.setattr(readers, "_utf8_frame", lambda *a: None)
+    monkeypatch.setattr(readers, "_utf8_frame", lambda *a, **k: None)
     monkeypatch.setattr(readers, "_plain_numbers", lambda *a: None)
 
 
@@ -173,3 +174,56 @@ def test_firm_codes_matched_as_pandas_matches_them():
                    pd.Series(["600519"], dtype=arrow), pd.Index([], dtype=arrow)):
         expected = s.astype(object).isin([v for v in pd.Series(values).dropna().astype(str)]).to_numpy()
         np.testing.assert_array_equal(isin_values(s, values), expected)
+
+
+TYPED_HEADERS = [["firm_id", "year", "revenue", "employees"], ["firm_id", "year", "revenue(万元)", "employees"],
+                 ["firm_id", "year", "revenue", "employees", ""], ["firm_id", "year", "2019 revenue", "employees"]]
+
+
+@SETTINGS
+@given(rows=st.lists(row, min_size=1, max_size=12), plain=st.integers(0, 3), header=st.sampled_from(TYPED_HEADERS),
+       tail=st.sampled_from(["", "\n", "数据来源：Wind\n", ",,,\n", "\n000001,2019,1,2\n"]),
+       crlf=st.booleans())
+def test_typed_parse_gives_the_tables_log_and_errors_of_the_text_path(tmp_path_factory, rows, plain, header, tail,
+                                                                      crlf):
+    """Numbers parsed by the CSV parser equal the text path's, whatever the cells: markers, separators,
+    spaces, full-width digits, ``nan``/``inf``, units in the header, blank lines, footers, CRLF."""
+    folder = tmp_path_factory.mktemp("typed")
+    clean = [(f"{i % 3 + 1:06d}", str(2015 + i), str(i * 1.5 + 0.1), str(i), "true") for i in range(8)]
+    rows = clean + rows[:plain]   # mostly clean: a few cells that the typed parse must hand back
+    _write(folder, "firms", ["firm_id", "name"], [["000001", "a"], ["000002", "b"], ["000003", "c"]])
+    _write(folder, "financials", header, [list(r[:4]) + ([""] if len(header) == 5 else []) for r in rows])
+    p = folder / "financials.csv"
+    text = p.read_text(encoding="utf-8") + tail
+    p.write_bytes((text.replace("\r\n", "\n").replace("\n", "\r\n") if crlf else text).encode("utf-8"))
+    typed = _outcome(folder)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(readers, "_typed_csv", lambda *a, **k: None)
+        _same(typed, _outcome(folder))
+
+
+def test_a_plain_file_takes_the_typed_parse(tmp_path, monkeypatch):
+    """The comparison above is not empty: a plain file's number columns come from the typed parse,
+    a column with a marker is parsed again as text, and a unit in the header keeps the text path."""
+    taken = []
+    real = readers._typed_csv
+
+    def spy(*a, **k):
+        out = real(*a, **k)
+        taken.append(None if out is None else sorted(out.numbers))
+        return out
+
+    monkeypatch.setattr(readers, "_typed_csv", spy)
+    folder = tmp_path / "d"
+    _write(folder, "firms", ["firm_id", "name"], [["000001", "a"]])
+    _write(folder, "financials", ["firm_id", "year", "revenue", "employees"],
+           [["000001", "2019", "10.5", "3"], ["000001", "2020", "11", "--"]])
+    d = read_dataset(folder)
+    assert taken == [None, [2]]   # firms has no numbers; revenue typed, employees ('--') handed back as text
+    assert d.financials["revenue"].tolist() == [10.5, 11.0]
+    assert d.financials["employees"].isna().tolist() == [False, True]
+    taken.clear()
+    _write(folder, "financials", ["firm_id", "year", "revenue(万元)", "employees"], [["000001", "2019", "1.5", "3"]])
+    d = read_dataset(folder)
+    assert taken == [None, [3]]   # the amount in 万元 is converted from its text; the count is typed
+    assert d.financials["revenue"].tolist() == [15000.0]

@@ -17,13 +17,14 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import difflib
+import functools
 import hashlib
 import io
 import math
 import numbers
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -251,7 +252,10 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
                     suffix = p.suffix.lower()
                     # a CSV file is read once, and hashed from the bytes read
                     info = {} if suffix == ".csv" else _file_info(p)
-                    grids[p] = (_read_csv(p, t, info) if suffix == ".csv" else
+                    # plain-number columns parsed as numbers straight away (not for a survey file,
+                    # whose columns feed several tables)
+                    typed = None if p in survey else functools.partial(_typed_columns, t, opts)
+                    grids[p] = (_read_csv(p, t, info, typed=typed) if suffix == ".csv" else
                                 _read_xlsx_table(p, t, opts, log, prov, info) if suffix == ".xlsx" else
                                 _read_parquet(p, t, info))
                     task.advance(1)
@@ -305,7 +309,7 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-def _read_csv(path: Path, table: str, info: dict) -> _Source:
+def _read_csv(path: Path, table: str, info: dict, *, typed: Callable[[list[str]], list[int]] | None = None) -> _Source:
     name = path.name
     try:
         data = path.read_bytes()
@@ -320,7 +324,7 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
     hasher = threading.Thread(target=digest.update, args=(data,))
     hasher.start()
     try:
-        frame = _utf8_frame(data, table, name)
+        frame = _utf8_frame(data, table, name, typed=typed)
     finally:
         hasher.join()
     info = {**info, "sha256": digest.hexdigest(), "size": len(data)}
@@ -329,8 +333,12 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
         frame, enc, delim = frame
         src.meta["encoding"] = enc
         src.meta["delimiter"] = delim
-        src.frame = frame
-        src.meta["text_grid"] = True
+        src.meta["text_grid"] = True   # every cell read from text (the numbers too, as the text path would)
+        if isinstance(frame, _TypedCSV):
+            src.frame = frame.body
+            src.meta["typed"] = frame
+        else:
+            src.frame = frame
         return src
     text, enc = _decode(data, table, name)
     src.meta["encoding"] = enc
@@ -357,12 +365,15 @@ def _read_csv(path: Path, table: str, info: dict) -> _Source:
     return src
 
 
-def _utf8_frame(data: bytes, table: str, name: str) -> tuple[pd.DataFrame, str, str] | None:
+def _utf8_frame(data: bytes, table: str, name: str, *, typed: Callable[[list[str]], list[int]] | None = None
+                ) -> tuple[pd.DataFrame | _TypedCSV, str, str] | None:
     """A UTF-8 file parsed from its bytes by pyarrow, without decoding it to Python text first.
 
     The same frame as ``_csv_frame(data.decode("utf-8-sig"), delimiter)`` — pyarrow checks that
     every cell is valid UTF-8 — or ``None`` for anything else (another encoding, a binary file,
-    a file the record-by-record reader must judge), which then takes the general path."""
+    a file the record-by-record reader must judge), which then takes the general path.
+    ``typed``: which columns of a header may be parsed as numbers (:func:`_typed_columns`); when
+    the file is a plain table whose columns hold plain numbers, a :class:`_TypedCSV` instead."""
     if sniff(data[:8192]) != "text" or data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
     bom = data.startswith(b"\xef\xbb\xbf")
@@ -372,9 +383,15 @@ def _utf8_frame(data: bytes, table: str, name: str) -> tuple[pd.DataFrame, str, 
     d = delim.encode()
     if b'"' in data and re.search(rb'[^\s' + re.escape(d) + rb']"[^"\s' + re.escape(d) + rb']', body):
         return None  # a quote inside an unquoted field: let the strict reader judge it
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    # without quotes and carriage returns every line is one record: nothing to count
+    lines = (None if b'"' not in data and b"\r" not in data
+             else data.count(b"\n") + (0 if data.endswith(b"\n") else 1))
+    if typed is not None:
+        fast = _typed_csv(body, delim, typed, lines)
+        if fast is not None:
+            return fast, ("utf-8-sig" if bom else "utf-8"), delim
     df = _arrow_csv(body, delim)
-    if df is None or len(df) != lines:
+    if df is None or (lines is not None and len(df) != lines):
         return None
     df.index = pd.RangeIndex(1, len(df) + 1)
     return df, ("utf-8-sig" if bom else "utf-8"), delim
@@ -438,6 +455,130 @@ def _arrow_csv(text: str | memoryview, delim: str) -> pd.DataFrame | None:
     df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
     df.columns = range(df.shape[1])
     return df
+
+
+@dataclass
+class _TypedCSV:
+    """A CSV file whose header is its first line and whose plain-number columns pyarrow parsed as numbers.
+
+    ``body``: the lines after the header (index: line numbers from 2), text columns as text
+    (``""`` when empty), the ``numbers`` columns as float64 — every cell of those a plain finite
+    number, parsed with the correctly rounded conversion the text path uses (``pc.cast``)."""
+
+    header: list[str]
+    body: pd.DataFrame
+    numbers: frozenset[int]
+
+
+_ARROW_COLUMN_ERROR = re.compile(r"In CSV column #(\d+)")
+
+
+def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], list[int]], lines: int | None,
+               retries: int = 2) -> _TypedCSV | None:
+    """The file parsed with its plain-number columns as numbers, or None (the text path reads it).
+
+    ``typed(header)`` names the columns that may be numbers: those of amounts, numbers and
+    counts in yuan (no unit to convert), in a plain table (:func:`_typed_columns`). A column
+    with a cell that is not a plain number (an empty cell, a marker, a thousands separator)
+    or is not finite (``nan``, ``inf``) is parsed again as text, up to ``retries`` times; any
+    other irregularity (a ragged row, a blank line, a footer, a quoted line break) sends the
+    whole file to the text path, which judges and logs it. Each number equals what the text
+    path makes of the cell: pyarrow's CSV conversion and ``pc.cast`` are one parser, and the
+    CSV conversion's trimming of spaces is the text path's ``strip``.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    end = bytes(body[:65536]).find(b"\n")
+    if end < 0:
+        return None
+    line = pa.py_buffer(bytes(body[: end + 1]))
+    try:   # the header line, parsed as text by the same parser as the rest
+        width = pacsv.read_csv(line, read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+                               parse_options=pacsv.ParseOptions(delimiter=delim)).num_columns
+        head = pacsv.read_csv(line, read_options=pacsv.ReadOptions(column_names=[f"c{j}" for j in range(width)]),
+                              parse_options=pacsv.ParseOptions(delimiter=delim),
+                              convert_options=pacsv.ConvertOptions(
+                                  column_types={f"c{j}": pa.string() for j in range(width)},
+                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if head.num_rows != 1:
+        return None
+    header = [head.column(j)[0].as_py() for j in range(head.num_columns)]
+    numeric = set(typed(header))
+    names = [f"c{j}" for j in range(len(header))]
+    for _ in range(retries + 1):
+        if not numeric:
+            return None
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(pa.py_buffer(body)),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+                parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False, newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.float64() if j in numeric else pa.string() for j, c in enumerate(names)},
+                    null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False))
+        except pa.ArrowInvalid as e:
+            m = _ARROW_COLUMN_ERROR.search(str(e))
+            if m and int(m.group(1)) in numeric:
+                numeric.discard(int(m.group(1)))
+                continue
+            return None
+        except pa.ArrowNotImplementedError:
+            return None
+        if lines is not None and table.num_rows != lines - 1:   # a quoted line break: records and lines differ
+            return None
+        cols: dict[int, object] = {}
+        bad = []
+        for j in range(len(names)):
+            col = table.column(j)
+            if j in numeric:
+                arr = col.to_numpy()
+                if not np.isfinite(arr).all():
+                    bad.append(j)
+                cols[j] = arr
+            else:
+                cols[j] = col.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+        if bad:
+            numeric -= set(bad)
+            continue
+        index = pd.RangeIndex(2, table.num_rows + 2)
+        for v in cols.values():
+            if isinstance(v, pd.Series):
+                v.index = index
+        df = pd.DataFrame(cols, index=index, copy=False)
+        return _TypedCSV(header, df, frozenset(numeric))
+    return None
+
+
+def _typed_columns(table: str, opts: _Options, header: list[str]) -> list[int]:
+    """The columns of a CSV header that :func:`_typed_csv` may parse as numbers.
+
+    Those the contract reads as amounts, numbers or counts, and, for amounts, with no unit
+    to convert (no unit or currency in the header, none in ``units=`` for the table, no
+    preset unit): their values are used as parsed. None at all when the table's layout is
+    not plain: ``header_rows=`` given, an empty header cell, report periods in the headers
+    (a wide panel), fewer than two columns.
+    """
+    if opts.header_rows.get(table, opts.header_rows.get(None)) is not None:
+        return []
+    cells = [str(h).strip() for h in header]
+    if len(cells) < 2 or not all(cells) or any(split_header(h).period for h in cells):
+        return []
+    unit_given = bool(opts.units.get(table)) or bool(opts.preset and PRESETS[opts.preset].default_unit)
+    out = []
+    for j, h in enumerate(cells):
+        r = resolve_header(h, table, user=opts.mapping, preset=opts.preset)
+        kind = column_kind(table, r.target) if r.target else None
+        if kind not in ("amount", "number", "count"):
+            continue
+        if kind == "amount" and (unit_given or r.unit_texts or r.required_units or r.currency):
+            continue
+        out.append(j)
+    return out
 
 
 # -- Parquet -----------------------------------------------------------------------
@@ -649,6 +790,8 @@ class _Builder:
     def build(self, src: _Source, problems: list) -> pd.DataFrame | None:
         if src.rows is not None:
             parsed = self._grid(src, problems)
+        elif src.meta.get("typed") is not None:
+            parsed = self._typed_grid(src, problems)
         elif src.meta.get("text_grid"):
             parsed = self._text_grid(src, problems)
         else:
@@ -687,7 +830,7 @@ class _Builder:
                 "columns": {r.source: (r.target or r.source) for r in resolved}}
         if src.sheet:
             info["sheet"] = src.sheet
-        info.update({k: v for k, v in src.meta.items() if k not in ("multi", "split", "numbers")})
+        info.update({k: v for k, v in src.meta.items() if k not in ("multi", "split", "numbers", "typed")})
         tinfo = self.prov["tables"].setdefault(src.table, {})
         if src.meta.get("multi"):
             tinfo.setdefault("sources", []).append(info)
@@ -948,6 +1091,33 @@ class _Builder:
             src.meta["numbers"] = {k: numbers[c] for k, c in enumerate(keep) if c in numbers}
         return header, labels, body, index
 
+    def _typed_grid(self, src: _Source, problems: list):
+        """:meth:`_text_grid` for a file read by :func:`_typed_csv`: the same result, by construction
+        of what that parser accepts (a header on line 1 with every cell named, every line after it a
+        record of the header's width, the number columns without an empty cell, so no blank line)."""
+        typed: _TypedCSV = src.meta["typed"]
+        self._source_notes(src)
+        header = self._header(src, list(typed.header), 1, problems)
+        if header is None:
+            return None
+        raw = typed.body
+        cols = {}
+        for j, c in enumerate(raw.columns):   # empty text cells are missing
+            if j in typed.numbers:
+                cols[j] = raw[c]
+                continue
+            full = _filled(raw[c]).to_numpy(dtype=bool)
+            cols[j] = raw[c] if full.all() else raw[c].mask(~full)
+        body = pd.DataFrame(cols, index=raw.index, copy=False)
+        index = raw.index.to_numpy()
+        # no label rows under the header: a label row has text in every number column, and these
+        # columns hold numbers on every line (header_rows= given never comes here)
+        src.meta["header_rows"] = 1
+        labels: list[list[str]] = [[] for _ in header]
+        body.columns = range(len(header))
+        src.meta["numbers"] = {j: body[j].to_numpy() for j in typed.numbers}
+        return header, labels, body, index
+
     def _header(self, src: _Source, cells: list, line: int, problems: list) -> list[str] | None:
         """The column names of the header row, without trailing empty cells; None (a problem) if it is empty."""
         header = [_cell_text(v).strip() for v in cells]
@@ -1079,7 +1249,7 @@ class _Builder:
             out[name] = self._convert(t, name, kind, raw, unit, idx)
         if len(problems) > n_before:
             return None
-        return pd.DataFrame(out, index=idx)
+        return pd.DataFrame(out, index=idx, copy=False)   # the columns are new: no copy into one block
 
     def _unit(self, t: str, r: Resolved, kind: str | None, problems: list):
         if kind != "amount":

@@ -503,9 +503,10 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                     problems.append({"table": name, "column": col, "rows": list(df.index[neg.fillna(False)]),
                                      "message": "negative values where none are possible",
                                      "hint": "check the sign convention of the export"})
-        if not spec.key and len(df) and _duplicated(df, keep=False).any():
-            # a grant or investment listed twice with every value equal: often a file appended twice
-            rep = _duplicated(df, keep="first")
+        # a grant or investment listed twice with every value equal: often a file appended twice
+        # (a row repeats an earlier one exactly when some row is duplicated: one pass finds both)
+        rep = _duplicated(df, keep="first") if not spec.key and len(df) else None
+        if rep is not None and rep.any():
             sel = df[rep]
             log.add(stage=stage, table=name, rows=sel.index, issue="identical rows", action="flagged",
                     firm_id=sel["firm_id"] if "firm_id" in sel else None, year=sel.get("year"),
