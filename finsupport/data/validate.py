@@ -446,23 +446,31 @@ def _row_hash(df: pd.DataFrame) -> np.ndarray:
             elif isinstance(s.dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.BooleanDtype)) or (
                     pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.ArrowDtype)):
                 # whole numbers as they are, missing as one sentinel (a value equal to it only adds a row)
-                x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).view(np.uint64)
+                x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).astype(np.uint64)  # a copy
             else:
                 x = pd.factorize(s)[0].astype(np.int64).astype(np.uint64)
-        # splitmix64 finaliser, then a multiply-add into the row's hash
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h = h * np.uint64(0x100000001B3) + (x ^ (x >> np.uint64(31)))
+        # splitmix64 finaliser, then a multiply-add into the row's hash (in place: x is a new array)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+        h *= np.uint64(0x100000001B3)
+        h += x
     return h
 
 
 def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None) -> pd.Series:
     """``df.duplicated(keep=keep)`` over every column, comparing whole rows only where a few columns agree.
 
-    Identical rows agree on any columns and hash alike, so the rows whose ``within`` columns
-    (the table's key) are duplicated, or else whose row hash repeats, hold every identical
-    row: the whole-row comparison runs on those few rows instead of on the whole table.
+    Identical rows agree on any columns and hash alike, so the rows whose hash over the
+    ``within`` columns (the table's key; by default the firm, the year and the float columns)
+    repeats hold every identical row: the whole-row comparison runs on those few rows
+    instead of on the whole table.
     """
+    if not within:   # the firm, the year and the amounts tell rows apart nearly always: hash those
+        within = [c for c in df.columns if c in ("firm_id", "year")
+                  or (pd.api.types.is_float_dtype(df[c].dtype) and not isinstance(df[c].dtype, pd.ArrowDtype))]
     # rows whose hash repeats (equal rows hash alike; a collision only adds a row to compare)
     h = _row_hash(df[within] if within else df)
     srt = np.sort(h)
