@@ -227,3 +227,34 @@ def test_a_plain_file_takes_the_typed_parse(tmp_path, monkeypatch):
     d = read_dataset(folder)
     assert taken == [None, [3]]   # the amount in 万元 is converted from its text; the count is typed
     assert d.financials["revenue"].tolist() == [15000.0]
+
+
+@pytest.mark.parametrize("label_row", [False, True])
+def test_typed_parse_of_a_long_file_hands_back_columns_found_in_the_head_and_below(tmp_path, monkeypatch, label_row):
+    """Past the first 64 KiB: a marker near the top (or a label row under the header) is found by
+    parsing the head; a ``nan`` far below by the full parse; the clean column stays typed, and
+    everything equals the text path."""
+    taken = []
+    real = readers._typed_csv
+
+    def spy(*a, **k):
+        out = real(*a, **k)
+        taken.append(None if out is None else sorted(out.numbers))
+        return out
+
+    folder = tmp_path / "d"
+    _write(folder, "firms", ["firm_id", "name"], [[f"{i:06d}", "x"] for i in range(1, 301)])
+    rows = [[f"{i % 300 + 1:06d}", str(2000 + i // 300), f"{i * 1.25 + 0.3}", str(i % 50), f"{i * 7.5}"]
+            for i in range(4000)]
+    rows[10][3] = "--"      # in the head
+    rows[3500][2] = "nan"   # far below it
+    if label_row:
+        rows.insert(0, ["Code", "Year", "Revenue", "Employees", "Assets"])
+    _write(folder, "financials", ["firm_id", "year", "revenue", "employees", "total_assets"], rows)
+    text = (folder / "financials.csv").read_text(encoding="utf-8")
+    assert text.index("nan") > 65536 > text.index("--")   # the head is the first 64 KiB
+    monkeypatch.setattr(readers, "_typed_csv", spy)
+    typed = _outcome(folder)
+    assert taken == [None, None if label_row else [4]]
+    monkeypatch.setattr(readers, "_typed_csv", lambda *a, **k: None)
+    _same(typed, _outcome(folder))

@@ -480,7 +480,8 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], list[i
     ``typed(header)`` names the columns that may be numbers: those of amounts, numbers and
     counts in yuan (no unit to convert), in a plain table (:func:`_typed_columns`). A column
     with a cell that is not a plain number (an empty cell, a marker, a thousands separator)
-    or is not finite (``nan``, ``inf``) is parsed again as text, up to ``retries`` times; any
+    or is not finite (``nan``, ``inf``) is parsed again as text: found in the first 64 KiB at
+    the cost of parsing those (CSMAR's label rows), below them up to ``retries`` times; any
     other irregularity (a ragged row, a blank line, a footer, a quoted line break) sends the
     whole file to the text path, which judges and logs it. Each number equals what the text
     path makes of the cell: pyarrow's CSV conversion and ``pc.cast`` are one parser, and the
@@ -510,12 +511,12 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], list[i
     header = [head.column(j)[0].as_py() for j in range(head.num_columns)]
     numeric = set(typed(header))
     names = [f"c{j}" for j in range(len(header))]
-    for _ in range(retries + 1):
-        if not numeric:
-            return None
+
+    def parse(buf, numeric: set[int]):
+        """The table, or the column that cannot be numbers (None: the file is not for this path)."""
         try:
             table = pacsv.read_csv(
-                pa.BufferReader(pa.py_buffer(body)),
+                pa.BufferReader(pa.py_buffer(buf)),
                 read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
                 parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False, newlines_in_values=False),
                 convert_options=pacsv.ConvertOptions(
@@ -523,12 +524,32 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], list[i
                     null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False))
         except pa.ArrowInvalid as e:
             m = _ARROW_COLUMN_ERROR.search(str(e))
-            if m and int(m.group(1)) in numeric:
-                numeric.discard(int(m.group(1)))
-                continue
-            return None
+            return int(m.group(1)) if m and int(m.group(1)) in numeric else None
         except pa.ArrowNotImplementedError:
             return None
+        return table
+
+    # the first lines first (label rows, a marker near the top): a failed column costs no full parse
+    cut = bytes(body[: 1 << 16]).rfind(b"\n")
+    if 0 < cut < len(body) - 1:
+        while numeric:
+            got = parse(body[: cut + 1], numeric)
+            if got is None:
+                return None
+            if isinstance(got, int):
+                numeric.discard(got)
+                continue
+            numeric -= {j for j in numeric if not np.isfinite(got.column(j).to_numpy()).all()}
+            break
+    for _ in range(retries + 1):
+        if not numeric:
+            return None
+        table = parse(body, numeric)
+        if table is None:
+            return None
+        if isinstance(table, int):
+            numeric.discard(table)
+            continue
         if lines is not None and table.num_rows != lines - 1:   # a quoted line break: records and lines differ
             return None
         cols: dict[int, object] = {}
