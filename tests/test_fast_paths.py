@@ -258,3 +258,24 @@ def test_typed_parse_of_a_long_file_hands_back_columns_found_in_the_head_and_bel
     assert taken == [None, None if label_row else [4]]
     monkeypatch.setattr(readers, "_typed_csv", lambda *a, **k: None)
     _same(typed, _outcome(folder))
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    ["a", "1", " ", "\t", "\n", "\x1c", "\u3000", "\xa0", "\u2003", "é", "０", "\r"]), max_size=4)), max_size=12),
+       start=st.integers(0, 3), chunks=st.booleans())
+def test_cells_with_white_space_at_an_edge_are_always_seen(cells, start, chunks):
+    """The byte check that lets reading skip ``strip`` never misses a cell that ``strip`` changes,
+    in a slice of an array and across chunks; cells of white space only are never 'filled'."""
+    import pyarrow as pa
+
+    arr = pa.array(cells, type=pa.large_string())
+    half = len(cells) // 2
+    parts = [arr.slice(0, half), arr.slice(half)] if chunks else [arr]
+    dtype = pd.StringDtype("pyarrow", na_value=np.nan)
+    col = pa.chunked_array(parts, type=pa.large_string()).to_pandas(types_mapper=lambda t: dtype).iloc[start:]
+    kept = cells[start:]
+    if any(c is not None and c != c.strip() for c in kept):
+        assert readers._edge_space(col) is True
+    assert readers._filled(col).tolist() == [c is None or bool(c.strip()) for c in kept]   # missing: not judged
+    assert readers._empty(col).tolist() == [c == "" for c in kept]

@@ -1412,13 +1412,15 @@ class _Builder:
             if changed.any():
                 self.note(t, "full-width characters", "repaired", rows=idx[changed.to_numpy()], column=name,
                           detail=[f"'{a}' read as '{b.strip()}'" for a, b in zip(st[changed], w[changed], strict=True)])
-        stripped = w.str.strip()
-        if kind == "id":
+        # nothing to strip when no cell begins or ends with white space (read from the bytes)
+        stripped = w if _edge_space(w) is False else w.str.strip()
+        if kind == "id" and stripped is not w:
             spaced = ((stripped != w) & (stripped != "")).fillna(False).astype(bool)
             if spaced.any():
                 self.note(t, "spaces around a code", "repaired", rows=idx[spaced.to_numpy()], column=name,
                           detail="leading/trailing spaces removed")
-        stripped = stripped.mask(stripped == "")
+        empty = _empty(stripped)
+        stripped = stripped.mask(empty if empty is not None else stripped == "")
         if not (kind in ("amount", "number", "count") and factor and factor != 1):
             return stripped
         out = stripped.astype(object).where(stripped.notna(), None)
@@ -1686,9 +1688,52 @@ def _filled(col: pd.Series) -> pd.Series:
     if arr is not None:
         import pyarrow.compute as pc
 
-        blank = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr))
+        blank = pc.equal(pc.binary_length(arr), 0)
+        if _edge_space(col) is not False:   # a cell of white space only begins with it
+            blank = pc.or_(blank, pc.utf8_is_space(arr))
         return pd.Series(~np.asarray(pc.fill_null(blank, False), dtype=bool), index=col.index)
     return col.str.strip().ne("")
+
+
+# bytes that may begin or end a cell that str.strip() changes: ASCII white space and the
+# separators Python counts as white space, and any byte of a non-ASCII character
+_SPACE_BYTES = np.zeros(256, dtype=bool)
+_SPACE_BYTES[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_SPACE_BYTES[128:] = True
+
+
+def _edge_space(col: pd.Series) -> bool | None:
+    """Whether a cell of an Arrow text column may begin or end with white space, from the first and
+    last byte of every cell (a non-ASCII byte counts as may); None for any other column."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is None:
+        return None
+    import pyarrow as pa
+
+    for ch in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        large = pa.types.is_large_string(ch.type)
+        if not (large or pa.types.is_string(ch.type)):
+            return None
+        bufs = ch.buffers()
+        if not len(ch) or bufs[2] is None:
+            continue
+        offs = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[ch.offset: ch.offset + len(ch) + 1]
+        data = np.frombuffer(bufs[2], dtype=np.uint8)
+        start, end = offs[:-1], offs[1:]
+        full = end > start
+        if _SPACE_BYTES[data[start[full]]].any() or _SPACE_BYTES[data[end[full] - 1]].any():
+            return True
+    return False
+
+
+def _empty(col: pd.Series) -> np.ndarray | None:
+    """``col == ""`` for an Arrow text column (missing cells are not empty); None for any other column."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is None:
+        return None
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(arr), 0), False), dtype=bool)
 
 
 def _plain_numbers(col: pd.Series) -> np.ndarray | None:
