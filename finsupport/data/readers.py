@@ -59,7 +59,7 @@ from .periods import parse_periods
 from .quality import QualityLog
 from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
-from .validate import MISSING_MARKERS, _numeric, exclude_interim, non_ascii, to_float
+from .validate import MISSING_MARKERS, _edge_space, _numeric, exclude_interim, non_ascii, to_float
 from .wide import reshape_wide
 
 __all__ = ["read_dataset", "REQUIRED_COLUMNS", "TABLE_FILE_SUFFIXES"]
@@ -1693,37 +1693,6 @@ def _filled(col: pd.Series) -> pd.Series:
             blank = pc.or_(blank, pc.utf8_is_space(arr))
         return pd.Series(~np.asarray(pc.fill_null(blank, False), dtype=bool), index=col.index)
     return col.str.strip().ne("")
-
-
-# bytes that may begin or end a cell that str.strip() changes: ASCII white space and the
-# separators Python counts as white space, and any byte of a non-ASCII character
-_SPACE_BYTES = np.zeros(256, dtype=bool)
-_SPACE_BYTES[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
-_SPACE_BYTES[128:] = True
-
-
-def _edge_space(col: pd.Series) -> bool | None:
-    """Whether a cell of an Arrow text column may begin or end with white space, from the first and
-    last byte of every cell (a non-ASCII byte counts as may); None for any other column."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is None:
-        return None
-    import pyarrow as pa
-
-    for ch in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-        large = pa.types.is_large_string(ch.type)
-        if not (large or pa.types.is_string(ch.type)):
-            return None
-        bufs = ch.buffers()
-        if not len(ch) or bufs[2] is None:
-            continue
-        offs = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[ch.offset: ch.offset + len(ch) + 1]
-        data = np.frombuffer(bufs[2], dtype=np.uint8)
-        start, end = offs[:-1], offs[1:]
-        full = end > start
-        if _SPACE_BYTES[data[start[full]]].any() or _SPACE_BYTES[data[end[full] - 1]].any():
-            return True
-    return False
 
 
 def _empty(col: pd.Series) -> np.ndarray | None:

@@ -49,12 +49,45 @@ _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "true.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否"}
 
 
+# bytes that may begin or end a cell that str.strip() changes: ASCII white space and the
+# separators Python counts as white space, and any byte of a non-ASCII character
+_SPACE_BYTES = np.zeros(256, dtype=bool)
+_SPACE_BYTES[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_SPACE_BYTES[128:] = True
+
+
+def _edge_space(col: pd.Series) -> bool | None:
+    """Whether a cell of an Arrow text column may begin or end with white space, from the first and
+    last byte of every cell (a non-ASCII byte counts as may); None for any other column."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is None:
+        return None
+    import pyarrow as pa
+
+    for ch in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        large = pa.types.is_large_string(ch.type)
+        if not (large or pa.types.is_string(ch.type)):
+            return None
+        bufs = ch.buffers()
+        if not len(ch) or bufs[2] is None:
+            continue
+        offs = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[ch.offset: ch.offset + len(ch) + 1]
+        data = np.frombuffer(bufs[2], dtype=np.uint8)
+        start, end = offs[:-1], offs[1:]
+        full = end > start
+        if _SPACE_BYTES[data[start[full]]].any() or _SPACE_BYTES[data[end[full] - 1]].any():
+            return True
+    return False
+
+
 def _as_text(s: pd.Series) -> pd.Series:
     """Firm codes and other identifiers as stripped strings; floats like 1.0 become '1'."""
     if pd.api.types.is_float_dtype(s):
         txt = s.map(lambda v: pd.NA if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
         return txt.astype("string")
-    out = s.astype("string").str.strip()
+    out = s.astype("string")
+    if _edge_space(out) is not False:   # nothing to strip in a column read by finsupport's reader
+        out = out.str.strip()
     return out.mask(_is_marker(out))
 
 
