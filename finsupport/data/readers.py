@@ -59,7 +59,15 @@ from .periods import parse_periods
 from .quality import QualityLog
 from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
-from .validate import MISSING_MARKERS, _edge_space, _numeric, exclude_interim, non_ascii, to_float
+from .validate import (
+    _COPY_ON_WRITE,
+    MISSING_MARKERS,
+    _edge_space,
+    _numeric,
+    exclude_interim,
+    non_ascii,
+    to_float,
+)
 from .wide import reshape_wide
 
 __all__ = ["read_dataset", "REQUIRED_COLUMNS", "TABLE_FILE_SUFFIXES"]
@@ -1330,7 +1338,7 @@ class _Builder:
         return factor
 
     def _convert(self, t: str, name: str, kind: str | None, raw: pd.Series, factor, idx) -> pd.Series:
-        raw = raw.copy()
+        raw = raw.copy(deep=not _COPY_ON_WRITE)   # a new index on the same values (shared only copy-on-write)
         raw.index = idx
         if isinstance(raw.dtype, pd.CategoricalDtype):
             raw = raw.astype(object)
