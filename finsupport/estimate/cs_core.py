@@ -31,7 +31,7 @@ from scipy import stats
 
 from ..errors import DataError, EstimationError
 from .results import EstimateResult, Inference, TestResult, deprecated, wald_test
-from .twfe import _sorted_codes
+from .reuse import factorize_ids, ids, keep, lookup, recall
 
 __all__ = ["att_gt", "AttGtResult"]
 
@@ -392,8 +392,8 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
         dropped.append(pd.DataFrame({"unit": d.loc[bad, unit].unique(), "reason": "missing outcome or covariate"}))
         d = d[~bad]
     # checks on integer codes (one factorisation each) rather than pandas group-bys
-    ucode, uniq = pd.factorize(d[unit])
-    tcode, periods = pd.factorize(d[time], sort=True)
+    ucode, uniq = factorize_ids(d[unit])
+    tcode, periods = factorize_ids(d[time], sort=True)
     periods = np.asarray(periods)
     key = ucode.astype(np.int64) * len(periods) + tcode
     if np.bincount(key, minlength=len(uniq) * len(periods)).max(initial=0) > 1:
@@ -418,7 +418,7 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
             d = d[~d[unit].isin(unbalanced)]
             return d, periods, dropped, None
     # the units sorted from these codes, for the computation (no second factorisation of the ids)
-    return d, periods, dropped, _sorted_codes(ucode, uniq)
+    return d, periods, dropped, ids(d[unit]).sorted_from_unsorted()
 
 
 def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
@@ -537,12 +537,16 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``);
     ``unit_codes``: ``pandas.factorize(d[unit], sort=True)`` when the caller has it."""
     notes: list[str] = []
+    if not len(d):
+        reasons = "; ".join(sorted({r for x in dropped for r in x["reason"]})) or "no rows"
+        raise EstimationError(f"no unit left to estimate ATT(g,t) with ({reasons}). Fix: keep units observed in "
+                              f"every period with their outcome, or pass panel='unbalanced'")
     first = periods[0]
     # integer codes instead of sorting the frame: units sorted, each unit's values taken from
     # its earliest period (as R did's first row of the unit)
     codes, units = unit_codes if unit_codes is not None else pd.factorize(d[unit], sort=True)
     tpos = np.searchsorted(periods, d[time].to_numpy())
-    order = np.lexsort((tpos, codes))
+    order = recall("lexsort", (tpos, codes), lambda: np.lexsort((tpos, codes)))
     lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # earliest row of every unit
     g_unit = d[cohort].to_numpy(dtype=float)[lead]
     early_mask = (g_unit > 0) & (g_unit <= first + anticipation)
@@ -641,7 +645,11 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                 key = (g, sel.tobytes()) if invariant else None
                 ps_fit = ps_cache.get(key) if key else None
                 if ps_fit is None:
-                    ps_fit = _logit(X, Dsub, w[sel])
+                    # the propensity score depends on the cell's units and covariates, not on the
+                    # outcome: another outcome on the same panel (shared_work) takes it as fitted
+                    ws = w[sel]
+                    ps_fit = recall("att_gt propensity score", (X, Dsub, ws),
+                                    lambda X=X, Dsub=Dsub, ws=ws: _logit(X, Dsub, ws))
                     if key:
                         ps_cache[key] = ps_fit
             att, psi = est(dY, Dsub, X, w[sel], ps_fit)
@@ -650,6 +658,9 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
             infl.append(full)
             rows.append(dict(cohort=g, time=periods[cur], att=att, se=np.nan, post=bool(periods[cur] >= g),
                              n_treated=int(Dg[sel].sum()), n_control=int(C[sel].sum()), base=periods[pret]))
+    if not rows:
+        raise EstimationError("no ATT(g,t) cell could be estimated (" + ("; ".join(notes) or f"{len(periods)} period(s)")
+                              + "). Fix: a cohort needs a period before its treatment and control units")
     table = pd.DataFrame(rows)
     psi = np.column_stack(infl) if infl else np.zeros((n, 0))
     from .cs_aggregate import (
@@ -667,11 +678,21 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     if bootstrap:
         key = (int(bootstrap), seed)
         m = len(np.unique(cl)) if cl is not None else n
-        bits[key] = rademacher_bits(m, int(bootstrap), seed)
+        bits[key] = (rademacher_bits(m, int(bootstrap), seed) if seed is None else
+                     recall("rademacher bits", (m, int(bootstrap), seed),
+                            lambda: rademacher_bits(m, int(bootstrap), seed)))
         # the draws of the cohort basis are made with the same signs in the same pass and kept:
-        # the aggregations combine them with these (no new product with the signs)
+        # the aggregations combine them with these (no new product with the signs). They do not
+        # depend on the outcome: another outcome on the same panel (shared_work) takes them as drawn
         cohorts = np.unique(table["cohort"].to_numpy(dtype=float))
-        d_cells, d_basis = bootstrap_draws(psi, cl, bits[key], also=cohort_basis(G, w, cohorts))
+        basis = cohort_basis(G, w, cohorts)
+        basis_key = (basis, cl, bits[key])
+        d_basis = lookup("att_gt bootstrap draws of the cohort basis", basis_key)
+        if d_basis is None:
+            d_cells, d_basis = bootstrap_draws(psi, cl, bits[key], also=basis)
+            keep("att_gt bootstrap draws of the cohort basis", basis_key, d_basis)
+        else:
+            d_cells = bootstrap_draws(psi, cl, bits[key])
         draws[key] = (d_cells, d_basis, cohorts)
         sigma, crit = _se_crit(d_cells, alpha)
         se_b = sigma / np.sqrt(m)

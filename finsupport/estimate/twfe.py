@@ -18,6 +18,7 @@ from scipy import stats
 
 from ..errors import ConfigError, DataError, EstimationError
 from .results import EstimateResult, Inference, deprecated
+from .reuse import factorize_ids, ids, recall
 
 __all__ = ["twfe_did", "TwfeResult", "DroppedRows"]
 
@@ -119,6 +120,8 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
     data = df[cols].copy()
     problems = []
     for key in (unit, time):
+        if not ids(data[key]).hasnans:  # the same column of an earlier estimation is not checked again
+            continue
         miss = data[key].isna()
         if miss.any():
             problems.append(_problem(key, f"{int(miss.sum())} row(s) have no {key}",
@@ -157,8 +160,8 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
             by_column={c: int(miss[c].sum()) for c in miss.columns},
         )
         data = data.loc[~any_miss]
-    ucode, uniq_u = pd.factorize(data[unit], sort=False)
-    tcode, uniq_t = pd.factorize(data[time], sort=True)
+    ucode, uniq_u = factorize_ids(data[unit], sort=False)
+    tcode, uniq_t = factorize_ids(data[time], sort=True)
     dup = _repeated(ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t))
     if dup.any():
         raise DataError(problems=[_problem(
@@ -325,8 +328,14 @@ class _FastPanelResult:
         return cls.from_residuals(R[:, 0], R[:, 1:], names, clusters, n_effects=n_effects)
 
     @classmethod
-    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int, gram: np.ndarray | None = None):
-        """OLS and its covariance on outcome and design already demeaned by unit and time (``gram`` = Xt'Xt)."""
+    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int, gram: np.ndarray | None = None,
+                       grid: tuple[int, int] | None = None):
+        """OLS and its covariance on outcome and design already demeaned by unit and time (``gram`` = Xt'Xt).
+
+        ``grid = (n1, n2)``: the clusters are the units of a balanced panel in (unit, period)
+        order (:func:`_is_grid`); the cluster score sums then add each unit's n2 rows in row
+        order as ``numpy.bincount`` does (same numbers), all columns at once.
+        """
         XtX_inv = np.linalg.inv(Xt.T @ Xt if gram is None else gram)
         beta = XtX_inv @ (Xt.T @ yt)
         e = yt - Xt @ beta
@@ -336,7 +345,13 @@ class _FastPanelResult:
             V = XtX_inv * (e @ e / df_resid)
         else:
             ng = int(clusters.max()) + 1
-            S = np.column_stack([np.bincount(clusters, weights=Xt[:, j] * e, minlength=ng) for j in range(k)])
+            if grid is not None and grid[0] == ng:
+                W = (Xt * e[:, None]).reshape(grid[0], grid[1], k)
+                S = np.zeros((ng, k))
+                for t in range(grid[1]):  # from 0, one period after another: bincount's order of additions
+                    S += W[:, t, :]
+            else:
+                S = np.column_stack([np.bincount(clusters, weights=Xt[:, j] * e, minlength=ng) for j in range(k)])
             V = XtX_inv @ (S.T @ S) @ XtX_inv * (n / df_resid)
         params = pd.Series(beta, index=names, name="parameter")
         return cls(params, pd.DataFrame(V, index=names, columns=names), n, df_resid)
@@ -351,6 +366,19 @@ def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
     if len(ucode) < 2 or ((np.diff(ucode) >= 0).all() and ((ucode[1:] != ucode[:-1]) | (tcode[1:] > tcode[:-1])).all()):
         return slice(None)
     return np.lexsort((tcode, ucode))
+
+
+def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str):
+    """The design demeaned by unit and time effects and its Gram matrix, after the identification check.
+
+    The Gram matrix is taken on the columns 1 … k of an n × (1 + k) array, the layout in
+    which the fit always computed it (the layout decides the order of BLAS's sums).
+    """
+    R = np.empty((X.shape[0], 1 + X.shape[1]))
+    R[:, 1:] = _twoway_residual(X, g1, g2)
+    gram = R[:, 1:].T @ R[:, 1:]
+    _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram)
+    return R[:, 1:], gram
 
 
 def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
@@ -380,13 +408,20 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
             ccode, n_clusters = ccode[order], len(uniq_c)
         y = data[outcome].to_numpy(dtype=float)[order]
         # demean outcome and design once: the identification check, the fit and a wild
-        # bootstrap (``_wild_fit``) all use these residuals
-        R = _twoway_residual(np.column_stack([y, X]), ucode[order], tcode[order])
-        gram = R[:, 1:].T @ R[:, 1:]
-        _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint, R=R[:, 1:], gram=gram)
+        # bootstrap (``_wild_fit``) all use these residuals. The design's part depends only on
+        # the regressors and the panel: another outcome on the same design (shared_work) takes it
+        # as computed (each column is demeaned on its own, so the numbers are the same)
+        g1, g2 = ucode[order], tcode[order]
+        XR, gram = recall("twoway demeaned design", (X, g1, g2, tuple(regressors)),
+                          lambda: _demeaned_design(X, list(regressors), g1, g2, hint))
+        R = np.empty((len(y), 1 + X.shape[1]))
+        R[:, 0] = _twoway_residual(y[:, None], g1, g2)[:, 0]
+        R[:, 1:] = XR
+        grid = ((len(uniq_u), len(uniq_t)) if cluster == unit and _is_grid(g1, g2, len(uniq_u), len(uniq_t))
+                else None)
         res = _FastPanelResult.from_residuals(R[:, 0], R[:, 1:], list(regressors), ccode,
-                                              n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram)
-        res.demeaned = (R, ucode[order], tcode[order], ccode)
+                                              n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram, grid=grid)
+        res.demeaned = (R, g1, g2, ccode)
         return res, len(uniq_u), len(uniq_t), n_clusters
     _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
     idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
