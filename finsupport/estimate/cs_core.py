@@ -392,7 +392,8 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
         dropped.append(pd.DataFrame({"unit": d.loc[bad, unit].unique(), "reason": "missing outcome or covariate"}))
         d = d[~bad]
     # checks on integer codes (one factorisation each) rather than pandas group-bys
-    ucode, uniq = factorize_ids(d[unit])
+    unit_ids = ids(d[unit])  # found once (shared_work): the codes now, the sorted codes below
+    ucode, uniq = unit_ids.factorize(False)
     tcode, periods = factorize_ids(d[time], sort=True)
     periods = np.asarray(periods)
     key = ucode.astype(np.int64) * len(periods) + tcode
@@ -418,7 +419,7 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
             d = d[~d[unit].isin(unbalanced)]
             return d, periods, dropped, None
     # the units sorted from these codes, for the computation (no second factorisation of the ids)
-    return d, periods, dropped, ids(d[unit]).sorted_from_unsorted()
+    return d, periods, dropped, unit_ids.sorted_from_unsorted()
 
 
 def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
@@ -546,7 +547,8 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     # its earliest period (as R did's first row of the unit)
     codes, units = unit_codes if unit_codes is not None else pd.factorize(d[unit], sort=True)
     tpos = np.searchsorted(periods, d[time].to_numpy())
-    order = recall("lexsort", (tpos, codes), lambda: np.lexsort((tpos, codes)))
+    # (tpos is this call's own array; the codes are never changed: kept without copies)
+    order = recall("lexsort", (tpos, codes), lambda: np.lexsort((tpos, codes)), copy=False)
     lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # earliest row of every unit
     g_unit = d[cohort].to_numpy(dtype=float)[lead]
     early_mask = (g_unit > 0) & (g_unit <= first + anticipation)
@@ -585,6 +587,11 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     # cohort and control set: fit it once (never-treated controls: once per cohort)
     invariant = all(np.allclose(Xs[c], Xs[c][:, :1], equal_nan=True) for c in covariates)
     ps_cache: dict = {}
+    # the propensity scores of the cells depend on the units' cohorts, weights and covariates, not on
+    # the outcome: another outcome on the same units (shared_work) finds them under the same cell key
+    # (cohort, base period and the selected units; G, w and the covariates are this call's own arrays)
+    ps_shared = (recall("att_gt propensity scores", (G, w, *[Xs[c] for c in covariates]), dict, copy=False)
+                 if method != "reg" else {})
     rows, infl = [], []
     tfac = 1 if base_period == "varying" else 0
     closed = method == "reg" and not covariates
@@ -647,9 +654,10 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                 if ps_fit is None:
                     # the propensity score depends on the cell's units and covariates, not on the
                     # outcome: another outcome on the same panel (shared_work) takes it as fitted
-                    ws = w[sel]
-                    ps_fit = recall("att_gt propensity score", (X, Dsub, ws),
-                                    lambda X=X, Dsub=Dsub, ws=ws: _logit(X, Dsub, ws))
+                    cell = (g, pret, sel.tobytes())
+                    ps_fit = ps_shared.get(cell)
+                    if ps_fit is None:
+                        ps_fit = ps_shared[cell] = _logit(X, Dsub, w[sel])
                     if key:
                         ps_cache[key] = ps_fit
             att, psi = est(dY, Dsub, X, w[sel], ps_fit)
@@ -690,7 +698,8 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
         d_basis = lookup("att_gt bootstrap draws of the cohort basis", basis_key)
         if d_basis is None:
             d_cells, d_basis = bootstrap_draws(psi, cl, bits[key], also=basis)
-            keep("att_gt bootstrap draws of the cohort basis", basis_key, d_basis)
+            # basis and clusters are this call's own arrays, the signs never changed: no copies
+            keep("att_gt bootstrap draws of the cohort basis", basis_key, d_basis, copy=False)
         else:
             d_cells = bootstrap_draws(psi, cl, bits[key])
         draws[key] = (d_cells, d_basis, cohorts)

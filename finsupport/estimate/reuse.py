@@ -33,7 +33,7 @@ _STORE: ContextVar[dict | None] = ContextVar("finsupport_estimate_shared_work", 
 #: results kept per kind (the oldest go first): a run has a handful of outcomes and designs
 _KEEP = 4
 #: kinds that store many results per estimation (one per cell of att_gt): their own limit
-_KEEP_KIND = {"att_gt propensity score": 256}
+_KEEP_KIND: dict[str, int] = {}
 
 
 @contextmanager
@@ -123,27 +123,31 @@ def _sketch_equal(a, b) -> bool:
         return True
 
 
-def keep(kind: str, inputs: tuple, value: Any) -> None:
-    """Store ``value`` as the result of ``kind`` for ``inputs`` (nothing outside :func:`shared_work`)."""
+def keep(kind: str, inputs: tuple, value: Any, *, copy: bool = True) -> None:
+    """Store ``value`` as the result of ``kind`` for ``inputs`` (nothing outside :func:`shared_work`).
+
+    ``copy=False`` keeps the input arrays themselves, for arrays the caller made for this call
+    and never changes (no second copy of a large design).
+    """
     store = _STORE.get()
     if store is not None:
         kept = store.setdefault(kind, [])
-        kept.append((_sketch(inputs), _own(inputs), value))
+        kept.append((_sketch(inputs), _own(inputs) if copy else inputs, value))
         del kept[:-_KEEP_KIND.get(kind, _KEEP)]
 
 
-def recall(kind: str, inputs: tuple, compute: Callable[[], Any]) -> Any:
+def recall(kind: str, inputs: tuple, compute: Callable[[], Any], *, copy: bool = True) -> Any:
     """``compute()``, or inside :func:`shared_work` the result stored for equal ``inputs`` of ``kind``.
 
     ``inputs`` must hold everything the result depends on (arrays, options); the result is
-    stored for later calls and must not be changed by the caller.
+    stored for later calls and must not be changed by the caller. ``copy``: see :func:`keep`.
     """
     if _STORE.get() is None:
         return compute()
     value = lookup(kind, inputs)
     if value is None:
         value = compute()
-        keep(kind, inputs, value)
+        keep(kind, inputs, value, copy=copy)
     return value
 
 
@@ -184,7 +188,14 @@ def ids(column: pd.Series) -> _Ids:
     """The column's missing values and factorisations (``.hasnans``, ``.factorize(sort)`` as
     ``pandas.factorize(column, sort=sort)``), shared within :func:`shared_work` among columns of
     equal values: factorising a million text ids is the costly part of preparing a panel."""
-    return recall("ids", (_values(column), str(column.dtype)), lambda: _Ids(column.copy() if active() else column))
+    if not active():
+        return _Ids(column)
+    found = lookup("ids", (_values(column), str(column.dtype)))
+    if found is None:
+        own = column.copy()  # the stored ids and the key are this one private copy
+        found = _Ids(own)
+        keep("ids", (_values(own), str(own.dtype)), found, copy=False)
+    return found
 
 
 def factorize_ids(column: pd.Series, *, sort: bool = False) -> tuple:

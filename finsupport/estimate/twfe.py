@@ -18,7 +18,7 @@ from scipy import stats
 
 from ..errors import ConfigError, DataError, EstimationError
 from .results import EstimateResult, Inference, deprecated
-from .reuse import factorize_ids, ids, recall
+from .reuse import ids, keep, lookup
 
 __all__ = ["twfe_did", "TwfeResult", "DroppedRows"]
 
@@ -119,8 +119,9 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
     cols = list(dict.fromkeys([unit, time, *required, *keep]))
     data = df[cols].copy()
     problems = []
+    keys = {key: ids(data[key]) for key in (unit, time)}  # found once per column (shared_work)
     for key in (unit, time):
-        if not ids(data[key]).hasnans:  # the same column of an earlier estimation is not checked again
+        if not keys[key].hasnans:  # the same column of an earlier estimation is not checked again
             continue
         miss = data[key].isna()
         if miss.any():
@@ -160,8 +161,9 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
             by_column={c: int(miss[c].sum()) for c in miss.columns},
         )
         data = data.loc[~any_miss]
-    ucode, uniq_u = factorize_ids(data[unit], sort=False)
-    tcode, uniq_t = factorize_ids(data[time], sort=True)
+        keys = {key: ids(data[key]) for key in (unit, time)}  # other rows than those checked above
+    ucode, uniq_u = keys[unit].factorize(False)
+    tcode, uniq_t = keys[time].factorize(True)
     dup = _repeated(ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t))
     if dup.any():
         raise DataError(problems=[_problem(
@@ -346,10 +348,9 @@ class _FastPanelResult:
         else:
             ng = int(clusters.max()) + 1
             if grid is not None and grid[0] == ng:
-                W = (Xt * e[:, None]).reshape(grid[0], grid[1], k)
-                S = np.zeros((ng, k))
-                for t in range(grid[1]):  # from 0, one period after another: bincount's order of additions
-                    S += W[:, t, :]
+                # a reduction over the middle axis adds the periods one after another from 0:
+                # bincount's order of additions
+                S = np.add.reduce((Xt * e[:, None]).reshape(grid[0], grid[1], k), axis=1, initial=0.0)
             else:
                 S = np.column_stack([np.bincount(clusters, weights=Xt[:, j] * e, minlength=ng) for j in range(k)])
             V = XtX_inv @ (S.T @ S) @ XtX_inv * (n / df_resid)
@@ -369,28 +370,33 @@ def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
 
 
 def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str):
-    """The design demeaned by unit and time effects and its Gram matrix, after the identification check.
+    """An n × (1 + k) array with the design demeaned by unit and time effects in columns 1 … k
+    (column 0 left for the outcome) and the Gram matrix of those columns, after the identification check.
 
-    The Gram matrix is taken on the columns 1 … k of an n × (1 + k) array, the layout in
+    The Gram matrix is taken on the columns 1 … k of the n × (1 + k) array, the layout in
     which the fit always computed it (the layout decides the order of BLAS's sums).
     """
     R = np.empty((X.shape[0], 1 + X.shape[1]))
     R[:, 1:] = _twoway_residual(X, g1, g2)
     gram = R[:, 1:].T @ R[:, 1:]
     _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram)
-    return R[:, 1:], gram
+    return R, gram
 
 
 def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
               cluster: str | None, weights: str | None, hint: str, engine: str = "fast",
-              codes: PanelCodes | None = None):
+              codes: PanelCodes | None = None, design_key: tuple | None = None):
     """Fit y on regressors with unit and time effects.
 
     Returns ``(result, n_units, n_periods, n_clusters)``. ``engine="fast"`` (unweighted
     fits) computes PanelOLS's numbers directly (:class:`_FastPanelResult`);
     ``engine="linearmodels"`` and weighted fits call PanelOLS itself. Unit and time are
     replaced by integer codes (time codes follow the sort order of ``time``); ``codes``
-    from :func:`_prepare_panel` of the same rows saves factorising them again.
+    from :func:`_prepare_panel` of the same rows saves factorising them again. ``design_key``:
+    inputs that determine the regressors' values in the rows of ``data`` completely (the event
+    study's cohorts, periods and window), compared instead of the regressors themselves when
+    looking for the demeaned design of an earlier fit (:func:`~finsupport.estimate.reuse.shared_work`);
+    its arrays must be the caller's own, never changed afterwards (they are kept without a copy).
     """
     if codes is None:
         ucode, uniq_u = pd.factorize(data[unit], sort=False)
@@ -399,7 +405,10 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         ucode, uniq_u, tcode, uniq_t = codes.unit, codes.units, codes.time, codes.times
     order = _unit_time_order(ucode, tcode)
     # row-major as the reordered copy always was: the layout decides the order of BLAS's sums
-    X = np.ascontiguousarray(data[list(regressors)].to_numpy(dtype=float)[order])
+    # (filled column by column: no column-major copy of the frame first)
+    X = np.empty((len(data), len(regressors)))
+    for j, c in enumerate(regressors):
+        X[:, j] = data[c].to_numpy(dtype=float)[order]
     if weights is None and engine == "fast":
         ccode = None
         n_clusters = None
@@ -412,11 +421,18 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         # the regressors and the panel: another outcome on the same design (shared_work) takes it
         # as computed (each column is demeaned on its own, so the numbers are the same)
         g1, g2 = ucode[order], tcode[order]
-        XR, gram = recall("twoway demeaned design", (X, g1, g2, tuple(regressors)),
-                          lambda: _demeaned_design(X, list(regressors), g1, g2, hint))
-        R = np.empty((len(y), 1 + X.shape[1]))
+        key = (design_key if design_key is not None else X, g1, g2, tuple(regressors))
+        found = lookup("twoway demeaned design", key)
+        if found is None:
+            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint)
+            # the design's columns of this fit's own residuals are kept (no copy); X and the codes
+            # are this call's own arrays, never changed
+            keep("twoway demeaned design", key, (R[:, 1:], gram), copy=False)
+        else:
+            XR, gram = found
+            R = np.empty((len(y), 1 + X.shape[1]))
+            R[:, 1:] = XR
         R[:, 0] = _twoway_residual(y[:, None], g1, g2)[:, 0]
-        R[:, 1:] = XR
         grid = ((len(uniq_u), len(uniq_t)) if cluster == unit and _is_grid(g1, g2, len(uniq_u), len(uniq_t))
                 else None)
         res = _FastPanelResult.from_residuals(R[:, 0], R[:, 1:], list(regressors), ccode,
