@@ -44,23 +44,47 @@ _PS_MAX = 1 - 1e-6  # DRDID trims fitted propensity scores at this value
 # the three 2x2 estimators with their influence functions (DRDID panel versions)
 
 
+# Products with a design of one column (the intercept of a model without covariates) are made
+# elementwise, and its sums by numpy: a BLAS call on a vector starts BLAS's threads, which on a busy
+# machine (the run draws its figures meanwhile) wait for a core far longer than the sum takes.
+
+
+def _xb(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A @ b`` (b a vector or a matrix); with one column of A the products themselves (the same numbers)."""
+    if A.shape[1] != 1:
+        return A @ b
+    return A[:, 0] * b[0] if b.ndim == 1 else A * b[0][None, :]
+
+
+def _xtx(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``(X * W[:, None]).T @ X``; with one column a numpy sum."""
+    if X.shape[1] != 1:
+        return (X * W[:, None]).T @ X
+    return np.array([[((X[:, 0] * W) * X[:, 0]).sum()]])
+
+
+def _xtv(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X.T @ v``; with one column a numpy sum."""
+    return X.T @ v if X.shape[1] != 1 else np.array([(X[:, 0] * v).sum()])
+
+
 def _logit(X: np.ndarray, D: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted logistic regression by Newton–Raphson; returns fitted p and (X'WX)⁻¹ (= vcov of glm)."""
     beta = np.zeros(X.shape[1])
     p0 = np.clip(np.average(D, weights=w), 1e-10, 1 - 1e-10)
     beta[0] = np.log(p0 / (1 - p0)) if np.allclose(X[:, 0], 1) else 0.0
     for _ in range(100):
-        eta = X @ beta
+        eta = _xb(X, beta)
         p = 1.0 / (1.0 + np.exp(-eta))
         W = w * p * (1 - p)
-        H = (X * W[:, None]).T @ X
-        step = np.linalg.solve(H, X.T @ (w * (D - p)))
+        H = _xtx(X, W)
+        step = np.linalg.solve(H, _xtv(X, w * (D - p)))
         beta += step
         if np.max(np.abs(step)) < 1e-12:
             break
-    p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+    p = 1.0 / (1.0 + np.exp(-_xb(X, beta)))
     W = w * p * (1 - p)
-    return p, np.linalg.inv((X * W[:, None]).T @ X)
+    return p, np.linalg.inv(_xtx(X, W))
 
 
 def _ols_controls(dY, X, D, w):
@@ -71,7 +95,7 @@ def _ols_controls(dY, X, D, w):
         s = wc.sum()
         if not s > 0:
             raise EstimationError("the outcome regression among controls has no control unit with positive weight")
-        mean = float(wc @ dY) / s
+        mean = float((wc * dY).sum()) / s
         return np.full(n, mean), ((wc * (dY - mean)) * (n / s))[:, None]
     XtWX = (X * wc[:, None]).T @ X
     try:
@@ -93,10 +117,10 @@ def _dr(dY, D, X, w, ps_fit=None):
     w_c = w * ps * (1 - D) / (1 - ps)
     att_t, att_c = w_t * (dY - out_delta), w_c * (dY - out_delta)
     eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_c.mean()
-    asy_ps = (w * (D - ps))[:, None] * X @ (vcov * n)
-    inf_t = (att_t - w_t * eta_t - asy_ols @ (w_t[:, None] * X).mean(0)) / w_t.mean()
+    asy_ps = _xb((w * (D - ps))[:, None] * X, vcov * n)
+    inf_t = (att_t - w_t * eta_t - _xb(asy_ols, (w_t[:, None] * X).mean(0))) / w_t.mean()
     m2 = (w_c * (dY - out_delta - eta_c))[:, None] * X
-    inf_c = (att_c - w_c * eta_c + asy_ps @ m2.mean(0) - asy_ols @ (w_c[:, None] * X).mean(0)) / w_c.mean()
+    inf_c = (att_c - w_c * eta_c + _xb(asy_ps, m2.mean(0)) - _xb(asy_ols, (w_c[:, None] * X).mean(0))) / w_c.mean()
     return eta_t - eta_c, inf_t - inf_c
 
 
@@ -108,10 +132,10 @@ def _ipw(dY, D, X, w, ps_fit=None):
     w_c = w * ps * (1 - D) / (1 - ps)
     att_t, att_c = w_t * dY, w_c * dY
     eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_c.mean()
-    asy_ps = (w * (D - ps))[:, None] * X @ (vcov * n)
+    asy_ps = _xb((w * (D - ps))[:, None] * X, vcov * n)
     inf_t = (att_t - w_t * eta_t) / w_t.mean()
     m2 = ((w_c * (dY - eta_c))[:, None] * X).mean(0)
-    inf_c = (att_c - w_c * eta_c + asy_ps @ m2) / w_c.mean()
+    inf_c = (att_c - w_c * eta_c + _xb(asy_ps, m2)) / w_c.mean()
     return eta_t - eta_c, inf_t - inf_c
 
 
