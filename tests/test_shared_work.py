@@ -137,14 +137,16 @@ def test_grid_cluster_scores_are_bincount_s():
     """Clustered by unit on a balanced panel in (unit, period) order: the score sums made period by
     period are numpy.bincount's, to the last digit."""
     rng = np.random.default_rng(3)
-    n1, n2, k = 300, 7, 3
-    Xt = rng.normal(size=(n1 * n2, k)) * 10.0 ** rng.integers(-6, 6, (n1 * n2, k))
-    yt = rng.normal(size=n1 * n2) * 1e3
-    clusters = np.repeat(np.arange(n1), n2)
-    names = ["a", "b", "c"]
-    general = twfe._FastPanelResult.from_residuals(yt, Xt, names, clusters, n_effects=n1 + n2 - 1)
-    fast = twfe._FastPanelResult.from_residuals(yt, Xt, names, clusters, n_effects=n1 + n2 - 1, grid=(n1, n2))
-    np.testing.assert_array_equal(general.cov.to_numpy(), fast.cov.to_numpy())
+    for n2, k in ((7, 3), (10, 1), (10, 2), (13, 8), (30, 3)):  # 8 or more periods: numpy's pairwise sums
+        n1 = 300
+        Xt = rng.normal(size=(n1 * n2, k)) * 10.0 ** rng.integers(-6, 6, (n1 * n2, k))
+        yt = rng.normal(size=n1 * n2) * 1e3
+        clusters = np.repeat(np.arange(n1), n2)
+        names = [f"x{j}" for j in range(k)]
+        general = twfe._FastPanelResult.from_residuals(yt, Xt, names, clusters, n_effects=n1 + n2 - 1)
+        fast = twfe._FastPanelResult.from_residuals(yt, Xt, names, clusters, n_effects=n1 + n2 - 1,
+                                                    grid=(n1, n2))
+        np.testing.assert_array_equal(general.cov.to_numpy(), fast.cov.to_numpy())
 
 
 def test_analysis_panel_takes_the_run_s_status(setting):

@@ -247,23 +247,32 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     from 0; here the unit sums add the period columns one after another and the period
     sums reduce over units (axis 0, sequential, starting from 0), i.e. the same additions
     in the same order: identical numbers, without the scatter and gather of codes.
+    All columns are swept together on the unit × period × column array; a column stops
+    when its own sweep converged (the others go on), so each column gets the sweeps and
+    additions it would get alone.
     """
-    c1 = np.full(n1, float(n2))
-    c2 = np.full(n2, float(n1))
-    for j in range(X.shape[1]):
-        x = np.ascontiguousarray(X[:, j]).reshape(n1, n2)
-        scale = max(np.abs(x).max(), 1e-300)
-        for _ in range(maxiter):
-            s1 = np.zeros(n1)
-            for t in range(n2):
-                s1 += x[:, t]
-            m1 = s1 / c1
-            x -= m1[:, None]
-            m2 = np.add.reduce(x, axis=0, initial=0.0) / c2
-            x -= m2[None, :]
-            if max(np.abs(m1).max(), np.abs(m2).max()) < tol * scale:
-                break
-        X[:, j] = x.reshape(-1)
+    k = X.shape[1]
+    c1 = np.full((n1, 1), float(n2))
+    c2 = np.full((n2, 1), float(n1))
+    X3 = X.reshape(n1, n2, k)
+    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    active = np.arange(k)
+    for _ in range(maxiter):
+        whole = len(active) == k
+        x = X3 if whole else X3[:, :, active]
+        s1 = np.zeros((n1, len(active)))
+        for t in range(n2):  # from 0, one period after another
+            s1 += x[:, t, :]
+        m1 = s1 / c1
+        x -= m1[:, None, :]
+        m2 = np.add.reduce(x, axis=0, initial=0.0) / c2   # over units, one after another from 0
+        x -= m2[None, :, :]
+        if not whole:
+            X3[:, :, active] = x
+        done = np.maximum(np.abs(m1).max(axis=0), np.abs(m2).max(axis=0)) < tol * scale[active]
+        active = active[~done]
+        if not len(active):
+            break
     return X
 
 
@@ -347,9 +356,10 @@ class _FastPanelResult:
             V = XtX_inv * (e @ e / df_resid)
         else:
             ng = int(clusters.max()) + 1
-            if grid is not None and grid[0] == ng:
-                # a reduction over the middle axis adds the periods one after another from 0:
-                # bincount's order of additions
+            if grid is not None and grid[0] == ng and k > 1:
+                # a reduction over the middle axis (not the last: with one coefficient numpy would
+                # sum the periods pairwise) adds the periods one after another from 0: bincount's
+                # order of additions
                 S = np.add.reduce((Xt * e[:, None]).reshape(grid[0], grid[1], k), axis=1, initial=0.0)
             else:
                 S = np.column_stack([np.bincount(clusters, weights=Xt[:, j] * e, minlength=ng) for j in range(k)])
