@@ -255,7 +255,7 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     c1 = np.full((n1, 1), float(n2))
     c2 = np.full((n2, 1), float(n1))
     X3 = X.reshape(n1, n2, k)
-    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    scale = np.array([max(np.abs(X[:, j]).max(), 1e-300) for j in range(k)])  # no n × k temporary
     active = np.arange(k)
     for _ in range(maxiter):
         whole = len(active) == k
