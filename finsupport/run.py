@@ -389,6 +389,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     findings and output paths.
     """
     from .estimate.panel import add_financial_outcomes, analysis_panel
+    from .estimate.reuse import shared_work
     from .report import figure_worker
     from .report.build import build_report, early_parts, start_early_details, write_outputs
     from .report.detail import detail_format
@@ -420,9 +421,12 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
         if result.status is not None and cfg["analysis"]["enabled"]:
             with prog.stage("analysis panel"):
                 result.panel = add_financial_outcomes(
-                    analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"]), result.data,
+                    analysis_panel(result.data, result.flows, tier=cfg["sample"]["tier"], status=result.status),
+                    result.data,
                     cfg["analysis"]["outcomes"])
-            result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
+            # the outcomes share the work that depends only on the panel (codes, demeaned designs, …)
+            with shared_work():
+                result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
         if cfg["sensitivity"]["enabled"]:
             result.sensitivity = _sensitivity(cfg, result, scheduler, prog)
         result.timings, result.timing_details = prog.timings, prog.details

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, EstimationError
-from .twfe import _prepare_panel, _problem, _require_columns, _sorted_codes
+from .reuse import ids
+from .twfe import _prepare_panel, _problem, _require_columns
 
 __all__ = ["bacon_decomposition", "BaconDecomposition", "COMPARISON_TYPES"]
 
@@ -160,7 +161,7 @@ def bacon_decomposition(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
             raise DataError(problems=[_problem(col, f"{col} must be numeric periods, got {s.dtype}",
                                                f"convert {col} to integer periods (e.g. years)")])
     # units in sorted order from the codes of the duplicate check (no second factorisation of the ids)
-    ucode, uniq_u = _sorted_codes(codes.unit, codes.units) or pd.factorize(data[unit], sort=True)
+    ucode, uniq_u = ids(data[unit]).sorted_from_unsorted() or pd.factorize(data[unit], sort=True)
     periods = np.sort(data[time].unique())
     tcode = np.searchsorted(periods, data[time].to_numpy())
     N, T = len(uniq_u), len(periods)
@@ -176,9 +177,12 @@ def bacon_decomposition(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         raise EstimationError(f"{time} has a single period; a DiD needs at least two.")
 
     g_row = data[cohort].fillna(0).to_numpy(dtype=float)
-    nun = pd.Series(g_row).groupby(ucode).nunique()
-    if (nun > 1).any():
-        bad = [uniq_u[i] for i in nun.index[nun > 1]]
+    # one cohort per unit: its smallest and largest value agree (no group-by)
+    gmin, gmax = np.full(N, np.inf), np.full(N, -np.inf)
+    np.minimum.at(gmin, ucode, g_row)
+    np.maximum.at(gmax, ucode, g_row)
+    if (gmin != gmax).any():
+        bad = [uniq_u[i] for i in np.flatnonzero(gmin != gmax)]
         raise EstimationError(
             f"{cohort} changes within unit(s) {', '.join(map(str, bad[:8]))}"
             f"{' …' if len(bad) > 8 else ''}: the treatment must be absorbing (once treated, "

@@ -365,7 +365,7 @@ def aggregate(res, kind: str = "simple", *, min_e=-np.inf, max_e=np.inf, balance
     group = t["cohort"].to_numpy(dtype=float)[ok]
     time = t["time"].to_numpy(dtype=float)[ok]
     att = t["att"].to_numpy(dtype=float)[ok]
-    psi = res.influence[:, ok]
+    psi = res.influence if ok.all() else res.influence[:, ok]  # every cell kept: no copy
     G, w = res.cohorts, res.weights
     glist = np.sort(np.unique(group))
     pgg = np.array([np.mean(w * (G == g)) for g in glist])

@@ -31,7 +31,7 @@ import pandas as pd
 from ..errors import DataError, EstimationError
 from . import dist as stats
 from .results import EstimateResult, Inference, TestResult, deprecated, wald_test
-from .twfe import _sorted_codes
+from .reuse import factorize_ids, ids, keep, lookup, recall
 
 __all__ = ["att_gt", "AttGtResult"]
 
@@ -44,23 +44,47 @@ _PS_MAX = 1 - 1e-6  # DRDID trims fitted propensity scores at this value
 # the three 2x2 estimators with their influence functions (DRDID panel versions)
 
 
+# Products with a design of one column (the intercept of a model without covariates) are made
+# elementwise, and its sums by numpy: a BLAS call on a vector starts BLAS's threads, which on a busy
+# machine (the run draws its figures meanwhile) wait for a core far longer than the sum takes.
+
+
+def _xb(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A @ b`` (b a vector or a matrix); with one column of A the products themselves (the same numbers)."""
+    if A.shape[1] != 1:
+        return A @ b
+    return A[:, 0] * b[0] if b.ndim == 1 else A * b[0][None, :]
+
+
+def _xtx(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``(X * W[:, None]).T @ X``; with one column a numpy sum."""
+    if X.shape[1] != 1:
+        return (X * W[:, None]).T @ X
+    return np.array([[((X[:, 0] * W) * X[:, 0]).sum()]])
+
+
+def _xtv(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X.T @ v``; with one column a numpy sum."""
+    return X.T @ v if X.shape[1] != 1 else np.array([(X[:, 0] * v).sum()])
+
+
 def _logit(X: np.ndarray, D: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted logistic regression by Newton–Raphson; returns fitted p and (X'WX)⁻¹ (= vcov of glm)."""
     beta = np.zeros(X.shape[1])
     p0 = np.clip(np.average(D, weights=w), 1e-10, 1 - 1e-10)
     beta[0] = np.log(p0 / (1 - p0)) if np.allclose(X[:, 0], 1) else 0.0
     for _ in range(100):
-        eta = X @ beta
+        eta = _xb(X, beta)
         p = 1.0 / (1.0 + np.exp(-eta))
         W = w * p * (1 - p)
-        H = (X * W[:, None]).T @ X
-        step = np.linalg.solve(H, X.T @ (w * (D - p)))
+        H = _xtx(X, W)
+        step = np.linalg.solve(H, _xtv(X, w * (D - p)))
         beta += step
         if np.max(np.abs(step)) < 1e-12:
             break
-    p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+    p = 1.0 / (1.0 + np.exp(-_xb(X, beta)))
     W = w * p * (1 - p)
-    return p, np.linalg.inv((X * W[:, None]).T @ X)
+    return p, np.linalg.inv(_xtx(X, W))
 
 
 def _ols_controls(dY, X, D, w):
@@ -71,7 +95,7 @@ def _ols_controls(dY, X, D, w):
         s = wc.sum()
         if not s > 0:
             raise EstimationError("the outcome regression among controls has no control unit with positive weight")
-        mean = float(wc @ dY) / s
+        mean = float((wc * dY).sum()) / s
         return np.full(n, mean), ((wc * (dY - mean)) * (n / s))[:, None]
     XtWX = (X * wc[:, None]).T @ X
     try:
@@ -93,10 +117,10 @@ def _dr(dY, D, X, w, ps_fit=None):
     w_c = w * ps * (1 - D) / (1 - ps)
     att_t, att_c = w_t * (dY - out_delta), w_c * (dY - out_delta)
     eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_c.mean()
-    asy_ps = (w * (D - ps))[:, None] * X @ (vcov * n)
-    inf_t = (att_t - w_t * eta_t - asy_ols @ (w_t[:, None] * X).mean(0)) / w_t.mean()
+    asy_ps = _xb((w * (D - ps))[:, None] * X, vcov * n)
+    inf_t = (att_t - w_t * eta_t - _xb(asy_ols, (w_t[:, None] * X).mean(0))) / w_t.mean()
     m2 = (w_c * (dY - out_delta - eta_c))[:, None] * X
-    inf_c = (att_c - w_c * eta_c + asy_ps @ m2.mean(0) - asy_ols @ (w_c[:, None] * X).mean(0)) / w_c.mean()
+    inf_c = (att_c - w_c * eta_c + _xb(asy_ps, m2.mean(0)) - _xb(asy_ols, (w_c[:, None] * X).mean(0))) / w_c.mean()
     return eta_t - eta_c, inf_t - inf_c
 
 
@@ -108,10 +132,10 @@ def _ipw(dY, D, X, w, ps_fit=None):
     w_c = w * ps * (1 - D) / (1 - ps)
     att_t, att_c = w_t * dY, w_c * dY
     eta_t, eta_c = att_t.mean() / w_t.mean(), att_c.mean() / w_c.mean()
-    asy_ps = (w * (D - ps))[:, None] * X @ (vcov * n)
+    asy_ps = _xb((w * (D - ps))[:, None] * X, vcov * n)
     inf_t = (att_t - w_t * eta_t) / w_t.mean()
     m2 = ((w_c * (dY - eta_c))[:, None] * X).mean(0)
-    inf_c = (att_c - w_c * eta_c + asy_ps @ m2) / w_c.mean()
+    inf_c = (att_c - w_c * eta_c + _xb(asy_ps, m2)) / w_c.mean()
     return eta_t - eta_c, inf_t - inf_c
 
 
@@ -392,8 +416,9 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
         dropped.append(pd.DataFrame({"unit": d.loc[bad, unit].unique(), "reason": "missing outcome or covariate"}))
         d = d[~bad]
     # checks on integer codes (one factorisation each) rather than pandas group-bys
-    ucode, uniq = pd.factorize(d[unit])
-    tcode, periods = pd.factorize(d[time], sort=True)
+    unit_ids = ids(d[unit])  # found once (shared_work): the codes now, the sorted codes below
+    ucode, uniq = unit_ids.factorize(False)
+    tcode, periods = factorize_ids(d[time], sort=True)
     periods = np.asarray(periods)
     key = ucode.astype(np.int64) * len(periods) + tcode
     if np.bincount(key, minlength=len(uniq) * len(periods)).max(initial=0) > 1:
@@ -418,7 +443,7 @@ def _prepare(df, outcome, unit, time, cohort, covariates, weights, cluster, pane
             d = d[~d[unit].isin(unbalanced)]
             return d, periods, dropped, None
     # the units sorted from these codes, for the computation (no second factorisation of the ids)
-    return d, periods, dropped, _sorted_codes(ucode, uniq)
+    return d, periods, dropped, unit_ids.sorted_from_unsorted()
 
 
 def att_gt(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
@@ -537,12 +562,17 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     """The computation of :func:`att_gt` on a checked and prepared panel (see ``_prepare``);
     ``unit_codes``: ``pandas.factorize(d[unit], sort=True)`` when the caller has it."""
     notes: list[str] = []
+    if not len(d):
+        reasons = "; ".join(sorted({r for x in dropped for r in x["reason"]})) or "no rows"
+        raise EstimationError(f"no unit left to estimate ATT(g,t) with ({reasons}). Fix: keep units observed in "
+                              f"every period with their outcome, or pass panel='unbalanced'")
     first = periods[0]
     # integer codes instead of sorting the frame: units sorted, each unit's values taken from
     # its earliest period (as R did's first row of the unit)
     codes, units = unit_codes if unit_codes is not None else pd.factorize(d[unit], sort=True)
     tpos = np.searchsorted(periods, d[time].to_numpy())
-    order = np.lexsort((tpos, codes))
+    # (tpos is this call's own array; the codes are never changed: kept without copies)
+    order = recall("lexsort", (tpos, codes), lambda: np.lexsort((tpos, codes)), copy=False)
     lead = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]  # earliest row of every unit
     g_unit = d[cohort].to_numpy(dtype=float)[lead]
     early_mask = (g_unit > 0) & (g_unit <= first + anticipation)
@@ -581,6 +611,11 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     # cohort and control set: fit it once (never-treated controls: once per cohort)
     invariant = all(np.allclose(Xs[c], Xs[c][:, :1], equal_nan=True) for c in covariates)
     ps_cache: dict = {}
+    # the propensity scores of the cells depend on the units' cohorts, weights and covariates, not on
+    # the outcome: another outcome on the same units (shared_work) finds them under the same cell key
+    # (cohort, base period and the selected units; G, w and the covariates are this call's own arrays)
+    ps_shared = (recall("att_gt propensity scores", (G, w, *[Xs[c] for c in covariates]), dict, copy=False)
+                 if method != "reg" else {})
     rows, infl = [], []
     tfac = 1 if base_period == "varying" else 0
     closed = method == "reg" and not covariates
@@ -641,7 +676,12 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                 key = (g, sel.tobytes()) if invariant else None
                 ps_fit = ps_cache.get(key) if key else None
                 if ps_fit is None:
-                    ps_fit = _logit(X, Dsub, w[sel])
+                    # the propensity score depends on the cell's units and covariates, not on the
+                    # outcome: another outcome on the same panel (shared_work) takes it as fitted
+                    cell = (g, pret, sel.tobytes())
+                    ps_fit = ps_shared.get(cell)
+                    if ps_fit is None:
+                        ps_fit = ps_shared[cell] = _logit(X, Dsub, w[sel])
                     if key:
                         ps_cache[key] = ps_fit
             att, psi = est(dY, Dsub, X, w[sel], ps_fit)
@@ -650,6 +690,9 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
             infl.append(full)
             rows.append(dict(cohort=g, time=periods[cur], att=att, se=np.nan, post=bool(periods[cur] >= g),
                              n_treated=int(Dg[sel].sum()), n_control=int(C[sel].sum()), base=periods[pret]))
+    if not rows:
+        raise EstimationError("no ATT(g,t) cell could be estimated (" + ("; ".join(notes) or f"{len(periods)} period(s)")
+                              + "). Fix: a cohort needs a period before its treatment and control units")
     table = pd.DataFrame(rows)
     psi = np.column_stack(infl) if infl else np.zeros((n, 0))
     from .cs_aggregate import (
@@ -667,11 +710,22 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     if bootstrap:
         key = (int(bootstrap), seed)
         m = len(np.unique(cl)) if cl is not None else n
-        bits[key] = rademacher_bits(m, int(bootstrap), seed)
+        bits[key] = (rademacher_bits(m, int(bootstrap), seed) if seed is None else
+                     recall("rademacher bits", (m, int(bootstrap), seed),
+                            lambda: rademacher_bits(m, int(bootstrap), seed)))
         # the draws of the cohort basis are made with the same signs in the same pass and kept:
-        # the aggregations combine them with these (no new product with the signs)
+        # the aggregations combine them with these (no new product with the signs). They do not
+        # depend on the outcome: another outcome on the same panel (shared_work) takes them as drawn
         cohorts = np.unique(table["cohort"].to_numpy(dtype=float))
-        d_cells, d_basis = bootstrap_draws(psi, cl, bits[key], also=cohort_basis(G, w, cohorts))
+        basis = cohort_basis(G, w, cohorts)
+        basis_key = (basis, cl, bits[key])
+        d_basis = lookup("att_gt bootstrap draws of the cohort basis", basis_key)
+        if d_basis is None:
+            d_cells, d_basis = bootstrap_draws(psi, cl, bits[key], also=basis)
+            # basis and clusters are this call's own arrays, the signs never changed: no copies
+            keep("att_gt bootstrap draws of the cohort basis", basis_key, d_basis, copy=False)
+        else:
+            d_cells = bootstrap_draws(psi, cl, bits[key])
         draws[key] = (d_cells, d_basis, cohorts)
         sigma, crit = _se_crit(d_cells, alpha)
         se_b = sigma / np.sqrt(m)

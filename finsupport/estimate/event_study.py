@@ -332,6 +332,9 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     res, n_u, n_t, n_c = _fit_panel(
         data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
         cluster=cl, weights=None, engine=_engine(engine), codes=codes,
+        # the dummies are functions of cohort, period, window and reference; covariates as they are
+        design_key=("event study", g, tt, lo, hi, reference,
+                    *(data[c].to_numpy(dtype=float) for c in covariates)),
         hint="include never-treated units, bin the end points inside the observed event times "
              "(narrow the window) or drop covariates that are constant within units or periods")
     from .wild import cluster_warnings

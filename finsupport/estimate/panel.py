@@ -32,7 +32,8 @@ PANEL_OUTCOMES = _OutcomeDescriptions({
 })
 
 
-def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "little_giant", **flow_options) -> pd.DataFrame:
+def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "little_giant",
+                   status: pd.DataFrame | None = None, **flow_options) -> pd.DataFrame:
     """Firm-year panel for comparing certified and uncertified firms before and after designation.
 
     Parameters
@@ -44,6 +45,11 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
         Output of :func:`support_flows`; computed with ``flow_options`` when omitted.
     tier : str
         The certification whose first award defines the cohort.
+    status : DataFrame, optional
+        ``designation_status(data, tier=tier, years=<the years of flows>)`` when the caller
+        has it already (a run computes it while certifying): the panel then takes cohort and
+        status from it instead of computing them again. It must be for the same ``tier``;
+        its years must be the panel's (checked: :class:`ConfigError` otherwise).
 
     Returns
     -------
@@ -100,7 +106,16 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     out["revenue_growth"] = rev.to_numpy() / lag - 1
     out["patents"] = df["invention_patents"].astype(float) if "invention_patents" in df else np.nan
     if data.designations is not None and len(data.designations):
-        st = designation_status(data, tier=tier, years=sorted(out["year"].unique()))
+        years = np.unique(year)
+        if status is None:
+            st = designation_status(data, tier=tier, years=years.tolist())
+        else:
+            if not {"firm_id", "year", "cohort", "active"} <= set(status.columns) or \
+                    not np.array_equal(np.unique(status["year"].to_numpy()), years):
+                raise ConfigError("analysis_panel(status=...): the status table is not designation_status() for "
+                                  "the panel's years (it needs firm_id, year, cohort, active for every year of the "
+                                  "flows); pass status=None to compute it")
+            st = status
         out = _join_left(out, st[["firm_id", "year", "cohort", "active"]])
         out["cohort"] = out["cohort"].fillna(0).astype(np.int64)
         out["active"] = out["active"].fillna(False).astype(bool)

@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import ConfigError, DataError, EstimationError
 from . import dist as stats
 from .results import EstimateResult, Inference, deprecated
+from .reuse import ids, keep, lookup
 
 __all__ = ["twfe_did", "TwfeResult", "DroppedRows"]
 
@@ -118,7 +119,10 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
     cols = list(dict.fromkeys([unit, time, *required, *keep]))
     data = df[cols].copy()
     problems = []
+    keys = {key: ids(data[key]) for key in (unit, time)}  # found once per column (shared_work)
     for key in (unit, time):
+        if not keys[key].hasnans:  # the same column of an earlier estimation is not checked again
+            continue
         miss = data[key].isna()
         if miss.any():
             problems.append(_problem(key, f"{int(miss.sum())} row(s) have no {key}",
@@ -157,8 +161,9 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
             by_column={c: int(miss[c].sum()) for c in miss.columns},
         )
         data = data.loc[~any_miss]
-    ucode, uniq_u = pd.factorize(data[unit], sort=False)
-    tcode, uniq_t = pd.factorize(data[time], sort=True)
+        keys = {key: ids(data[key]) for key in (unit, time)}  # other rows than those checked above
+    ucode, uniq_u = keys[unit].factorize(False)
+    tcode, uniq_t = keys[time].factorize(True)
     dup = _repeated(ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t))
     if dup.any():
         raise DataError(problems=[_problem(
@@ -242,23 +247,32 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     from 0; here the unit sums add the period columns one after another and the period
     sums reduce over units (axis 0, sequential, starting from 0), i.e. the same additions
     in the same order: identical numbers, without the scatter and gather of codes.
+    All columns are swept together on the unit × period × column array; a column stops
+    when its own sweep converged (the others go on), so each column gets the sweeps and
+    additions it would get alone.
     """
-    c1 = np.full(n1, float(n2))
-    c2 = np.full(n2, float(n1))
-    for j in range(X.shape[1]):
-        x = np.ascontiguousarray(X[:, j]).reshape(n1, n2)
-        scale = max(np.abs(x).max(), 1e-300)
-        for _ in range(maxiter):
-            s1 = np.zeros(n1)
-            for t in range(n2):
-                s1 += x[:, t]
-            m1 = s1 / c1
-            x -= m1[:, None]
-            m2 = np.add.reduce(x, axis=0, initial=0.0) / c2
-            x -= m2[None, :]
-            if max(np.abs(m1).max(), np.abs(m2).max()) < tol * scale:
-                break
-        X[:, j] = x.reshape(-1)
+    k = X.shape[1]
+    c1 = np.full((n1, 1), float(n2))
+    c2 = np.full((n2, 1), float(n1))
+    X3 = X.reshape(n1, n2, k)
+    scale = np.array([max(np.abs(X[:, j]).max(), 1e-300) for j in range(k)])  # no n × k temporary
+    active = np.arange(k)
+    for _ in range(maxiter):
+        whole = len(active) == k
+        x = X3 if whole else X3[:, :, active]
+        s1 = np.zeros((n1, len(active)))
+        for t in range(n2):  # from 0, one period after another
+            s1 += x[:, t, :]
+        m1 = s1 / c1
+        x -= m1[:, None, :]
+        m2 = np.add.reduce(x, axis=0, initial=0.0) / c2   # over units, one after another from 0
+        x -= m2[None, :, :]
+        if not whole:
+            X3[:, :, active] = x
+        done = np.maximum(np.abs(m1).max(axis=0), np.abs(m2).max(axis=0)) < tol * scale[active]
+        active = active[~done]
+        if not len(active):
+            break
     return X
 
 
@@ -325,8 +339,14 @@ class _FastPanelResult:
         return cls.from_residuals(R[:, 0], R[:, 1:], names, clusters, n_effects=n_effects)
 
     @classmethod
-    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int, gram: np.ndarray | None = None):
-        """OLS and its covariance on outcome and design already demeaned by unit and time (``gram`` = Xt'Xt)."""
+    def from_residuals(cls, yt, Xt, names, clusters, *, n_effects: int, gram: np.ndarray | None = None,
+                       grid: tuple[int, int] | None = None):
+        """OLS and its covariance on outcome and design already demeaned by unit and time (``gram`` = Xt'Xt).
+
+        ``grid = (n1, n2)``: the clusters are the units of a balanced panel in (unit, period)
+        order (:func:`_is_grid`); the cluster score sums then add each unit's n2 rows in row
+        order as ``numpy.bincount`` does (same numbers), all columns at once.
+        """
         XtX_inv = np.linalg.inv(Xt.T @ Xt if gram is None else gram)
         beta = XtX_inv @ (Xt.T @ yt)
         e = yt - Xt @ beta
@@ -336,7 +356,13 @@ class _FastPanelResult:
             V = XtX_inv * (e @ e / df_resid)
         else:
             ng = int(clusters.max()) + 1
-            S = np.column_stack([np.bincount(clusters, weights=Xt[:, j] * e, minlength=ng) for j in range(k)])
+            if grid is not None and grid[0] == ng and k > 1:
+                # a reduction over the middle axis (not the last: with one coefficient numpy would
+                # sum the periods pairwise) adds the periods one after another from 0: bincount's
+                # order of additions
+                S = np.add.reduce((Xt * e[:, None]).reshape(grid[0], grid[1], k), axis=1, initial=0.0)
+            else:
+                S = np.column_stack([np.bincount(clusters, weights=Xt[:, j] * e, minlength=ng) for j in range(k)])
             V = XtX_inv @ (S.T @ S) @ XtX_inv * (n / df_resid)
         params = pd.Series(beta, index=names, name="parameter")
         return cls(params, pd.DataFrame(V, index=names, columns=names), n, df_resid)
@@ -353,16 +379,34 @@ def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
     return np.lexsort((tcode, ucode))
 
 
+def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str):
+    """An n × (1 + k) array with the design demeaned by unit and time effects in columns 1 … k
+    (column 0 left for the outcome) and the Gram matrix of those columns, after the identification check.
+
+    The Gram matrix is taken on the columns 1 … k of the n × (1 + k) array, the layout in
+    which the fit always computed it (the layout decides the order of BLAS's sums).
+    """
+    R = np.empty((X.shape[0], 1 + X.shape[1]))
+    R[:, 1:] = _twoway_residual(X, g1, g2)
+    gram = R[:, 1:].T @ R[:, 1:]
+    _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram)
+    return R, gram
+
+
 def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
               cluster: str | None, weights: str | None, hint: str, engine: str = "fast",
-              codes: PanelCodes | None = None):
+              codes: PanelCodes | None = None, design_key: tuple | None = None):
     """Fit y on regressors with unit and time effects.
 
     Returns ``(result, n_units, n_periods, n_clusters)``. ``engine="fast"`` (unweighted
     fits) computes PanelOLS's numbers directly (:class:`_FastPanelResult`);
     ``engine="linearmodels"`` and weighted fits call PanelOLS itself. Unit and time are
     replaced by integer codes (time codes follow the sort order of ``time``); ``codes``
-    from :func:`_prepare_panel` of the same rows saves factorising them again.
+    from :func:`_prepare_panel` of the same rows saves factorising them again. ``design_key``:
+    inputs that determine the regressors' values in the rows of ``data`` completely (the event
+    study's cohorts, periods and window), compared instead of the regressors themselves when
+    looking for the demeaned design of an earlier fit (:func:`~finsupport.estimate.reuse.shared_work`);
+    its arrays must be the caller's own, never changed afterwards (they are kept without a copy).
     """
     if codes is None:
         ucode, uniq_u = pd.factorize(data[unit], sort=False)
@@ -371,7 +415,10 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         ucode, uniq_u, tcode, uniq_t = codes.unit, codes.units, codes.time, codes.times
     order = _unit_time_order(ucode, tcode)
     # row-major as the reordered copy always was: the layout decides the order of BLAS's sums
-    X = np.ascontiguousarray(data[list(regressors)].to_numpy(dtype=float)[order])
+    # (filled column by column: no column-major copy of the frame first)
+    X = np.empty((len(data), len(regressors)))
+    for j, c in enumerate(regressors):
+        X[:, j] = data[c].to_numpy(dtype=float)[order]
     if weights is None and engine == "fast":
         ccode = None
         n_clusters = None
@@ -380,13 +427,27 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
             ccode, n_clusters = ccode[order], len(uniq_c)
         y = data[outcome].to_numpy(dtype=float)[order]
         # demean outcome and design once: the identification check, the fit and a wild
-        # bootstrap (``_wild_fit``) all use these residuals
-        R = _twoway_residual(np.column_stack([y, X]), ucode[order], tcode[order])
-        gram = R[:, 1:].T @ R[:, 1:]
-        _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint, R=R[:, 1:], gram=gram)
+        # bootstrap (``_wild_fit``) all use these residuals. The design's part depends only on
+        # the regressors and the panel: another outcome on the same design (shared_work) takes it
+        # as computed (each column is demeaned on its own, so the numbers are the same)
+        g1, g2 = ucode[order], tcode[order]
+        key = (design_key if design_key is not None else X, g1, g2, tuple(regressors))
+        found = lookup("twoway demeaned design", key)
+        if found is None:
+            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint)
+            # the design's columns of this fit's own residuals are kept (no copy); X and the codes
+            # are this call's own arrays, never changed
+            keep("twoway demeaned design", key, (R[:, 1:], gram), copy=False)
+        else:
+            XR, gram = found
+            R = np.empty((len(y), 1 + X.shape[1]))
+            R[:, 1:] = XR
+        R[:, 0] = _twoway_residual(y[:, None], g1, g2)[:, 0]
+        grid = ((len(uniq_u), len(uniq_t)) if cluster == unit and _is_grid(g1, g2, len(uniq_u), len(uniq_t))
+                else None)
         res = _FastPanelResult.from_residuals(R[:, 0], R[:, 1:], list(regressors), ccode,
-                                              n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram)
-        res.demeaned = (R, ucode[order], tcode[order], ccode)
+                                              n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram, grid=grid)
+        res.demeaned = (R, g1, g2, ccode)
         return res, len(uniq_u), len(uniq_t), n_clusters
     _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
     idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
