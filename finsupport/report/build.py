@@ -129,6 +129,10 @@ class _Who:
         return self._true[1]
 
 
+#: component rows that are totals of others, not parts
+_TOTALS = ("total", "total_extended")
+
+
 def _components(table: pd.DataFrame) -> list[str]:
     """Support components present in a share table, in its order, total last."""
     comps = [c for c in pd.unique(table["component"].astype(str)) if c != "total"]
@@ -243,10 +247,14 @@ def _headline(result, who: _Who, audit=None) -> Sheet:
         (f"Mean of firm shares {pct}", h["mean_firm_share"]),
         (f"Median of firm shares {pct}", h["median_firm_share"]),
     ]
+    inner = h.get("components") or [c for c in tab.index if c not in _TOTALS]
     for comp in _components(tab.reset_index()):
-        if comp != "total":
-            rows.append((f"of which {COMPONENT_LABELS.get(comp, comp).lower()}, pooled {pct}",
-                         float(tab.loc[comp, "pooled_share"])))
+        if comp == "total":
+            continue
+        # "of which" only for the parts of the headline's total; the extended view's rows are beside it
+        words = COMPONENT_LABELS.get(comp, comp)
+        label = f"of which {words.lower()}" if comp in inner else f"Extended view: {words[0].lower() + words[1:]}"
+        rows.append((f"{label}, pooled {pct}", float(tab.loc[comp, "pooled_share"])))
     rows += [("Firms", h["n_firms"]), ("Firm-years", h["n_firm_years"]),
              ("Years", f"{h['years'][0]}–{h['years'][1]}")]
     formats = {"value": "pct"}
@@ -291,7 +299,8 @@ def _support_over_time(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFra
     t = result.shares.get("by year and certification")
     if t is None or not len(t):
         return None
-    comps = [c for c in _components(t) if c != "total"]
+    # the parts stacked; a total (the three-part one, the extended one) is never a part of the stack
+    comps = [c for c in _components(t) if c not in _TOTALS]
     wide = t[t["component"].isin(comps)].pivot_table(index="year", columns=["certified", "component"],
                                                     values="pooled_share", aggfunc="first")
     statuses = [s for s in ("ever certified", "never certified") if s in wide.columns.get_level_values(0)]
