@@ -582,10 +582,7 @@ def regression_long(result, *, scale: bool = True) -> pd.DataFrame | None:
         extra.insert(1, ("Outcome", outcome_label(outcome)))
         extra.append(("Firm and year effects", ("Yes" if all(fe.values()) else "No") if fe else "n/a"))
         t = t[~t["kind"].eq("fe")]
-        for k, v in extra:
-            t = pd.concat([t, pd.DataFrame([{"model": name, "term": k, "kind": "stat", "value": v}])],
-                          ignore_index=True)
-        parts.append(t)
+        parts += [t, *(pd.DataFrame([{"model": name, "term": k, "kind": "stat", "value": v}]) for k, v in extra)]
     out = pd.concat(parts, ignore_index=True)
     out.attrs["notes"] = []
     return out
