@@ -42,6 +42,32 @@ def test_same_config_same_numbers_and_manifest(two_runs):
     assert ma["outputs"]["workbook"]["sha256"] == mb["outputs"]["workbook"]["sha256"]
 
 
+def test_support_over_time_stacks_parts_never_a_total(two_runs):
+    """The stacked columns are components; the three-part and the extended totals are not stacked on them."""
+    from finsupport.report.build import EarlyParts
+
+    r = two_runs[0]
+    sheet, wide, groups = EarlyParts(r).sot
+    stacked = [c for g in groups.values() for c, _ in g]
+    assert stacked and not any("total" in c for c in stacked)
+    assert all(label in ("Subsidies", "Guidance-fund equity", "Below-market debt", "Tax relief", "Land-price support")
+               for g in groups.values() for _, label in g)
+    # each year's stack is the sum of its parts: the group's pooled total of the same components
+    t = r.shares["by year and certification"]
+    for name, g in groups.items():
+        status = name.removesuffix(" firms").lower()
+        sub = t[(t["certified"] == status)].set_index(["year", "component"])["pooled_share"]
+        parts = [c.split(", ")[1].rstrip("]") for c, _ in g]
+        expected = sum(sub.xs(c, level="component") for c in parts)
+        got = wide.set_index("year")[[c for c, _ in g]].sum(axis=1)
+        assert got.to_numpy() == pytest.approx(expected.reindex(got.index).to_numpy(), rel=1e-12)
+        if parts == ["subsidy", "equity", "debt"]:   # the study's three parts add up to its total
+            total = sub.xs("total", level="component").reindex(got.index)
+            assert got.to_numpy() == pytest.approx(total.to_numpy(), rel=1e-9)
+    headline = dict(_cells(r.report_path)["Headline"][1:])
+    assert not any(str(k).startswith("of which total") for k in headline)
+
+
 def test_report_sheets_and_headline(two_runs):
     r = two_runs[0]
     names = load_workbook(r.report_path, read_only=True).sheetnames

@@ -107,11 +107,30 @@ class _Who:
                 self.certified = (f"all {len(c):,} firms ever certified {self.tier} "
                                   f"(first awards {int(c.min())}–{int(c.max())})")
         self.panel = None
-        if result.panel is not None and len(result.panel):
-            p = result.panel
-            coh = p.groupby("firm_id")["cohort"].max()
-            self.panel = (f"estimation panel: {p['firm_id'].nunique():,} firms ({int((coh > 0).sum()):,} certified, "
+        self._panel_of = None     # the estimation panel the line describes
+        self._true: tuple | None = None
+        self.add_panel(result)
+
+    def add_panel(self, result) -> None:
+        """The estimation panel's line: the panel is built after the descriptive sheets."""
+        p = result.panel
+        if p is None or p is self._panel_of:
+            return
+        self._panel_of = p
+        if len(p):
+            coh = p.groupby("firm_id")["cohort"].max()   # one group per firm: len(coh) firms
+            self.panel = (f"estimation panel: {len(coh):,} firms ({int((coh > 0).sum()):,} certified, "
                           f"{int((coh == 0).sum()):,} never certified), {_years(p)}, {len(p):,} firm-years")
+
+    def true_aggregates(self, result) -> dict | None:
+        """:func:`_true_aggregates` of the run, computed once (five sheets ask for it)."""
+        if self._true is None or self._true[0] is not result.panel:
+            self._true = (result.panel, _true_aggregates(result))
+        return self._true[1]
+
+
+#: component rows that are totals of others, not parts
+_TOTALS = ("total", "total_extended")
 
 
 def _components(table: pd.DataFrame) -> list[str]:
@@ -228,10 +247,14 @@ def _headline(result, who: _Who, audit=None) -> Sheet:
         (f"Mean of firm shares {pct}", h["mean_firm_share"]),
         (f"Median of firm shares {pct}", h["median_firm_share"]),
     ]
+    inner = h.get("components") or [c for c in tab.index if c not in _TOTALS]
     for comp in _components(tab.reset_index()):
-        if comp != "total":
-            rows.append((f"of which {COMPONENT_LABELS.get(comp, comp).lower()}, pooled {pct}",
-                         float(tab.loc[comp, "pooled_share"])))
+        if comp == "total":
+            continue
+        # "of which" only for the parts of the headline's total; the extended view's rows are beside it
+        words = COMPONENT_LABELS.get(comp, comp)
+        label = f"of which {words.lower()}" if comp in inner else f"Extended view: {words[0].lower() + words[1:]}"
+        rows.append((f"{label}, pooled {pct}", float(tab.loc[comp, "pooled_share"])))
     rows += [("Firms", h["n_firms"]), ("Firm-years", h["n_firm_years"]),
              ("Years", f"{h['years'][0]}–{h['years'][1]}")]
     formats = {"value": "pct"}
@@ -253,7 +276,7 @@ def _headline(result, who: _Who, audit=None) -> Sheet:
                  ("Standard error (percentage points)", agg.overall_se * 100),
                  (f"{int(round((1 - agg.alpha) * 100))}% confidence interval", f"{pp(lo)} to {pp(hi)}")]
         formats[key] = formats["Standard error (percentage points)"] = "pp"
-        tv = _true_aggregates(result)
+        tv = who.true_aggregates(result)
         if tv is not None:
             rows.append(("True effect (synthetic data), percentage points", tv["simple"] * 100))
             formats["True effect (synthetic data), percentage points"] = "pp"
@@ -276,7 +299,8 @@ def _support_over_time(result, who: _Who, meta: dict) -> tuple[Sheet, pd.DataFra
     t = result.shares.get("by year and certification")
     if t is None or not len(t):
         return None
-    comps = [c for c in _components(t) if c != "total"]
+    # the parts stacked; a total (the three-part one, the extended one) is never a part of the stack
+    comps = [c for c in _components(t) if c not in _TOTALS]
     wide = t[t["component"].isin(comps)].pivot_table(index="year", columns=["certified", "component"],
                                                     values="pooled_share", aggfunc="first")
     statuses = [s for s in ("ever certified", "never certified") if s in wide.columns.get_level_values(0)]
@@ -505,8 +529,8 @@ def _true_for(key: str, tv: dict | None) -> float:
     return float(tv["simple"])
 
 
-def _comparison(result, outcome: str) -> pd.DataFrame:
-    tv = _true_aggregates(result) if outcome in truth_outcomes(result) else None
+def _comparison(result, outcome: str, who: _Who) -> pd.DataFrame:
+    tv = who.true_aggregates(result) if outcome in truth_outcomes(result) else None
     rows = []
     for e in scalar_effects(result):
         if e["outcome"] != outcome:
@@ -537,6 +561,7 @@ def regression_long(result, *, scale: bool = True) -> pd.DataFrame | None:
         return None
     parts = []
     names = []
+    means: dict[str, float] = {}   # the dependent variable's mean, once per outcome (a pass over the panel)
     for e in effects:
         res, outcome = e["result"], e["outcome"]
         name = f"{SHORT_NAMES.get(e['key'], e['name'])} · {short_outcome(outcome)}"
@@ -549,16 +574,15 @@ def regression_long(result, *, scale: bool = True) -> pd.DataFrame | None:
         fe = getattr(res, "fixed_effects", None) or {}
         extra = []
         if result.panel is not None and outcome in result.panel:
-            mean = float(result.panel[outcome].dropna().mean())
+            if outcome not in means:
+                means[outcome] = float(result.panel[outcome].dropna().mean())
+            mean = means[outcome]
             extra.append(("Dep. var. mean", f"{mean:.2%}" if effect_kind(outcome) == "pp" else f"{mean:.4f}"))
         extra.insert(0, ("Estimator", e["name"]))
         extra.insert(1, ("Outcome", outcome_label(outcome)))
         extra.append(("Firm and year effects", ("Yes" if all(fe.values()) else "No") if fe else "n/a"))
         t = t[~t["kind"].eq("fe")]
-        for k, v in extra:
-            t = pd.concat([t, pd.DataFrame([{"model": name, "term": k, "kind": "stat", "value": v}])],
-                          ignore_index=True)
-        parts.append(t)
+        parts += [t, *(pd.DataFrame([{"model": name, "term": k, "kind": "stat", "value": v}]) for k, v in extra)]
     out = pd.concat(parts, ignore_index=True)
     out.attrs["notes"] = []
     return out
@@ -576,15 +600,14 @@ def _regression_notes(result) -> list[str]:
             "Firm and year effects n/a: the estimator compares differences, not a fixed-effects regression"]
 
 
-def _regressions(result, who: _Who, meta: dict) -> Sheet | None:
-    long = regression_long(result)
+def _regressions(result, who: _Who, meta: dict, long: pd.DataFrame | None) -> Sheet | None:
     if long is None:
         return None
     grid = regression_layout(long, digits=2)
     grid = grid.rename(columns={"": "Row"})
     blocks = []
     for outcome in result.estimates:
-        comp = _comparison(result, outcome)
+        comp = _comparison(result, outcome, who)
         if len(comp):
             title = f"Every estimate of the effect on the {outcome_label(outcome)}"
             if "true_effect" in comp:
@@ -624,7 +647,7 @@ def _interval(res) -> tuple[str, str]:
 
 def _event_study_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str, pd.DataFrame]]:
     out = []
-    tv = _true_aggregates(result)
+    tv = who.true_aggregates(result)
     for outcome, r in result.estimates.items():
         es = r.get("event_study")
         if es is None:
@@ -671,7 +694,7 @@ def _att_gt_sheets(result, who: _Who, meta: dict) -> list[tuple[Sheet, str, pd.D
         if truth is not None and outcome in truth_outcomes(result):
             t = t.merge(truth.rename(columns={"year": "time"})[["cohort", "time", "att_true"]],
                         on=["cohort", "time"], how="left")
-            tv = _true_aggregates(result)
+            tv = who.true_aggregates(result)
         rows = []
         dyn = None
         for kind, agg in r.get("aggregates", {}).items():
@@ -896,7 +919,7 @@ class EarlyParts:
 
     def __init__(self, result) -> None:
         self.meta: dict[str, dict] = {}
-        who = _Who(result)
+        who = self.who = _Who(result)   # build_report adds the estimation panel's line
         self.audit = _audit_once(result.audit)
         self.sot = _support_over_time(result, who, self.meta)
         self.dist = _distribution(result, who)
@@ -950,7 +973,8 @@ def build_report(result, *, folder: Path | None = None, figures: FigureWorker | 
     """
     folder = Path(folder) if folder is not None else Path(result.config["run"]["name"])
     parts = parts if parts is not None else EarlyParts(result)
-    who = _Who(result)
+    who = parts.who
+    who.add_panel(result)
     meta: dict[str, dict] = dict(parts.meta)
     audit, sot, dist, aud = parts.audit, parts.sot, parts.dist, parts.aud
     # the sheets with figures first (built in this order, placed in the brief's order below)
@@ -975,8 +999,9 @@ def build_report(result, *, folder: Path | None = None, figures: FigureWorker | 
         sheets.append(_designations(result, who))
     if aud is not None:
         sheets += [aud[0], aud[1]]
+    long = regression_long(result) if result.estimates else None   # the sheet's and the paper tables' one table
     if result.estimates:
-        reg = _regressions(result, who, meta)
+        reg = _regressions(result, who, meta, long)
         if reg is not None:
             sheets.append(reg)
         sheets += [s for s, *_ in es] + [s for s, *_ in cs]
@@ -994,6 +1019,7 @@ def build_report(result, *, folder: Path | None = None, figures: FigureWorker | 
     report.sheets.append(_columns_sheet(lab))
     report.attachments = moved
     report.figures = figs
+    report.regressions = long
     return report
 
 
@@ -1099,7 +1125,9 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
             draw_here(jobs, folder, formats, lambda key, p: (outputs.__setitem__(key, p), task.advance()))
     # regression tables for papers
     with prog.stage("report: tables"):
-        long = regression_long(result) if result.estimates else None
+        long = report.regressions   # formed once by build_report for its sheet
+        if long is None and result.estimates:
+            long = regression_long(result)
         if long is not None:
             notes = _regression_notes(result)
             for fmt in out_cfg["tables"]:

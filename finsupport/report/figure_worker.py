@@ -175,8 +175,10 @@ def _batches(stream, out: queue.Queue) -> None:
 
 
 def _main() -> int:
-    # import while the parent reads its data, before the jobs arrive
-    from . import figures  # noqa: F401
+    # import and warm up while the parent reads its data, before the jobs arrive
+    from . import figures
+
+    figures.warm_up()
 
     batches: queue.Queue = queue.Queue()
     threading.Thread(target=_batches, args=(sys.stdin.buffer, batches), daemon=True).start()

@@ -14,23 +14,64 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine, TightLayoutEngine
 
-__all__ = ["support_over_time", "share_distribution", "audit_failures", "effect_profile", "effects_by_cohort",
+__all__ = ["support_over_time", "share_distribution", "audit_failures", "effect_profile", "effects_by_cohort", "warm_up",
            "specification_curve", "save_figure"]
 
 _PALETTE = ("#1F4E79", "#C55A11", "#7F7F7F", "#548235", "#BF9000", "#7030A0")
 _TRUTH = "#C00000"
 
 
+#: zlib level of the PNG files: level 3 writes them in about 60% of the time of the default 6,
+#: about 12% larger (measured on the report's figures)
+PNG_COMPRESS_LEVEL = 3
+
+
+def _fit(fig: Figure) -> Figure:
+    """Lay ``fig`` out once: every label inside the figure and none over another (tight layout).
+
+    The layout is computed here, as ``Figure.tight_layout`` computes it, but not left
+    attached to the figure: ``savefig`` then draws each file once. (A figure that keeps a
+    layout engine, even the placeholder ``tight_layout`` leaves, is drawn twice per file,
+    and ``bbox_inches="tight"`` draws once more: five passes over every artist for a PNG
+    and a PDF where three do.)
+    """
+    TightLayoutEngine(rect=None).execute(fig)
+    return fig
+
+
 def save_figure(fig: Figure, folder: Path, stem: str, formats) -> dict[str, Path]:
-    """Write ``fig`` as ``<stem>.<fmt>`` for each format, without dates in the files (byte-stable)."""
+    """Write ``fig`` as ``<stem>.<fmt>`` for each format, without dates in the files (byte-stable).
+
+    The figure is laid out already (:func:`_fit`), so each file is one draw; the page is
+    the figure's size, its margins those of the layout.
+    """
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        fig.set_layout_engine(None)   # laid out by ``tight_layout`` elsewhere: nothing to lay out again per file
     out = {}
     for fmt in formats:
         p = Path(folder) / f"{stem}.{fmt}"
-        meta = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
-        fig.savefig(p, format=fmt, dpi=150, bbox_inches="tight", metadata=meta)
+        if fmt == "png":
+            opts = {"metadata": {"Software": None}, "pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}}
+        else:
+            opts = {"metadata": {"Creator": None, "Producer": None, "CreationDate": None}}
+        fig.savefig(p, format=fmt, dpi=150, **opts)
         out[fmt] = p
     return out
+
+
+def warm_up() -> None:
+    """Draw a small figure as PNG and PDF in memory: loads the fonts, the glyph caches and the
+    PNG and PDF writers once, before the first figure of a run (the figure process calls it
+    while the run reads its data)."""
+    import io
+
+    t = pd.DataFrame({"x": [-1.0, 0.0, 1.0], "estimate": [0.0, 1.0, 2.0], "conf_low": [-1.0, 0.0, 1.0],
+                      "conf_high": [1.0, 2.0, 3.0]})
+    fig = effect_profile(t, x="x", title="warm-up 0123456789", x_label="x", y_label="y", interval="95%")
+    for fmt in ("png", "pdf"):
+        fig.savefig(io.BytesIO(), format=fmt, dpi=150)
 
 
 def support_over_time(wide: pd.DataFrame, groups: dict[str, list[tuple[str, str]]], *, title: str) -> Figure:
@@ -63,8 +104,7 @@ def support_over_time(wide: pd.DataFrame, groups: dict[str, list[tuple[str, str]
     axes[0].set_ylabel("support, % of revenue (pooled: Σ support / Σ revenue)")
     axes[-1].legend(fontsize=8, loc="upper left")
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _fit(fig)
 
 
 def share_distribution(dist: pd.DataFrame, *, title: str, first: str, second: str) -> Figure:
@@ -81,8 +121,7 @@ def share_distribution(dist: pd.DataFrame, *, title: str, first: str, second: st
     ax.grid(axis="y", color="#D9D9D9")
     ax.set_axisbelow(True)
     ax.set_title(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _fit(fig)
 
 
 def audit_failures(by_test: pd.DataFrame, *, title: str) -> Figure:
@@ -100,8 +139,7 @@ def audit_failures(by_test: pd.DataFrame, *, title: str) -> Figure:
     ax.set_xlabel("certified firms")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _fit(fig)
 
 
 def effect_profile(t: pd.DataFrame, *, x: str, title: str, x_label: str, y_label: str, interval: str,
@@ -130,8 +168,7 @@ def effect_profile(t: pd.DataFrame, *, x: str, title: str, x_label: str, y_label
     ax.grid(axis="y", color="#D9D9D9")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _fit(fig)
 
 
 def effects_by_cohort(t: pd.DataFrame, *, title: str, y_label: str, interval: str,
@@ -158,8 +195,7 @@ def effects_by_cohort(t: pd.DataFrame, *, title: str, y_label: str, interval: st
     axes[0].set_ylabel(y_label)
     axes[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _fit(fig)
 
 
 def specification_curve(table: pd.DataFrame, options: list[str], *, what: str, level: float) -> Figure:

@@ -229,7 +229,8 @@ COLUMNS: dict[str, Column] = {
 
 #: Words for support components (rows of the share tables, figure legends).
 COMPONENT_LABELS = {"subsidy": "Subsidies", "equity": "Guidance-fund equity", "debt": "Below-market debt",
-                    "tax": "Tax relief", "land": "Land-price support", "total": "Total support"}
+                    "tax": "Tax relief", "land": "Land-price support", "total": "Total support",
+                    "total_extended": "Total support with tax relief and land-price support (all five components)"}
 
 _OUTCOMES = {"share": "support share of revenue", "subsidy_share": "subsidy share of revenue",
              "equity_share": "equity share of revenue", "debt_share": "debt-support share of revenue",

@@ -245,6 +245,8 @@ class Report:
     attachments: list = field(default_factory=list)
     #: figures its builder draws beside the workbook (name -> data); the writer ignores them
     figures: dict = field(default_factory=dict)
+    #: the run's regression table in long form (its sheet's and the paper tables'); the writer ignores it
+    regressions: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- tables
