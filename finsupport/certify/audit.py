@@ -33,10 +33,11 @@ def _b(mask, valid) -> pd.Series:
 
 def _join_names(mask: np.ndarray) -> np.ndarray:
     """Comma-separated test names where ``mask`` (awards × tests) is True, column-wise."""
-    acc = np.full(mask.shape[0], "", dtype=object)
-    for j, name in enumerate(TESTS):  # seven tests: a loop over columns, not rows
-        acc = np.where(mask[:, j], np.where(acc == "", name, acc + ", " + name), acc)
-    return acc
+    # each row's pattern of tests as a number; the 2^7 joined names made once and taken by it
+    bits = np.asarray(mask, dtype=np.int64) @ (np.int64(1) << np.arange(len(TESTS), dtype=np.int64))
+    names = np.array([", ".join(t for j, t in enumerate(TESTS) if b >> j & 1) for b in range(1 << len(TESTS))],
+                     dtype=object)
+    return names[bits]
 
 
 @dataclass
@@ -268,7 +269,10 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
     small_emp = _b(emp < emp_t, ~np.isnan(emp))
     small_rev = _b(rev < rev_t, ~np.isnan(rev))
     out["sme_size_value"], out["sme_size_employees"] = rev, emp
-    out["sme_size_threshold"] = [f"employees < {e:,.0f} or revenue < {r:,.0f}" for e, r in zip(emp_t, rev_t, strict=True)]
+    # the words once per distinct pair of thresholds (one per regime), taken for every award
+    pair_codes, pairs = pd.MultiIndex.from_arrays([emp_t, rev_t]).factorize()
+    words = [f"employees < {e:,.0f} or revenue < {r:,.0f}" for e, r in pairs]
+    out["sme_size_threshold"] = np.array(words, dtype=object)[pair_codes] if len(aw) else []
     out["sme_size"] = (small_emp | small_rev).to_numpy()
     # revenue growth over t-3 .. t-1
     # growth of main-business revenue; revenue where main business is not reported
