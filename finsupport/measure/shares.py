@@ -81,6 +81,17 @@ def support_share(
     -------
     Tidy DataFrame: the ``by`` columns, then ``SHARE_COLUMNS``; one row per group and
     component. ``attrs["components"]`` lists the component rows in order.
+
+    Notes
+    -----
+    Precision of the sums (ε = 2⁻⁵³): each firm's Σ_t in a group is Kahan-compensated in
+    row order (error about 2ε·Σ|x|), or numpy's pairwise sum when the rows are already in
+    (group, firm) order and no amount is missing (error about T·ε·Σ|x| over T years); each
+    group's Σ is numpy's pairwise sum of its firms' sums in firm order (error of order
+    log₂(n)·ε·Σ|x| over n firms); the mean firm share is that pairwise sum over the count;
+    the median is exact. The figures are the same bit for bit as summing with pandas'
+    ``groupby`` in that way (``tests/test_shares_exact.py``); they are not correctly
+    rounded sums, so reordering the rows can move the last bits.
     """
     if type(flows).__module__.startswith("dask"):
         # registry scale: flows of a PartitionedDataset, reduced across firm partitions
@@ -97,6 +108,8 @@ def support_share(
     keep = _selection(df, years, firms)
     if "firm_id" in by:
         return _shares_by_pandas(df if keep is None else df[keep], by, components)
+    if keep is not None:   # a table of a few rows (the headline firms): only their rows and the columns used
+        df, keep = df.loc[keep, list(dict.fromkeys(["firm_id", *by, *components, "revenue"]))], None
     return _share_table(df, _ShareRows(df, components), by, keep, components)
 
 
