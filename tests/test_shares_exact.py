@@ -218,3 +218,16 @@ def test_medians_of_runs_with_missing_values_are_pandas_medians(seed, n_runs, mi
     want = pd.DataFrame(x.T).groupby(ids).median().to_numpy().T
     got = _run_medians(x, ids, np.arange(n_runs), starts, sizes)
     assert ((got.view(np.int64) == want.view(np.int64)) | (np.isnan(got) & np.isnan(want))).all()
+
+
+@pytest.mark.parametrize("lengths", [[200], [3, 150, 1, 70]])
+def test_long_runs_are_kahan_sums_in_row_order(lengths):
+    from finsupport.measure.shares import _kahan_runs
+
+    rng = np.random.default_rng(5)
+    vals = rng.gamma(1.0, 1e6, (2, sum(lengths))) * 10.0 ** rng.integers(-8, 8, (2, sum(lengths)))
+    vals[1, ::7] = np.nan
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    got = _kahan_runs(vals, starts)
+    want = np.array([[_kahan(vals[j, s:s + n]) for s, n in zip(starts, lengths, strict=True)] for j in range(2)])
+    assert (got.view(np.int64) == want.view(np.int64)).all()

@@ -338,9 +338,12 @@ def _kahan_runs(vals: np.ndarray, starts: np.ndarray) -> np.ndarray:
     step for step, vectorised over the runs (one step per position within a run)."""
     n = vals.shape[1]
     lengths = np.diff(np.r_[starts, n])
-    if len(lengths) and lengths.max() > _KAHAN_MAX_RUN:  # long runs: pandas' own loop, the same arithmetic
-        ids = np.repeat(np.arange(len(starts)), lengths)
-        return pd.DataFrame(vals.T, copy=False).groupby(ids).sum().to_numpy().T
+    if len(lengths) and lengths.max() > _KAHAN_MAX_RUN:
+        # long runs: pandas' own Kahan loop. A first row of a group of its own makes the labels
+        # unsorted, so that pandas does not take numpy's pairwise sum for sorted groups instead.
+        ids = np.r_[len(starts), np.repeat(np.arange(len(starts)), lengths)]
+        padded = np.concatenate([np.zeros((vals.shape[0], 1)), vals], axis=1)
+        return pd.DataFrame(padded.T, copy=False).groupby(ids).sum().to_numpy().T[:, :len(starts)]
     order = np.argsort(-lengths, kind="stable")   # longest first: the runs still open form a prefix
     st, ln = starts[order], lengths[order]
     s = np.zeros((vals.shape[0], len(st)))
