@@ -217,20 +217,23 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
 
 
 def _shares(flows: pd.DataFrame, status: pd.DataFrame | None, years) -> dict[str, pd.DataFrame]:
-    from .measure.shares import support_share, with_status
+    from .measure.shares import share_tables
 
-    ext = {"extended": True}   # the extended view (all five components) beside the study's
-    out = {"by year": support_share(flows, by="year", **ext)}
+    tables: dict[str, dict] = {"by year": {"by": "year"}}
+    st = None
     if status is not None:
+        # the two labels taken by position (a text column made from a million Python strings is slow)
+        labels = pd.Series(["ever certified", "never certified"], dtype="str").array
         st = status[["firm_id", "year", "active", "cohort"]].assign(
-            certified=lambda d: np.where(d["cohort"] > 0, "ever certified", "never certified"))
-        joined = with_status(flows, st)   # attached once for the three tables
-        out["by certification"] = support_share(joined, by="certified", years=years, **ext)
-        out["by cohort"] = support_share(joined, by="cohort", years=years, **ext)
-        out["by year and certification"] = support_share(joined, by=["year", "certified"], **ext)
+            certified=lambda d: labels.take(np.where(d["cohort"].to_numpy() > 0, 0, 1)))
+        tables["by certification"] = {"by": "certified", "years": years, "status": True}
+        tables["by cohort"] = {"by": "cohort", "years": years, "status": True}
+        tables["by year and certification"] = {"by": ["year", "certified"], "status": True}
     if "sector" in flows:
-        out["by sector"] = support_share(flows, by="sector", years=years, **ext)
-    return out
+        tables["by sector"] = {"by": "sector", "years": years}
+    # firm codes and amounts prepared once, the status attached once, for every table; the
+    # extended view (all five components) beside the study's
+    return share_tables(flows, tables, status=st, extended=True)
 
 
 def _subgroups(by: str, data) -> pd.Series:

@@ -33,10 +33,11 @@ def _b(mask, valid) -> pd.Series:
 
 def _join_names(mask: np.ndarray) -> np.ndarray:
     """Comma-separated test names where ``mask`` (awards × tests) is True, column-wise."""
-    acc = np.full(mask.shape[0], "", dtype=object)
-    for j, name in enumerate(TESTS):  # seven tests: a loop over columns, not rows
-        acc = np.where(mask[:, j], np.where(acc == "", name, acc + ", " + name), acc)
-    return acc
+    # each row's pattern of tests as a number; the 2^7 joined names made once and taken by it
+    bits = np.asarray(mask, dtype=np.int64) @ (np.int64(1) << np.arange(len(TESTS), dtype=np.int64))
+    names = np.array([", ".join(t for j, t in enumerate(TESTS) if b >> j & 1) for b in range(1 << len(TESTS))],
+                     dtype=object)
+    return names[bits]
 
 
 @dataclass
@@ -143,6 +144,44 @@ class AuditResult:
         return f"AuditResult({len(self.table)} awards of {self.tier})\n{self.summary_text()}"
 
 
+def _lagged(fin: pd.DataFrame, aw: pd.DataFrame, cols: list[str], lags) -> dict[int, pd.DataFrame] | None:
+    """For each lag k, the financials ``cols`` of every award's firm in year − k, as floats (NaN where that
+    firm-year has no row; the first row when it has several): the left merge on (firm_id, year) after
+    ``drop_duplicates``, matched on integer codes. None when the keys do not allow it (the caller merges)."""
+    from ..measure.shares import _codes, _positions
+
+    fy, ay = fin["year"], aw["year"]
+    if not (pd.api.types.is_integer_dtype(fy) and pd.api.types.is_integer_dtype(ay)) or not len(fin):
+        return None
+    if fy.isna().any() or ay.isna().any() or fin["firm_id"].isna().any() or aw["firm_id"].isna().any():
+        return None
+    codes, uniques = _codes(fin["firm_id"], uniques=True)
+    firm = _positions(aw["firm_id"], uniques)   # −1: a firm without financials
+    yr = fy.to_numpy(dtype=np.int64)
+    lo, span = int(yr.min()), int(yr.max() - yr.min()) + 1
+    if len(uniques) * span > 8 * len(fin) + 1024:   # too sparse for a table of positions
+        return None
+    first = np.full(len(uniques) * span, -1, dtype=np.int64)
+    key = codes * span + (yr - lo)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)   # the first row of each firm-year wins
+    values = {c: fin[c].to_numpy(dtype=float, na_value=np.nan) for c in cols if c in fin}
+    out = {}
+    for k in lags:
+        y = ay.to_numpy(dtype=np.int64) - k
+        ok = (firm >= 0) & (y >= lo) & (y < lo + span)
+        row = np.full(len(aw), -1, dtype=np.int64)
+        row[ok] = first[firm[ok] * span + (y[ok] - lo)]
+        hit = row >= 0
+        frame = {}
+        for c in cols:
+            v = np.full(len(aw), np.nan)
+            if c in values:
+                v[hit] = values[c][row[hit]]
+            frame[c] = v
+        out[k] = pd.DataFrame(frame)
+    return out
+
+
 def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame | None = None) -> AuditResult:
     """Test every award of ``tier`` against the selection criteria in force for its batch.
 
@@ -201,14 +240,16 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
     aw["regime"] = criteria_regime(aw["batch"] if "batch" in aw else pd.Series(np.nan, index=aw.index), aw["year"]).to_numpy()
     cols = ["revenue", "employees", "total_liabilities", "total_assets", "main_business_revenue", "rd_expense",
             "invention_patents", "net_profit"]
-    f = fin[["firm_id", "year", *[c for c in cols if c in fin]]].drop_duplicates(["firm_id", "year"])
-    for c in cols:
-        if c not in f:
-            f[c] = np.nan
-    lag = {}
-    for k in (1, 2, 3):
-        m = aw[["firm_id", "year"]].assign(year=aw["year"] - k).merge(f, on=["firm_id", "year"], how="left")
-        lag[k] = m[cols].astype(float).reset_index(drop=True)
+    lag = _lagged(fin, aw, cols, (1, 2, 3))
+    if lag is None:   # keys that are not plain integers and codes: pandas' merge
+        f = fin[["firm_id", "year", *[c for c in cols if c in fin]]].drop_duplicates(["firm_id", "year"])
+        for c in cols:
+            if c not in f:
+                f[c] = np.nan
+        lag = {}
+        for k in (1, 2, 3):
+            m = aw[["firm_id", "year"]].assign(year=aw["year"] - k).merge(f, on=["firm_id", "year"], how="left")
+            lag[k] = m[cols].astype(float).reset_index(drop=True)
     thr = crit.set_index(["regime", "test"])["threshold"]
 
     def threshold(test: str, part: int = 0) -> np.ndarray:
@@ -228,7 +269,10 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
     small_emp = _b(emp < emp_t, ~np.isnan(emp))
     small_rev = _b(rev < rev_t, ~np.isnan(rev))
     out["sme_size_value"], out["sme_size_employees"] = rev, emp
-    out["sme_size_threshold"] = [f"employees < {e:,.0f} or revenue < {r:,.0f}" for e, r in zip(emp_t, rev_t, strict=True)]
+    # the words once per distinct pair of thresholds (one per regime), taken for every award
+    pair_codes, pairs = pd.MultiIndex.from_arrays([emp_t, rev_t]).factorize()
+    words = [f"employees < {e:,.0f} or revenue < {r:,.0f}" for e, r in pairs]
+    out["sme_size_threshold"] = np.array(words, dtype=object)[pair_codes] if len(aw) else []
     out["sme_size"] = (small_emp | small_rev).to_numpy()
     # revenue growth over t-3 .. t-1
     # growth of main-business revenue; revenue where main business is not reported

@@ -50,6 +50,20 @@ def award_years(designations: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _firm_positions(ids: pd.Series, firms: pd.Index) -> np.ndarray:
+    """Position of each id in ``firms`` (−1 where absent): ``firms.get_indexer(ids)``, with pyarrow's hash
+    table when both are pyarrow text (pandas converts them to Python strings first)."""
+    arr = getattr(ids.array, "_pa_array", None)
+    known = getattr(firms.array, "_pa_array", None)
+    if arr is not None and known is not None:
+        import pyarrow.compute as pc
+
+        values = known.combine_chunks() if hasattr(known, "combine_chunks") else known
+        values = values if values.type == arr.type else values.cast(arr.type)
+        return np.asarray(pc.fill_null(pc.index_in(arr, value_set=values), -1), dtype=np.int64)
+    return np.asarray(firms.get_indexer(ids), dtype=np.int64)
+
+
 def designation_status(data, *, tier: str = "little_giant", years: Iterable[int] | None = None) -> pd.DataFrame:
     """Certification status for every firm-year.
 
@@ -106,7 +120,7 @@ def designation_status(data, *, tier: str = "little_giant", years: Iterable[int]
     codes = pd.Series(firms.to_numpy(), copy=False).array
     out = pd.DataFrame({"firm_id": codes.take(np.repeat(np.arange(nf), ny)), "year": np.tile(years, nf)})
     ay = award_years(des)
-    fcode = firms.get_indexer(ay["firm_id"])
+    fcode = _firm_positions(ay["firm_id"], firms)
     ypos = np.searchsorted(years, ay["year"].to_numpy())
     inside = (fcode >= 0) & (ypos < ny) & (years[np.minimum(ypos, ny - 1)] == ay["year"].to_numpy())
     pos = fcode[inside].astype(np.int64) * ny + ypos[inside]
@@ -119,12 +133,17 @@ def designation_status(data, *, tier: str = "little_giant", years: Iterable[int]
     active[pos[is_tier]] = True
     out["active"] = active
     first = des[des["tier"] == tier].sort_values(["firm_id", "year"]).drop_duplicates("firm_id")
-    cohort = first.set_index("firm_id")["year"].reindex(firms).fillna(0).astype(np.int64).to_numpy()
-    batch = (first.set_index("firm_id")["batch"].reindex(firms) if "batch" in first
-             else pd.Series(np.nan, index=firms))
+    # each firm's first award, placed by the firm's position (a firm not in the list has none)
+    at = _firm_positions(first["firm_id"], firms)
+    known = at >= 0
+    cohort = np.zeros(nf, dtype=np.int64)
+    cohort[at[known]] = first["year"].to_numpy(dtype=np.int64)[known]
+    batch = np.full(nf, np.nan)
+    if "batch" in first:
+        batch[at[known]] = pd.to_numeric(first["batch"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[known]
     out["cohort"] = np.repeat(cohort, ny)
     out["ever"] = out["cohort"] > 0
     out["years_since"] = (out["year"] - out["cohort"]).where(out["ever"]).astype("Int64")
-    out["batch"] = np.repeat(pd.to_numeric(batch, errors="coerce").to_numpy(), ny)
+    out["batch"] = np.repeat(batch, ny)
     out["batch"] = out["batch"].astype("Int64")
     return out[["firm_id", "year", "active", "cohort", "years_since", "ever", "highest_tier", "batch"]]

@@ -33,9 +33,26 @@ class PanelIndex:
     def firm_codes(self, firm_id: pd.Series) -> np.ndarray:
         """Code of each firm id in the panel's firm list (−1 when the firm is not in the panel)."""
         # hash each distinct id once: millions of grant rows name only as many firms as the panel
+        if getattr(getattr(firm_id, "array", None), "_pa_array", None) is not None and \
+                getattr(self.firms.array, "_pa_array", None) is not None:
+            # pyarrow text on both sides: one hash lookup per row, no factorising first
+            return self._positions(firm_id)
         local, uniques = pd.factorize(firm_id)
-        lookup = np.append(self.firms.get_indexer(uniques), -1)  # local code −1 (missing id) -> −1
+        lookup = np.append(self._positions(pd.Index(uniques)), -1)  # local code −1 (missing id) -> −1
         return lookup[local]
+
+    def _positions(self, ids: pd.Index | pd.Series) -> np.ndarray:
+        """``self.firms.get_indexer(ids)``; with pyarrow's hash table when both hold pyarrow text (pandas
+        would convert every code to a Python string first)."""
+        arr = getattr(ids.array, "_pa_array", None)
+        known = getattr(self.firms.array, "_pa_array", None)
+        if arr is not None and known is not None:
+            import pyarrow.compute as pc
+
+            values = known.combine_chunks() if hasattr(known, "combine_chunks") else known
+            values = values if values.type == arr.type else values.cast(arr.type)
+            return np.asarray(pc.fill_null(pc.index_in(arr, value_set=values), -1), dtype=np.int64)
+        return np.asarray(self.firms.get_indexer(ids), dtype=np.int64)
 
     def locate(self, codes: np.ndarray, year) -> np.ndarray:
         """Panel position of each (firm code, year) (−1 when that firm-year is not in the panel)."""

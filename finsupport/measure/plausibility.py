@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from ..data.validate import isin_values
+
 __all__ = ["Finding", "check_plausibility", "findings_frame", "TYPICAL_SCALE", "RATIO_BOUNDS", "UNIT_FACTORS"]
 
 #: Typical scale (median firm-year ratio to revenue where positive) of each component: order-of-magnitude
@@ -242,8 +244,9 @@ def _certified_rule(data, flows, tier, log: pd.DataFrame) -> list[Finding]:
     des = data.designations
     firms: set = set()
     if des is not None and len(des) and "tier" in des:
-        certified = pd.Index(des.loc[des["tier"] == tier, "firm_id"].dropna().unique())
-        firms |= set(certified.difference(pd.Index(flows["firm_id"].unique())))
+        certified = pd.Series(des.loc[des["tier"] == tier, "firm_id"].dropna().unique())
+        # pyarrow's hash set for a million firm codes (pandas' set operations convert them to Python strings)
+        firms |= set(certified[~isin_values(certified, flows["firm_id"])])
     lost = log[(log["table"] == "designations") & (log["action"] == "excluded")
                & (log["issue"] != "outside the configured sample")]
     firms |= set(lost["firm_id"].dropna().astype(str))

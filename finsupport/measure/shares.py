@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ from ..data.validate import isin_values
 from ..errors import DataError
 from .flows import COMPONENTS
 
-__all__ = ["support_share", "share_components", "with_status", "SHARE_COLUMNS"]
+__all__ = ["support_share", "share_tables", "share_components", "with_status", "SHARE_COLUMNS"]
 
 SHARE_COLUMNS = ["component", "pooled_share", "mean_firm_share", "median_firm_share", "amount", "revenue",
                  "n_firms", "n_firm_years", "n_excluded_firm_years"]
@@ -81,6 +81,17 @@ def support_share(
     -------
     Tidy DataFrame: the ``by`` columns, then ``SHARE_COLUMNS``; one row per group and
     component. ``attrs["components"]`` lists the component rows in order.
+
+    Notes
+    -----
+    Precision of the sums (ε = 2⁻⁵³): each firm's Σ_t in a group is Kahan-compensated in
+    row order (error about 2ε·Σ|x|), or numpy's pairwise sum when the rows are already in
+    (group, firm) order and no amount is missing (error about T·ε·Σ|x| over T years); each
+    group's Σ is numpy's pairwise sum of its firms' sums in firm order (error of order
+    log₂(n)·ε·Σ|x| over n firms); the mean firm share is that pairwise sum over the count;
+    the median is exact. The figures are the same bit for bit as summing with pandas'
+    ``groupby`` in that way (``tests/test_shares_exact.py``); they are not correctly
+    rounded sums, so reordering the rows can move the last bits.
     """
     if type(flows).__module__.startswith("dask"):
         # registry scale: flows of a PartitionedDataset, reduced across firm partitions
@@ -93,67 +104,366 @@ def support_share(
     by = [by] if isinstance(by, str) else list(by or [])
     components = share_components(flows, components, extended=extended)
     df = flows if status is None else with_status(flows, status)
+    _check_columns(df, by, components)
+    keep = _selection(df, years, firms)
+    if "firm_id" in by:
+        return _shares_by_pandas(df if keep is None else df[keep], by, components)
+    if keep is not None:   # a table of a few rows (the headline firms): only their rows and the columns used
+        df, keep = df.loc[keep, list(dict.fromkeys(["firm_id", *by, *components, "revenue"]))], None
+    return _share_table(df, _ShareRows(df, components), by, keep, components)
+
+
+def share_tables(flows: pd.DataFrame, tables: Mapping[str, Mapping], *, status: pd.DataFrame | None = None,
+                 extended: bool = False) -> dict[str, pd.DataFrame]:
+    """Several share tables of one flows table, each equal bit for bit to its :func:`support_share`.
+
+    Parameters
+    ----------
+    flows : DataFrame
+        Output of :func:`~finsupport.measure.flows.support_flows`.
+    tables : mapping of name -> options
+        The keyword options of each table: ``by``, ``years``, ``firms``, ``components``,
+        and ``status=True`` for a table grouped by columns of ``status``.
+    status : DataFrame, optional
+        Firm-year certification status, attached once (:func:`with_status`) for the
+        tables that ask for it.
+    extended : bool
+        As in :func:`support_share`, for every table.
+
+    Returns
+    -------
+    dict of name -> DataFrame, as :func:`support_share` returns each table. The firm codes
+    and the block of amounts are prepared once for all the tables (on a frame with the
+    flows' rows), not once per table.
+    """
+    specs = {k: dict(v) for k, v in tables.items()}
+    wants = {k for k, v in specs.items() if v.pop("status", False)}
+    if wants and status is None:
+        raise DataError(problems=[{"table": "status", "message": f"the share tables {sorted(wants)} group by "
+                                   "certification status, but no status was given",
+                                   "hint": "pass status= (designation_status)"}])
+    if type(flows).__module__.startswith("dask"):
+        return {k: support_share(flows, status=status if k in wants else None, extended=extended, **v)
+                for k, v in specs.items()}
+    joined = with_status(flows, status) if wants else None
+    # a status with one row per firm-year leaves the flows' rows as they are: one frame for every table
+    same = joined is not None and len(joined) == len(flows)
+    # each table's components as support_share finds them on the frame it is given (the status-attached
+    # frame has no attrs: the components of its tables come from its columns)
+    comps = {k: share_components(joined if k in wants else flows, v.get("components"), extended=extended)
+             for k, v in specs.items()}
+    prepared: dict[bool, _ShareRows] = {}
+    out = {}
+    for name, opts in specs.items():
+        on_status = name in wants
+        by = opts.get("by")
+        by = [by] if isinstance(by, str) else list(by or [])
+        # a table without status= sees only the flows' columns, as support_share(flows) does
+        _check_columns(flows if not on_status else joined, by, comps[name])
+        df = joined if (on_status or same) else flows
+        if "firm_id" in by:
+            out[name] = support_share(df, by=by, years=opts.get("years"), firms=opts.get("firms"),
+                                      components=comps[name])
+            continue
+        frame_key = on_status and not same
+        if frame_key not in prepared:
+            needed = list(dict.fromkeys(c for k in specs for c in comps[k]))
+            prepared[frame_key] = _ShareRows(df, needed)
+        out[name] = _share_table(df, prepared[frame_key], by, _selection(df, opts.get("years"), opts.get("firms")),
+                                 comps[name])
+    return out
+
+
+def _check_columns(df: pd.DataFrame, by: list[str], components: Sequence[str]) -> None:
     missing = [c for c in [*by, *components, "revenue", "firm_id"] if c not in df.columns]
     if missing:
         raise DataError(problems=[{"table": "flows", "column": c, "message": "column not found",
                                    "hint": "group by a column of the flows table or pass status= (designation_status)"}
                                   for c in missing])
+
+
+def _selection(df: pd.DataFrame, years, firms) -> np.ndarray | None:
+    """The rows of ``df`` in ``years`` and ``firms`` as a mask (None: every row); no column is copied."""
+    keep = None
     if years is not None:
-        if isinstance(years, tuple) and len(years) == 2:
-            df = df[df["year"].between(years[0], years[1])]
-        else:
-            df = df[df["year"].isin(list(years))]
+        yr = df["year"]
+        keep = (yr.between(years[0], years[1]) if isinstance(years, tuple) and len(years) == 2
+                else yr.isin(list(years))).to_numpy(dtype=bool)
     if firms is not None:
-        df = df[isin_values(df["firm_id"], pd.Index(list(firms)).astype(str))]
-    if "firm_id" in by:
-        return _shares_by_pandas(df, by, components)
-    valid = df["revenue"].to_numpy(dtype=float) > 0
-    # integer codes, once: the firm of each row, and its group (groups sorted as groupby sorts them)
-    firm = _codes(df["firm_id"])
+        inside = np.asarray(isin_values(df["firm_id"], pd.Index(list(firms)).astype(str)), dtype=bool)
+        keep = inside if keep is None else keep & inside
+    return keep
+
+
+class _ShareRows:
+    """What every share table of one frame needs, prepared once: each row's firm as an integer
+    (numbered in order of first appearance, as ``_codes`` numbers them), whether the firms' rows
+    are contiguous, the amounts as one block (a row of the block per column, C order) and the
+    rows with a share (revenue > 0)."""
+
+    def __init__(self, df: pd.DataFrame, columns: Sequence[str]):
+        self.columns = [*columns, "revenue"]
+        self.index = {c: j for j, c in enumerate(self.columns)}
+        self.firm = _codes(df["firm_id"])
+        self.n_codes = int(self.firm.max()) + 1 if len(self.firm) else 1
+        # codes numbered by first appearance rise (weakly) along the rows exactly when every firm's rows
+        # are together, as in support_flows' output
+        self.contiguous = bool(len(self.firm) < 2 or (self.firm[1:] >= self.firm[:-1]).all())
+        self.block = np.empty((len(self.columns), len(df)))
+        for j, c in enumerate(self.columns):
+            self.block[j] = df[c].to_numpy(dtype=float)
+        self.valid = self.block[-1] > 0
+        self._runs: tuple[np.ndarray, np.ndarray] | None = None
+
+    def run_sums(self, take: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Kahan sums of every column over the firms' runs of the rows ``take`` (the same rows for the
+        tables grouped by a firm's attribute over the same years: computed once for them)."""
+        if self._runs is None or not np.array_equal(self._runs[0], take):
+            self._runs = (take, _kahan_runs(self.block[:, take], starts))
+        return self._runs[1]
+
+
+def _share_table(df: pd.DataFrame, rows: _ShareRows, by: list[str], keep: np.ndarray | None,
+                 components: Sequence[str]) -> pd.DataFrame:
+    """One shares table from prepared rows (see :func:`support_share` for the figures).
+
+    The sums are those of the earlier implementation on pandas' ``groupby(...).sum()``,
+    reproduced operation for operation, so that every figure is the same to the last bit:
+
+    * firm sums Σ_t (one per group and firm): when the rows are already in (group, firm)
+      order and hold no missing amount, numpy's pairwise ``add.reduceat`` over each firm's
+      run of rows; otherwise Kahan-compensated summation in row order, missing amounts
+      skipped (pandas' ``group_sum``). Error at most about 2ε·Σ|x| (ε = 2⁻⁵³) for the
+      compensated sums, and (with T years per firm) about T·ε·Σ|x| for the pairwise ones.
+    * group sums from the firm sums, in firm-code order: numpy's pairwise
+      ``add.reduceat`` (error of order log₂(n)·ε·Σ|x|; Kahan's when a firm sum is not a
+      number);
+    * mean of the firm ratios: the same pairwise sum divided by the count; median: the
+      middle order statistic (mean of the two middle ones), exact.
+    """
+    valid = rows.valid if keep is None else rows.valid & keep
+    excluded = ~rows.valid if keep is None else ~rows.valid & keep
     group, labels = _group_codes(df, by)
-    gv, fv = group[valid], firm[valid]
     n_groups = len(labels)
-    # the amounts of the valid rows as one block of columns: one compensated sum over all of them
-    cols = [*components, "revenue"]
-    block = np.empty((len(cols), int(valid.sum())))   # a column per row: pandas' own layout
-    for j, c in enumerate(cols):
-        block[j] = df[c].to_numpy(dtype=float)[valid]
-    values = pd.DataFrame(block.T, columns=cols, copy=False)
-    # Σ over each group's firm: one sum per (group, firm) pair, with pandas' compensated sums
-    n_codes = int(firm.max()) + 1 if len(firm) else 1
-    firm_sums = values.groupby(gv.astype(np.int64) * n_codes + fv, sort=True).sum()
-    pair_group = (firm_sums.index.to_numpy() // n_codes).astype(np.int64)
-    ratios = firm_sums[list(components)].div(firm_sums["revenue"], axis=0)
-    by_group = ratios.groupby(pair_group, sort=True)
-    mean, median = by_group.mean(), by_group.median()
-    # each group's sums from its firms' sums (compensated again): the same figures to about 1e-16,
-    # from as many rows as there are firms in the groups instead of firm-years
-    sums = firm_sums.groupby(pair_group, sort=True).sum()
-    present = sums.index.to_numpy()
+    take = np.flatnonzero(valid)
+    gv, fv = group[take], rows.firm[take]
+    idx = [*(rows.index[c] for c in components), len(rows.columns) - 1]
+    vals = rows.block[np.ix_(idx, take)]
+    nc = rows.n_codes
+    key = gv * nc + fv
+    firm_sums, pair_key = _firm_sums(vals, key, gv, fv, rows.contiguous, n_groups,
+                                     firm_runs=lambda starts: rows.run_sums(take, starts)[idx])
+    pair_group = pair_key // nc
+    # pair_group rises along the pairs: each group's firms are one run
+    g_starts = np.flatnonzero(np.r_[True, pair_group[1:] != pair_group[:-1]]) if len(pair_group) else \
+        np.zeros(0, dtype=np.int64)
+    present = pair_group[g_starts]
+    sums = _run_sums(firm_sums, g_starts)
+    k = len(components)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = firm_sums[:k] / firm_sums[k]
+    sizes = np.diff(np.r_[g_starts, len(pair_group)])
+    mean = _run_means(ratios, g_starts, sizes)
+    median = _run_medians(ratios, pair_group, present, g_starts, sizes)
     n_fy = np.bincount(gv, minlength=n_groups)[present]
     n_f = np.bincount(pair_group, minlength=n_groups)[present]
-    n_exc = np.bincount(group[~valid], minlength=n_groups)[present]
+    n_exc = np.bincount(group[excluded], minlength=n_groups)[present]
     keys = labels.iloc[present].reset_index(drop=True)
-    rows = []
-    for comp in components:
-        amt, rev = sums[comp].to_numpy(), sums["revenue"].to_numpy()
-        res = pd.DataFrame({"component": comp,
-                            "pooled_share": amt / rev if by else np.where(rev > 0, amt / np.where(rev > 0, rev, 1), np.nan),
-                            "mean_firm_share": mean[comp].to_numpy(), "median_firm_share": median[comp].to_numpy(),
-                            "amount": amt, "revenue": rev, "n_firms": n_f, "n_firm_years": n_fy,
-                            "n_excluded_firm_years": n_exc})
-        rows.append(pd.concat([keys, res], axis=1) if by else res)
+    rev = sums[k]
+    out_rows = []
+    for j, comp in enumerate(components):
+        amt = sums[j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = amt / rev if by else np.where(rev > 0, amt / np.where(rev > 0, rev, 1), np.nan)
+        res = pd.DataFrame({"component": comp, "pooled_share": pooled, "mean_firm_share": mean[j],
+                            "median_firm_share": median[j], "amount": amt, "revenue": rev, "n_firms": n_f,
+                            "n_firm_years": n_fy, "n_excluded_firm_years": n_exc})
+        out_rows.append(pd.concat([keys, res], axis=1) if by else res)
     if not by and not len(present):  # no valid firm-year: one row per component, as the sums of nothing
-        rows = [pd.DataFrame([{"component": comp, "pooled_share": np.nan, "mean_firm_share": np.nan,
-                               "median_firm_share": np.nan, "amount": 0.0, "revenue": 0.0, "n_firms": 0,
-                               "n_firm_years": 0, "n_excluded_firm_years": int((~valid).sum())}])
-                for comp in components]
-    out = pd.concat(rows, ignore_index=True)
+        out_rows = [pd.DataFrame([{"component": comp, "pooled_share": np.nan, "mean_firm_share": np.nan,
+                                   "median_firm_share": np.nan, "amount": 0.0, "revenue": 0.0, "n_firms": 0,
+                                   "n_firm_years": 0, "n_excluded_firm_years": int(excluded.sum())}])
+                    for comp in components]
+    out = pd.concat(out_rows, ignore_index=True)
     for c in ("n_firms", "n_firm_years", "n_excluded_firm_years"):
         out[c] = out[c].astype(np.int64)
     out = out[[*by, *SHARE_COLUMNS]]
     out.attrs["components"] = list(components)
     out.attrs["ratio"] = "pooled_share = Σ support / Σ revenue; firm shares = Σ_t support_it / Σ_t revenue_it"
+    return out
+
+
+#: the longest run summed with vectorised Kahan steps (one numpy step per position in the run)
+_KAHAN_MAX_RUN = 64
+
+
+def _firm_sums(vals: np.ndarray, key: np.ndarray, gv: np.ndarray, fv: np.ndarray, contiguous: bool,
+               n_groups: int, firm_runs=None) -> tuple[np.ndarray, np.ndarray]:
+    """Σ over the rows of each (group, firm) pair, and the pairs' keys in ascending order.
+
+    ``firm_runs(starts)``, when given, returns the Kahan sums over the firms' runs of rows (shared
+    by the tables whose groups are attributes of the firm)."""
+    if not len(key):
+        return np.zeros((vals.shape[0], 0)), key
+    if (key[1:] >= key[:-1]).all():
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        if not np.isnan(vals).any():
+            return np.add.reduceat(vals, starts, axis=1), key[starts]
+        return _kahan_runs(vals, starts), key[starts]
+    if contiguous and firm_runs is not None and n_groups <= np.iinfo(np.int16).max:
+        new_firm = fv[1:] != fv[:-1]
+        if not ((gv[1:] != gv[:-1]) & ~new_firm).any():
+            # the group does not change within a firm's rows: each pair is one firm's run of rows
+            starts = np.flatnonzero(np.r_[True, new_firm])
+            order = np.argsort(gv[starts].astype(np.int16), kind="stable")   # (group, firm) order
+            return firm_runs(starts)[:, order], key[starts][order]
+    # rows in (group, firm) order, each pair's rows in their order: with every firm's rows together
+    # (firm codes rising), a stable sort on the group alone gives it (radix sort on small integers)
+    if contiguous and n_groups <= np.iinfo(np.int16).max:
+        order = np.argsort(gv.astype(np.int16), kind="stable")
+    else:
+        order = np.argsort(key, kind="stable")
+    skey = key[order]
+    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
+    if len(starts) == len(skey):   # one row per pair (by year): Kahan's first step, 0 + (v − 0), missing -> 0
+        v = vals[:, order]
+        one = 0.0 + (v - 0.0)
+        return (np.where(np.isnan(v), 0.0, one) if np.isnan(v).any() else one), skey
+    return _kahan_runs(vals[:, order], starts), skey[starts]
+
+
+def _kahan_runs(vals: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Kahan-compensated sum of each run of columns of ``vals`` (runs begin at ``starts``), the
+    terms in column order, missing values skipped, a run of nothing 0: pandas' ``group_sum``,
+    step for step, vectorised over the runs (one step per position within a run)."""
+    n = vals.shape[1]
+    lengths = np.diff(np.r_[starts, n])
+    if len(lengths) and lengths.max() > _KAHAN_MAX_RUN:
+        # long runs: pandas' own Kahan loop. A first row of a group of its own makes the labels
+        # unsorted, so that pandas does not take numpy's pairwise sum for sorted groups instead.
+        ids = np.r_[len(starts), np.repeat(np.arange(len(starts)), lengths)]
+        padded = np.concatenate([np.zeros((vals.shape[0], 1)), vals], axis=1)
+        return pd.DataFrame(padded.T, copy=False).groupby(ids).sum().to_numpy().T[:, :len(starts)]
+    order = np.argsort(-lengths, kind="stable")   # longest first: the runs still open form a prefix
+    st, ln = starts[order], lengths[order]
+    s = np.zeros((vals.shape[0], len(st)))
+    c = np.zeros_like(s)
+    has_nan = bool(np.isnan(vals).any())
+    for p in range(int(ln[0]) if len(ln) else 0):
+        m = int(np.searchsorted(-ln, -p, side="left"))   # runs longer than p
+        v = vals[:, st[:m] + p]
+        sm, cm = s[:, :m], c[:, :m]
+        y = v - cm
+        t = sm + y
+        comp = (t - sm) - y
+        comp[comp != comp] = 0.0   # inf - inf: pandas resets the compensation
+        if has_nan:
+            ok = ~np.isnan(v)
+            s[:, :m] = np.where(ok, t, sm)
+            c[:, :m] = np.where(ok, comp, cm)
+        else:
+            s[:, :m] = t
+            c[:, :m] = comp
+    out = np.empty_like(s)
+    out[:, order] = s
+    return out
+
+
+def _run_sums(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Σ over each run of columns of ``x``: pairwise ``add.reduceat``, or pandas' Kahan sum when a
+    value is not a number (pandas' choice for sorted groups)."""
+    if not len(starts):
+        return np.zeros((x.shape[0], 0))
+    if np.isnan(x).any():
+        ids = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, x.shape[1]]))
+        return pd.DataFrame(x.T).groupby(ids).sum().to_numpy().T
+    return np.add.reduceat(x, starts, axis=1)
+
+
+def _run_means(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Mean over each run of columns of ``x``, skipping values that are not numbers (as pandas)."""
+    if not len(starts):
+        return np.zeros((x.shape[0], 0))
+    if np.isnan(x).any():
+        ids = np.repeat(np.arange(len(starts)), sizes)
+        return pd.DataFrame(x.T).groupby(ids).mean().to_numpy().T
+    return np.add.reduceat(x, starts, axis=1) / sizes.astype(np.float64)
+
+
+def _padded_width(counts: np.ndarray) -> np.ndarray:
+    """Each count rounded up to one of eight widths per power of two (at most an eighth of padding,
+    few distinct widths), plus one when the padding would be odd."""
+    c = np.maximum(counts, 1).astype(np.int64)
+    step = np.left_shift(1, np.maximum(np.floor(np.log2(c)).astype(np.int64) - 3, 0))
+    width = np.where(counts > 0, -(-c // step) * step, 0)
+    return width + ((width - counts) % 2)
+
+
+def _run_medians_complete(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """:func:`_run_medians` when every value is a number: every component's runs have the same sizes."""
+    k, n = x.shape
+    out = np.empty((k, len(starts)))
+    run = np.repeat(np.arange(len(starts)), sizes)
+    pos = np.arange(n) - np.repeat(starts, sizes)
+    width = _padded_width(sizes)
+    for w in np.unique(width):
+        rw = np.flatnonzero(width == w)
+        pad = (w - sizes[rw]) // 2
+        mat = np.full((k, len(rw), w), np.inf)
+        mat[:, np.arange(w)[None, :] < pad[:, None]] = -np.inf
+        slot = np.full(len(starts), -1, dtype=np.int64)
+        slot[rw] = np.arange(len(rw))
+        cols = np.flatnonzero(np.repeat(width == w, sizes))
+        r = slot[run[cols]]
+        mat[:, r, pad[r] + pos[cols]] = x[:, cols]
+        lo, hi = (w - 1) // 2, w // 2
+        part = np.partition(mat, [lo, hi] if hi != lo else [lo], axis=2)
+        out[:, rw] = part[:, :, lo] if lo == hi else (part[:, :, lo] + part[:, :, hi]) / 2
+    return out
+
+
+def _run_medians(x: np.ndarray, pair_group: np.ndarray, present: np.ndarray, starts: np.ndarray,
+                 sizes: np.ndarray) -> np.ndarray:
+    """Median over each run of columns of ``x``, skipping values that are not numbers: the middle
+    order statistic, or the mean of the two middle ones (pandas' ``group_median``), exact.
+
+    Each run is laid in a row of a matrix, padded on both sides with equally many −∞ and +∞ (so
+    that the middle does not move), rows of like width together: ``numpy.partition`` then finds
+    the middle of every run at once.
+    """
+    k, n = x.shape
+    out = np.full((k, len(starts)), np.nan)
+    if not n:
+        return out
+    if not np.isnan(x).any():
+        return _run_medians_complete(x, starts, sizes)
+    ok = ~np.isnan(x)
+    run = np.repeat(np.arange(len(starts)), sizes)
+    # position of each non-missing value among its run's non-missing values
+    csum = np.cumsum(ok, axis=1)
+    before = np.where(starts > 0, csum[:, np.maximum(starts - 1, 0)], 0)   # (k, runs)
+    counts = csum[:, np.r_[starts[1:] - 1, n - 1]] - before
+    pos = csum - 1 - before[:, run]
+    # each (component, run) a row: width the next power of two at or above its count, plus one when
+    # that makes the padding even on both sides
+    cnt = counts.ravel()
+    width = _padded_width(cnt)
+    row_of = np.arange(k)[:, None] * len(starts) + run[None, :]   # (k, n): the row of each value
+    for w in np.unique(width[cnt > 0]):
+        rows_w = np.flatnonzero(width == w)
+        slot = np.full(len(cnt), -1, dtype=np.int64)
+        slot[rows_w] = np.arange(len(rows_w))
+        mat = np.full((len(rows_w), w), np.inf)
+        pad = (w - cnt[rows_w]) // 2
+        left = np.arange(w)[None, :] < pad[:, None]
+        mat[left] = -np.inf
+        sel = ok & (slot[row_of] >= 0)
+        r = slot[row_of[sel]]
+        mat[r, pad[r] + pos[sel]] = x[sel]
+        lo, hi = (w - 1) // 2, w // 2
+        part = np.partition(mat, [lo, hi] if hi != lo else [lo], axis=1)
+        med = part[:, lo] if lo == hi else (part[:, lo] + part[:, hi]) / 2
+        out.ravel()[rows_w] = med
     return out
 
 
@@ -259,8 +569,8 @@ def _group_codes(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFr
         return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=range(1))
     codes, uniques = [], []
     for c in by:
-        k, u = pd.factorize(df[c], sort=True, use_na_sentinel=False)
-        codes.append(k.astype(np.int64))
+        k, u = _sorted_codes(df[c])
+        codes.append(k)
         uniques.append(u)
     sizes = [max(len(u), 1) for u in uniques]
     flat = np.ravel_multi_index(codes, sizes) if len(by) > 1 else codes[0]
@@ -268,6 +578,23 @@ def _group_codes(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFr
     parts = np.unravel_index(np.asarray(combos), sizes) if len(by) > 1 else (np.asarray(combos),)
     labels = pd.DataFrame({c: uniques[j].take(parts[j]) for j, c in enumerate(by)})
     return group.astype(np.int64), labels
+
+
+def _sorted_codes(s: pd.Series):
+    """``pd.factorize(s, sort=True, use_na_sentinel=False)``, as int64 codes; for pyarrow text the rows
+    are hashed by pyarrow and only the distinct values go through ``factorize``."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None or not len(s):
+        k, u = pd.factorize(s, sort=True, use_na_sentinel=False)
+        return k.astype(np.int64), u
+    enc = arr.dictionary_encode(null_encoding="encode")
+    enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
+    local = np.asarray(enc.indices, dtype=np.int64)
+    # one row for each distinct value (its first), factorised in pandas' order
+    first = np.full(len(enc.dictionary), -1, dtype=np.int64)
+    first[local[::-1]] = np.arange(len(local))[::-1]
+    k, u = pd.factorize(s.iloc[first], sort=True, use_na_sentinel=False)
+    return k.astype(np.int64)[local], u
 
 
 def _shares_by_pandas(df: pd.DataFrame, by: list[str], components) -> pd.DataFrame:
