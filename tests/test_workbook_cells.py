@@ -8,6 +8,7 @@ shortest text that reads back as the same double (:func:`finsupport.report.strea
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import openpyxl
@@ -112,9 +113,14 @@ _CELL = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False), st
 
 
 def _expected(v):
-    """What openpyxl reads back for a value the frame holds."""
+    """What openpyxl reads back for a value the frame holds.
+
+    Text that looks like an OOXML escape (``_x0041_``) is written escaped, ``_x005F_x0041_``,
+    which Excel shows as the original text; openpyxl returns the escaped form as it is."""
     if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
         return None
+    if isinstance(v, str):
+        return re.sub(r"(_x[0-9a-fA-F]{4}_)", r"_x005F\1", v)
     return v
 
 
@@ -174,3 +180,11 @@ def test_rows_copied_as_bytes_at_close_change_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr("finsupport.report.workbook.BYTE_COPY", False)
     write_workbook(rep, b)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_text_like_an_escape_is_written_escaped(tmp_path):
+    """``_x0000_`` as text is written ``_x005F_x0000_`` (Excel shows ``_x0000_``; openpyxl reads the escape)."""
+    texts = ["_x0000_", "a_x0041_b", "_x005F_", "plain_x"]
+    path = write_workbook(Report([Sheet("E", pd.DataFrame({"s": texts}))]), tmp_path / "e.xlsx")
+    got = [r[0] for r in openpyxl.load_workbook(path)["E"].iter_rows(min_row=2, values_only=True)]
+    assert got == ["_x005F_x0000_", "a_x005F_x0041_b", "_x005F_x005F_", "plain_x"] == [_expected(t) for t in texts]
