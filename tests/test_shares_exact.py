@@ -231,3 +231,28 @@ def test_long_runs_are_kahan_sums_in_row_order(lengths):
     got = _kahan_runs(vals, starts)
     want = np.array([[_kahan(vals[j, s:s + n]) for s, n in zip(starts, lengths, strict=True)] for j in range(2)])
     assert (got.view(np.int64) == want.view(np.int64)).all()
+
+
+@pytest.mark.parametrize("components", [None, ["subsidy", "tax"]])
+def test_tables_grouped_by_status_have_the_flows_components(components):
+    """A table grouped by certification status lists the components of the flows' total and of the
+    extended view, as one grouped by year does (the status join keeps the flows' declaration)."""
+    from finsupport.certify.status import designation_status
+    from finsupport.example import load_example
+    from finsupport.measure.flows import support_flows
+    from finsupport.measure.shares import share_tables, support_share, with_status
+
+    data = load_example()
+    flows = support_flows(data, **({"components": components} if components else {}))
+    status = designation_status(data)[["firm_id", "year", "cohort"]]
+    joined = with_status(flows, status)
+    assert joined.attrs == flows.attrs
+    pd.testing.assert_frame_equal(support_share(joined, by="cohort", extended=True),
+                                  support_share(flows, by="cohort", status=status, extended=True))
+    tabs = share_tables(flows, {"by year": {"by": "year"}, "by cohort": {"by": "cohort", "status": True}},
+                        status=status, extended=True)
+    want = list(dict.fromkeys(tabs["by year"]["component"]))
+    assert list(dict.fromkeys(tabs["by cohort"]["component"])) == want
+    inner = components or ["subsidy", "equity", "debt"]
+    assert want[: len(inner) + 1] == [*inner, "total"] and want[-1] == "total_extended"
+    assert set(want) == {"subsidy", "equity", "debt", "tax", "land", "total", "total_extended"}

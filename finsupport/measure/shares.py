@@ -148,8 +148,7 @@ def share_tables(flows: pd.DataFrame, tables: Mapping[str, Mapping], *, status: 
     joined = with_status(flows, status) if wants else None
     # a status with one row per firm-year leaves the flows' rows as they are: one frame for every table
     same = joined is not None and len(joined) == len(flows)
-    # each table's components as support_share finds them on the frame it is given (the status-attached
-    # frame has no attrs: the components of its tables come from its columns)
+    # each table's components as support_share finds them on the frame it is given
     comps = {k: share_components(joined if k in wants else flows, v.get("components"), extended=extended)
              for k, v in specs.items()}
     prepared: dict[bool, _ShareRows] = {}
@@ -487,10 +486,14 @@ def with_status(flows: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame: the rows of ``flows`` in their order, with the columns of ``status`` that
-    ``flows`` lacks.
+    ``flows`` lacks, and the flows' ``attrs`` (their components).
     """
     extra = [c for c in status.columns if c not in flows.columns or c in ("firm_id", "year")]
-    return _attach(flows, status[extra])
+    out = _attach(flows, status[extra])
+    # the flows' declaration of their components (which enter the total, which the extended
+    # view) goes with them: the tables of the joined frame have the flows' component rows
+    out.attrs = dict(flows.attrs)
+    return out
 
 
 def _attach(df: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
