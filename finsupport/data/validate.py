@@ -73,9 +73,12 @@ def _edge_space(col: pd.Series) -> bool | None:
             continue
         offs = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[ch.offset: ch.offset + len(ch) + 1]
         data = np.frombuffer(bufs[2], dtype=np.uint8)
+        if not data.size:   # every cell empty
+            continue
         start, end = offs[:-1], offs[1:]
-        full = end > start
-        if _SPACE_BYTES[data[start[full]]].any() or _SPACE_BYTES[data[end[full] - 1]].any():
+        # every cell's first and last byte (an empty cell's are ignored; "clip" keeps them in the buffer)
+        edge = _SPACE_BYTES.take(data.take(start, mode="clip")) | _SPACE_BYTES.take(data.take(end - 1, mode="clip"))
+        if (edge & (end > start)).any():
             return True
     return False
 
