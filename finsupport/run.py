@@ -139,7 +139,8 @@ def _remove_empty(folders: list[Path]) -> None:
             pass
 
 
-def _load_data(cfg: Config, prog: Progress):
+def _load_data(cfg: Config, prog: Progress, *, after_read=None):
+    """The configured data, read and validated; ``after_read()`` called between the two."""
     from .data.readers import read_dataset
     from .data.validate import validate_dataset
     from .example import load_example
@@ -148,11 +149,15 @@ def _load_data(cfg: Config, prog: Progress):
     if cfg.data_path is None:
         with prog.stage("read"):
             data = load_example()
+        if after_read is not None:
+            after_read()
     else:
         with prog.stage("read") as task:
             data = read_dataset(cfg.data_path, mapping=d["mapping"] or None, preset=d["preset"] or None,
                                 units=d["units"] or None, validate=False)
             task.note(", ".join(f"{n} {len(df):,} rows" for n, df in data.tables().items()))
+        if after_read is not None:
+            after_read()
         # validation apart from reading, so that each has its own time
         with prog.stage("validate"):
             validate_dataset(data)
@@ -409,12 +414,20 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     prog = progress_to if progress_to is not None else Progress(enabled=show)
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     ok = False
-    # the figure process starts now, so that its imports overlap with reading the data
-    figures = figure_worker.start() if cfg["output"]["figures"] else None
+    # the figure process starts once the data are read: its imports then overlap with validation
+    # and measurement, which keep one core busy, not with the parse, which keeps both busy
+    worker: list = []
+
+    def start_figures() -> None:
+        if cfg["output"]["figures"]:
+            worker.append(figure_worker.start())
+
+    figures = None
     beside = ThreadPoolExecutor(max_workers=1)   # detail files written while the run estimates
     early: dict = {}
     try:
-        result = _prepare(cfg, prog, notes)
+        result = _prepare(cfg, prog, notes, after_read=start_figures)
+        figures = worker[0] if worker else None
         if strict and result.findings:
             raise _strict_error(result.findings)
         early = start_early_details(result, folder, beside)
@@ -439,6 +452,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
                       figures=figures, early=early)
         ok = True
     finally:
+        figures = worker[0] if worker else None
         if figures is not None:
             figures.close()
         beside.shutdown(wait=True)
@@ -486,14 +500,14 @@ def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
     return _prepare(load_config(config), Progress(enabled=False), [])
 
 
-def _prepare(cfg: Config, prog: Progress, notes: list[str]) -> RunResult:
+def _prepare(cfg: Config, prog: Progress, notes: list[str], *, after_read=None) -> RunResult:
     from .certify.audit import audit_criteria
     from .certify.status import designation_status
     from .estimate.panel import check_financial_outcomes
     from .measure.flows import support_flows
     from .measure.plausibility import check_plausibility
 
-    data = _load_data(cfg, prog)
+    data = _load_data(cfg, prog, after_read=after_read)
     if cfg["analysis"]["enabled"]:
         # an unknown outcome stops the run now, not after measuring
         check_financial_outcomes(cfg["analysis"]["outcomes"], data, key="analysis.outcomes")

@@ -175,7 +175,7 @@ def _batches(stream, out: queue.Queue) -> None:
 
 
 def _main() -> int:
-    # import and warm up while the parent reads its data, before the jobs arrive
+    # import and warm up while the parent validates and measures its data, before the jobs arrive
     from . import figures
 
     figures.warm_up()
