@@ -231,7 +231,8 @@ def main() -> None:
             wall, rss, rep = runs[len(runs) // 2]
             _print_run(fmt, wall, rss, rep, statistics.median(parses))
             if len(parses) > 1:
-                print(f"   bare parse before each run: {', '.join(f'{p:.2f}' for p in parses)} s")
+                print(f"   bare parse before each run: {', '.join(f'{p:.2f}' for p in parses)} s; "
+                      f"the runs: {', '.join(f'{r[0]:.1f}' for r in runs)} s")
 
 
 if __name__ == "__main__":
