@@ -202,10 +202,10 @@ def test_typed_parse_gives_the_tables_log_and_errors_of_the_text_path(tmp_path_f
         _same(typed, _outcome(folder))
 
 
-def test_a_plain_file_takes_the_typed_parse(tmp_path, monkeypatch):
-    """The comparison above is not empty: a plain file's number columns come from the typed parse,
-    a column with a marker is parsed again as text, and a unit in the header keeps the text path."""
-    taken = []
+@pytest.fixture
+def typed_columns(monkeypatch) -> list:
+    """The number columns of each file the typed parse read (None: the file went to the text path)."""
+    taken: list = []
     real = readers._typed_csv
 
     def spy(*a, **k):
@@ -214,6 +214,13 @@ def test_a_plain_file_takes_the_typed_parse(tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(readers, "_typed_csv", spy)
+    return taken
+
+
+def test_a_plain_file_takes_the_typed_parse(tmp_path, typed_columns):
+    """The comparison above is not empty: a plain file's number columns come from the typed parse,
+    a column with a marker is parsed again as text, and a unit in the header keeps the text path."""
+    taken = typed_columns
     folder = tmp_path / "d"
     _write(folder, "firms", ["firm_id", "name"], [["000001", "a"]])
     _write(folder, "financials", ["firm_id", "year", "revenue", "employees"],
@@ -230,18 +237,12 @@ def test_a_plain_file_takes_the_typed_parse(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("label_row", [False, True])
-def test_typed_parse_of_a_long_file_hands_back_columns_found_in_the_head_and_below(tmp_path, monkeypatch, label_row):
+def test_typed_parse_of_a_long_file_hands_back_columns_found_in_the_head_and_below(tmp_path, monkeypatch,
+                                                                                   typed_columns, label_row):
     """Past the first 64 KiB: a marker near the top (or a label row under the header) is found by
     parsing the head; a ``nan`` far below by the full parse; the clean column stays typed, and
     everything equals the text path."""
-    taken = []
-    real = readers._typed_csv
-
-    def spy(*a, **k):
-        out = real(*a, **k)
-        taken.append(None if out is None else sorted(out.numbers))
-        return out
-
+    taken = typed_columns
     folder = tmp_path / "d"
     _write(folder, "firms", ["firm_id", "name"], [[f"{i:06d}", "x"] for i in range(1, 301)])
     rows = [[f"{i % 300 + 1:06d}", str(2000 + i // 300), f"{i * 1.25 + 0.3}", str(i % 50), f"{i * 7.5}"]
@@ -253,7 +254,6 @@ def test_typed_parse_of_a_long_file_hands_back_columns_found_in_the_head_and_bel
     _write(folder, "financials", ["firm_id", "year", "revenue", "employees", "total_assets"], rows)
     text = (folder / "financials.csv").read_text(encoding="utf-8")
     assert text.index("nan") > 65536 > text.index("--")   # the head is the first 64 KiB
-    monkeypatch.setattr(readers, "_typed_csv", spy)
     typed = _outcome(folder)
     assert taken == [None, None if label_row else [4]]
     monkeypatch.setattr(readers, "_typed_csv", lambda *a, **k: None)
