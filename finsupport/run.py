@@ -146,18 +146,16 @@ def _load_data(cfg: Config, prog: Progress, *, after_read=None):
     from .example import load_example
 
     d = cfg["data"]
-    if cfg.data_path is None:
-        with prog.stage("read"):
+    with prog.stage("read") as task:
+        if cfg.data_path is None:
             data = load_example()
-        if after_read is not None:
-            after_read()
-    else:
-        with prog.stage("read") as task:
+        else:
             data = read_dataset(cfg.data_path, mapping=d["mapping"] or None, preset=d["preset"] or None,
                                 units=d["units"] or None, validate=False)
             task.note(", ".join(f"{n} {len(df):,} rows" for n, df in data.tables().items()))
-        if after_read is not None:
-            after_read()
+    if after_read is not None:
+        after_read()
+    if cfg.data_path is not None:
         # validation apart from reading, so that each has its own time
         with prog.stage("validate"):
             validate_dataset(data)

@@ -1696,10 +1696,10 @@ def _filled(col: pd.Series) -> pd.Series:
     if arr is not None:
         import pyarrow.compute as pc
 
-        blank = pc.equal(pc.binary_length(arr), 0)
+        blank = _empty(col)
         if _edge_space(col) is not False:   # a cell of white space only begins with it
-            blank = pc.or_(blank, pc.utf8_is_space(arr))
-        return pd.Series(~np.asarray(pc.fill_null(blank, False), dtype=bool), index=col.index)
+            blank = blank | np.asarray(pc.fill_null(pc.utf8_is_space(arr), False), dtype=bool)
+        return pd.Series(~blank, index=col.index)
     return col.str.strip().ne("")
 
 
