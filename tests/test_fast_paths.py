@@ -31,7 +31,7 @@ NUMBERS = ["1", "2.5", "-3", "1e3", "0", "1,234", "１２３", " 7 ", "7 ", "--"
            "无", "12abc", "+4", ".5", "5.", "00012", "1E-2", "\u30007"]
 IDS = ["000001", "000002", "1", "2", " 000001", "０００００１", "000003", "", "NA", "000001.SZ"]
 YEARS = ["2019", "2020", "2019.0", "2019-12-31", "2019年", "2019-06-30", "", "--", "2019A", " 2020"]
-BOOLS = ["true", "False", "是", "否", "1", "0", "yes", "", "maybe"]
+BOOLS = ["true", "False", "是", "否", "1", "0", "yes", "", "maybe", "TRUE", " no", "1.0", "Y", "nO"]
 
 
 def _write(folder: Path, name: str, header: list[str], rows: list[list[str]]) -> None:
@@ -149,6 +149,49 @@ def test_duplicate_rows_by_hash_equal_pandas_duplicated(rows, keep, key):
     pd.testing.assert_series_equal(got, df.duplicated(keep=keep), check_names=False)
 
 
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["000001", "000002", "600519", "", None]),
+                               st.sampled_from([2019, 2020, 2200]), st.sampled_from([1.0, -0.0, 0.0, np.nan])),
+                     max_size=30),
+       cut=st.integers(0, 30), keep=st.sampled_from(["first", False]),
+       known=st.lists(st.sampled_from(["000001", "600519", "9"]), max_size=3))
+def test_checks_on_encoded_firm_codes_equal_pandas(rows, cut, keep, known):
+    """Repeated rows, repeated (firm, year) keys and firm codes missing from the firms table, found
+    from the codes encoded once (:class:`TextCodes`, over a column in two chunks), equal pandas'
+    ``duplicated`` and ``isin``; so do the codes kept after excluding rows."""
+    import pyarrow as pa
+
+    ids = [r[0] for r in rows]
+    chunked = pa.chunked_array([pa.array(ids[:cut], type=pa.string()), pa.array(ids[cut:], type=pa.string())])
+    df = pd.DataFrame({"firm_id": pd.Series(pd.arrays.ArrowStringArray(chunked)),
+                       "year": pd.Series([r[1] for r in rows], dtype="Int64"),
+                       "amount": pd.Series([r[2] for r in rows], dtype=float)})
+    df.index = np.arange(len(df)) * 3 + 2
+    codes = validate.TextCodes.of(df["firm_id"])
+    for within in (None, ["firm_id", "year"]):
+        got = validate._duplicated(df, keep=keep, within=within, codes={"firm_id": codes})
+        pd.testing.assert_series_equal(got, df.duplicated(keep=keep), check_names=False)
+    pd.testing.assert_series_equal(validate._duplicated_key(df, ["firm_id", "year"], codes),
+                                   df.duplicated(["firm_id", "year"], keep=False), check_names=False)
+    expected = df["firm_id"].astype(object).isin(known).to_numpy() & df["firm_id"].notna().to_numpy()
+    np.testing.assert_array_equal(validate.isin_values(df["firm_id"], pd.Index(known, dtype="string[pyarrow]"),
+                                                       codes=codes), expected)
+    mask = (np.arange(len(df)) % 2 == 0)
+    kept = codes.keep(mask)
+    np.testing.assert_array_equal(validate.isin_values(df["firm_id"][mask], known, codes=kept), expected[mask])
+
+
+def test_whole_number_years_read_as_the_float_path_reads_them():
+    years = pd.Series([2019, 1900, 2200, 2019], index=[5, 6, 7, 9], dtype=np.int64)
+    fast = validate._years(years, "financials", "year", None, [], "validate")
+    general = validate._years(years.astype(float), "financials", "year", None, [], "validate")
+    pd.testing.assert_series_equal(fast, general)
+    assert str(fast.dtype) == "Int64"
+    problems: list = []   # out of range: the general path judges (and names the rows)
+    validate._years(pd.Series([2019, 1800], dtype=np.int64), "financials", "year", None, problems, "validate")
+    assert problems and problems[0]["rows"] == [1]
+
+
 def test_yes_no_judged_once_per_spelling_names_the_same_rows():
     spellings = ["true", "no", "maybe", "1", None, "是", "maybe", " YES"]
     s = pd.Series(spellings * 5, index=range(100, 140))
@@ -186,13 +229,15 @@ TYPED_HEADERS = [["firm_id", "year", "revenue", "employees"], ["firm_id", "year"
        crlf=st.booleans())
 def test_typed_parse_gives_the_tables_log_and_errors_of_the_text_path(tmp_path_factory, rows, plain, header, tail,
                                                                       crlf):
-    """Numbers parsed by the CSV parser equal the text path's, whatever the cells: markers, separators,
-    spaces, full-width digits, ``nan``/``inf``, units in the header, blank lines, footers, CRLF."""
+    """Numbers, years and yes/no parsed by the CSV parser equal the text path's, whatever the cells:
+    markers, separators, spaces, full-width digits, ``nan``/``inf``, years with periods, yes/no in
+    any spelling, units in the header, blank lines, footers, CRLF."""
     folder = tmp_path_factory.mktemp("typed")
     clean = [(f"{i % 3 + 1:06d}", str(2015 + i), str(i * 1.5 + 0.1), str(i), "true") for i in range(8)]
     rows = clean + rows[:plain]   # mostly clean: a few cells that the typed parse must hand back
     _write(folder, "firms", ["firm_id", "name"], [["000001", "a"], ["000002", "b"], ["000003", "c"]])
     _write(folder, "financials", header, [list(r[:4]) + ([""] if len(header) == 5 else []) for r in rows])
+    _write(folder, "grants", ["firm_id", "year", "amount", "recurring"], [[r[0], r[1], r[3], r[4]] for r in rows])
     p = folder / "financials.csv"
     text = p.read_text(encoding="utf-8") + tail
     p.write_bytes((text.replace("\r\n", "\n").replace("\n", "\r\n") if crlf else text).encode("utf-8"))
@@ -226,14 +271,45 @@ def test_a_plain_file_takes_the_typed_parse(tmp_path, typed_columns):
     _write(folder, "financials", ["firm_id", "year", "revenue", "employees"],
            [["000001", "2019", "10.5", "3"], ["000001", "2020", "11", "--"]])
     d = read_dataset(folder)
-    assert taken == [None, [2]]   # firms has no numbers; revenue typed, employees ('--') handed back as text
+    assert taken == [None, [1, 2]]   # firms: no numbers; year and revenue typed, employees ('--') handed back
     assert d.financials["revenue"].tolist() == [10.5, 11.0]
     assert d.financials["employees"].isna().tolist() == [False, True]
     taken.clear()
     _write(folder, "financials", ["firm_id", "year", "revenue(万元)", "employees"], [["000001", "2019", "1.5", "3"]])
     d = read_dataset(folder)
-    assert taken == [None, [3]]   # the amount in 万元 is converted from its text; the count is typed
+    assert taken == [None, [1, 3]]   # the amount in 万元 is converted from its text; year and count are typed
     assert d.financials["revenue"].tolist() == [15000.0]
+
+
+def test_years_and_yes_no_take_the_typed_parse_when_plain(tmp_path, typed_columns):
+    """Plain years and yes/no spellings are parsed as values; a year with a period, a year out of
+    range or an unknown spelling hands the column back to the text path (which reads or rejects it);
+    a file whose only typed columns would be yes/no is read as text (label rows cannot be ruled out)."""
+    taken = typed_columns
+    folder = tmp_path / "d"
+    _write(folder, "firms", ["firm_id", "name"], [["000001", "a"]])
+    _write(folder, "grants", ["firm_id", "year", "amount", "recurring", "asset_related"],
+           [["000001", "2019", "5", "TRUE", "是"], ["000001", " 2020.0", "6", "no", "0"]])
+    d = read_dataset(folder)
+    assert taken == [None, [1, 2, 3, 4]]
+    assert d.grants["year"].tolist() == [2019, 2020] and d.grants["year"].dtype == "int64"
+    assert d.grants["recurring"].tolist() == [True, False] and d.grants["asset_related"].tolist() == [True, False]
+    raw = read_dataset(folder, validate=False).grants   # as read: the typed values themselves
+    assert raw["year"].dtype == "int64" and raw["recurring"].dtype == bool
+    taken.clear()
+    _write(folder, "grants", ["firm_id", "year", "amount", "recurring"],
+           [["000001", "2019-06-30", "5", "maybe"], ["000001", "1800", "6", "yes"]])
+    with pytest.raises(DataError) as e:
+        read_dataset(folder)
+    assert taken == [None, [2]]   # year (a period, 1800) and recurring ('maybe') handed back as text
+    assert {p["column"] for p in e.value.problems} == {"year", "recurring"}
+    taken.clear()
+    _write(folder, "grants", ["firm_id", "year", "amount", "recurring"], [["000001", "2019-12-31", "--", "yes"]])
+    typed = _outcome(folder)
+    assert taken == [None, None]   # year and amount handed back: yes/no alone does not take the typed parse
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(readers, "_typed_csv", lambda *a, **k: None)
+        _same(typed, _outcome(folder))
 
 
 @pytest.mark.parametrize("label_row", [False, True])
@@ -255,7 +331,7 @@ def test_typed_parse_of_a_long_file_hands_back_columns_found_in_the_head_and_bel
     text = (folder / "financials.csv").read_text(encoding="utf-8")
     assert text.index("nan") > 65536 > text.index("--")   # the head is the first 64 KiB
     typed = _outcome(folder)
-    assert taken == [None, None if label_row else [4]]
+    assert taken == [None, None if label_row else [1, 4]]
     monkeypatch.setattr(readers, "_typed_csv", lambda *a, **k: None)
     _same(typed, _outcome(folder))
 

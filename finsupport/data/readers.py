@@ -61,6 +61,8 @@ from .safety import Limits, open_workbook, sniff, workbook_error
 from .spec import TABLE_NAMES, TABLES
 from .validate import (
     _COPY_ON_WRITE,
+    _FALSE,
+    _TRUE,
     MISSING_MARKERS,
     _edge_space,
     _numeric,
@@ -317,7 +319,7 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-def _read_csv(path: Path, table: str, info: dict, *, typed: Callable[[list[str]], list[int]] | None = None) -> _Source:
+def _read_csv(path: Path, table: str, info: dict, *, typed: Callable[[list[str]], dict[int, str]] | None = None) -> _Source:
     name = path.name
     try:
         data = path.read_bytes()
@@ -373,7 +375,7 @@ def _read_csv(path: Path, table: str, info: dict, *, typed: Callable[[list[str]]
     return src
 
 
-def _utf8_frame(data: bytes, table: str, name: str, *, typed: Callable[[list[str]], list[int]] | None = None
+def _utf8_frame(data: bytes, table: str, name: str, *, typed: Callable[[list[str]], dict[int, str]] | None = None
                 ) -> tuple[pd.DataFrame | _TypedCSV, str, str] | None:
     """A UTF-8 file parsed from its bytes by pyarrow, without decoding it to Python text first.
 
@@ -467,11 +469,13 @@ def _arrow_csv(text: str | memoryview, delim: str) -> pd.DataFrame | None:
 
 @dataclass
 class _TypedCSV:
-    """A CSV file whose header is its first line and whose plain-number columns pyarrow parsed as numbers.
+    """A CSV file whose header is its first line and whose plain columns pyarrow parsed as values.
 
     ``body``: the lines after the header (index: line numbers from 2), text columns as text
-    (``""`` when empty), the ``numbers`` columns as float64 — every cell of those a plain finite
-    number, parsed with the correctly rounded conversion the text path uses (``pc.cast``)."""
+    (``""`` when empty); the ``numbers`` columns as float64 (numbers; every cell a plain finite
+    number, parsed with the correctly rounded conversion the text path uses, ``pc.cast``), int64
+    (years; every cell a whole number from 1900 to 2200) or bool (yes/no; every cell a spelling
+    of yes or no that validation reads)."""
 
     header: list[str]
     body: pd.DataFrame
@@ -481,19 +485,37 @@ class _TypedCSV:
 _ARROW_COLUMN_ERROR = re.compile(r"In CSV column #(\d+)")
 
 
-def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], list[int]], lines: int | None,
-               retries: int = 2) -> _TypedCSV | None:
-    """The file parsed with its plain-number columns as numbers, or None (the text path reads it).
+def _spellings(words) -> list[str]:
+    """Each yes/no word as written in lower, upper and title case (pyarrow matches exactly)."""
+    return sorted({w for v in words for w in (v, v.upper(), v.title())})
 
-    ``typed(header)`` names the columns that may be numbers: those of amounts, numbers and
-    counts in yuan (no unit to convert), in a plain table (:func:`_typed_columns`). A column
-    with a cell that is not a plain number (an empty cell, a marker, a thousands separator)
-    or is not finite (``nan``, ``inf``) is parsed again as text: found in the first 64 KiB at
-    the cost of parsing those (CSMAR's label rows), below them up to ``retries`` times; any
-    other irregularity (a ragged row, a blank line, a footer, a quoted line break) sends the
-    whole file to the text path, which judges and logs it. Each number equals what the text
-    path makes of the cell: pyarrow's CSV conversion and ``pc.cast`` are one parser, and the
-    CSV conversion's trimming of spaces is the text path's ``strip``.
+
+def _fits(kind: str, col) -> bool:
+    """Every value of a typed column is what the text path makes of its cell without a remark:
+    numbers finite; years whole, from 1900 to 2200 (the range and form validation reads plainly)."""
+    if kind == "bool":
+        return True
+    v = col.to_numpy()
+    if kind == "year":
+        return bool(np.all((v >= 1900) & (v <= 2200) & (v == np.round(v))))
+    return bool(np.isfinite(v).all())
+
+
+def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], dict[int, str]], lines: int | None,
+               retries: int = 2) -> _TypedCSV | None:
+    """The file parsed with its plain columns as values, or None (the text path reads it).
+
+    ``typed(header)`` names the columns that may be parsed as values, with their kind: amounts,
+    numbers and counts in yuan (no unit to convert) as ``"number"``, years as ``"year"``, yes/no
+    as ``"bool"``, in a plain table (:func:`_typed_columns`). A column with a cell that is not a
+    plain value (an empty cell, a marker, a thousands separator, ``nan`` or ``inf``, a year with a
+    period such as ``2019-06-30`` or out of range, a yes/no spelled otherwise) is parsed again as
+    text: found in the first 64 KiB at the cost of parsing those (CSMAR's label rows), below them
+    up to ``retries`` times; any other irregularity (a ragged row, a blank line, a footer, a
+    quoted line break) sends the whole file to the text path, which judges and logs it. Each
+    value equals what the text path and validation make of the cell: pyarrow's CSV conversion
+    and ``pc.cast`` are one parser, the CSV conversion's trimming of spaces is the text path's
+    ``strip``, and the yes/no spellings are validation's.
     """
     try:
         import pyarrow as pa
@@ -517,22 +539,24 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], list[i
     if head.num_rows != 1:
         return None
     header = [head.column(j)[0].as_py() for j in range(head.num_columns)]
-    numeric = set(typed(header))
+    kinds = {j: k for j, k in typed(header).items() if j < len(header)}
     names = [f"c{j}" for j in range(len(header))]
+    arrow_type = {"number": pa.float64(), "year": pa.float64(), "bool": pa.bool_()}
 
-    def parse(buf, numeric: set[int]):
-        """The table, or the column that cannot be numbers (None: the file is not for this path)."""
+    def parse(buf, kinds: dict[int, str]):
+        """The table, or the column that cannot be typed (None: the file is not for this path)."""
         try:
             table = pacsv.read_csv(
                 pa.BufferReader(pa.py_buffer(buf)),
                 read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
                 parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False, newlines_in_values=False),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.float64() if j in numeric else pa.string() for j, c in enumerate(names)},
+                    column_types={c: arrow_type[kinds[j]] if j in kinds else pa.string() for j, c in enumerate(names)},
+                    true_values=_spellings(_TRUE), false_values=_spellings(_FALSE),
                     null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False))
         except pa.ArrowInvalid as e:
             m = _ARROW_COLUMN_ERROR.search(str(e))
-            return int(m.group(1)) if m and int(m.group(1)) in numeric else None
+            return int(m.group(1)) if m and int(m.group(1)) in kinds else None
         except pa.ArrowNotImplementedError:
             return None
         return table
@@ -540,73 +564,77 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], list[i
     # the first lines first (label rows, a marker near the top): a failed column costs no full parse
     cut = bytes(body[: 1 << 16]).rfind(b"\n")
     if 0 < cut < len(body) - 1:
-        while numeric:
-            got = parse(body[: cut + 1], numeric)
+        while any(k != "bool" for k in kinds.values()):
+            got = parse(body[: cut + 1], kinds)
             if got is None:
                 return None
             if isinstance(got, int):
-                numeric.discard(got)
+                del kinds[got]
                 continue
-            numeric -= {j for j in numeric if not np.isfinite(got.column(j).to_numpy()).all()}
+            kinds = {j: k for j, k in kinds.items() if _fits(k, got.column(j))}
             break
     for _ in range(retries + 1):
-        if not numeric:
+        # a column of numbers or years parsed on every line is what rules out label rows under the header
+        if not any(k != "bool" for k in kinds.values()):
             return None
-        table = parse(body, numeric)
+        table = parse(body, kinds)
         if table is None:
             return None
         if isinstance(table, int):
-            numeric.discard(table)
+            del kinds[table]
             continue
         if lines is not None and table.num_rows != lines - 1:   # a quoted line break: records and lines differ
             return None
-        cols: dict[int, object] = {}
-        bad = []
-        for j in range(len(names)):
-            col = table.column(j)
-            if j in numeric:
-                arr = col.to_numpy()
-                if not np.isfinite(arr).all():
-                    bad.append(j)
-                cols[j] = arr
-            else:
-                cols[j] = col.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+        bad = [j for j, k in kinds.items() if not _fits(k, table.column(j))]
         if bad:
-            numeric -= set(bad)
+            kinds = {j: k for j, k in kinds.items() if j not in bad}
             continue
         index = pd.RangeIndex(2, table.num_rows + 2)
-        for v in cols.values():
-            if isinstance(v, pd.Series):
-                v.index = index
+        cols: dict[int, object] = {}
+        for j in range(len(names)):
+            col = table.column(j)
+            if kinds.get(j) == "year":
+                cols[j] = col.to_numpy().astype(np.int64)   # whole numbers (checked): exact
+            elif j in kinds:
+                cols[j] = col.to_numpy()
+            else:
+                cols[j] = col.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+                cols[j].index = index
         df = pd.DataFrame(cols, index=index, copy=False)
-        return _TypedCSV(header, df, frozenset(numeric))
+        return _TypedCSV(header, df, frozenset(kinds))
     return None
 
 
-def _typed_columns(table: str, opts: _Options, header: list[str]) -> list[int]:
-    """The columns of a CSV header that :func:`_typed_csv` may parse as numbers.
+#: the kinds of the contract's columns that the typed parse reads, by the type it reads them as
+_TYPED_KINDS = {"amount": "number", "number": "number", "count": "number", "year": "year", "bool": "bool"}
+#: the typed parse's array for each kind (numpy dtype kind)
+_TYPED_DTYPE_KIND = {"f": "number", "i": "year", "b": "bool"}
 
-    Those the contract reads as amounts, numbers or counts, and, for amounts, with no unit
-    to convert (no unit or currency in the header, none in ``units=`` for the table, no
-    preset unit): their values are used as parsed. None at all when the table's layout is
-    not plain: ``header_rows=`` given, an empty header cell, report periods in the headers
-    (a wide panel), fewer than two columns.
+
+def _typed_columns(table: str, opts: _Options, header: list[str]) -> dict[int, str]:
+    """The columns of a CSV header that :func:`_typed_csv` may parse as values, with their kind.
+
+    Those the contract reads as amounts, numbers or counts (``"number"``), years (``"year"``)
+    and yes/no (``"bool"``), and, for amounts, with no unit to convert (no unit or currency in the
+    header, none in ``units=`` for the table, no preset unit): their values are used as parsed.
+    None at all when the table's layout is not plain: ``header_rows=`` given, an empty header
+    cell, report periods in the headers (a wide panel), fewer than two columns.
     """
     if opts.header_rows.get(table, opts.header_rows.get(None)) is not None:
-        return []
+        return {}
     cells = [str(h).strip() for h in header]
     if len(cells) < 2 or not all(cells) or any(split_header(h).period for h in cells):
-        return []
+        return {}
     unit_given = bool(opts.units.get(table)) or bool(opts.preset and PRESETS[opts.preset].default_unit)
-    out = []
+    out = {}
     for j, h in enumerate(cells):
         r = resolve_header(h, table, user=opts.mapping, preset=opts.preset)
         kind = column_kind(table, r.target) if r.target else None
-        if kind not in ("amount", "number", "count"):
+        if kind not in _TYPED_KINDS:
             continue
         if kind == "amount" and (unit_given or r.unit_texts or r.required_units or r.currency):
             continue
-        out.append(j)
+        out[j] = _TYPED_KINDS[kind]
     return out
 
 
@@ -1139,8 +1167,8 @@ class _Builder:
             cols[j] = raw[c] if full.all() else raw[c].mask(~full)
         body = pd.DataFrame(cols, index=raw.index, copy=False)
         index = raw.index.to_numpy()
-        # no label rows under the header: a label row has text in every number column, and these
-        # columns hold numbers on every line (header_rows= given never comes here)
+        # no label rows under the header: a label row has text in every number column, and the typed
+        # columns include one of numbers or years on every line (header_rows= given never comes here)
         src.meta["header_rows"] = 1
         labels: list[list[str]] = [[] for _ in header]
         body.columns = range(len(header))
@@ -1267,8 +1295,8 @@ class _Builder:
             name = r.target or r.source
             kind = column_kind(t, r.target) if r.target else None
             unit = self._unit(t, r, kind, problems)
-            if (numbers is not None and j in numbers and kind in ("amount", "number", "count")
-                    and unit in (None, 1) and len(numbers[j]) == len(idx)):
+            if (numbers is not None and j in numbers and unit in (None, 1) and len(numbers[j]) == len(idx)
+                    and _TYPED_KINDS.get(kind) == _TYPED_DTYPE_KIND.get(numbers[j].dtype.kind)):
                 out[name] = pd.Series(numbers[j], index=idx)  # what validation would make of the text
                 continue
             if typed:
@@ -1836,7 +1864,9 @@ def read_dataset(path, *, mapping=None, preset=None, units=None, sheets=None, he
         Number of header rows (CSMAR exports have 3: code, Chinese name, unit); detected
         when not given. Per table: ``{"financials": 3}``.
     validate : bool
-        Normalise and check the tables (default). ``False`` returns them as read.
+        Normalise and check the tables (default). ``False`` returns them as read: no row
+        excluded, no check; a CSV column of plain values comes as the parser typed it (numbers,
+        whole-number years, yes/no as bool — as a Parquet file gives them), any other as text.
     limits : finsupport.data.safety.Limits, optional
         Limits for untrusted workbooks (file size, zip members, ratio, cells, macros).
     engine : {"pandas", "dask"}

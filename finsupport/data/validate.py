@@ -163,6 +163,32 @@ def _arrow_strings(s: pd.Series):
     return arr
 
 
+class TextCodes:
+    """A text column encoded once: ``index`` (int64; -1 where missing) into the distinct ``values``
+    (a pyarrow array). Equal cells get equal codes, so the checks that compare firm codes (repeated
+    rows and keys, codes missing from the firms table) hash each code once, not once per check."""
+
+    def __init__(self, index: np.ndarray, values) -> None:
+        self.index = index
+        self.values = values
+
+    @classmethod
+    def of(cls, s: pd.Series) -> TextCodes | None:
+        """The codes of an Arrow text column (None for any other column or without pyarrow)."""
+        arr = getattr(s.array, "_pa_array", None)
+        if arr is None or str(arr.type) not in ("string", "large_string"):
+            return None
+        import pyarrow.compute as pc
+
+        enc = arr.dictionary_encode()   # one dictionary for every chunk
+        enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
+        return cls(np.asarray(pc.fill_null(enc.indices, -1), dtype=np.int64), enc.dictionary)
+
+    def keep(self, mask: np.ndarray) -> TextCodes:
+        """The codes of the rows where ``mask`` holds (the column after excluding the others)."""
+        return TextCodes(self.index[mask], self.values)
+
+
 def to_float(s: pd.Series) -> pd.Series | None:
     """Text cells to floats, correctly rounded (pyarrow's parser); None where a cell is not a plain number."""
     arr = _arrow_strings(s)
@@ -189,8 +215,13 @@ def non_ascii(s: pd.Series) -> pd.Series:
     return s.astype("string").str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
 
 
-def isin_values(s: pd.Series, values) -> np.ndarray:
-    """``s.isin(values)`` as a boolean array, fast for many text values (firm codes)."""
+def isin_values(s: pd.Series, values, *, codes: TextCodes | None = None) -> np.ndarray:
+    """``s.isin(values)`` as a boolean array, fast for many text values (firm codes).
+
+    ``codes``: the column's :class:`TextCodes`, if made: each distinct code is looked up once."""
+    if codes is not None and len(codes.index) == len(s):
+        hit = isin_values(pd.Series(pd.arrays.ArrowStringArray(codes.values)), values)
+        return np.append(hit, False)[codes.index]   # -1 (missing) takes the appended False
     if pd.api.types.is_string_dtype(s.dtype):
         arr = _arrow_strings(s)
         if arr is not None:
@@ -227,6 +258,8 @@ def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: st
             log.add(stage=stage, table=table, column=column, rows=rows, issue="year given as a date",
                     action="repaired", detail="date reduced to its calendar year")
         return out
+    if s.dtype == np.int64 and (not len(s) or (s.min() >= 1900 and s.max() <= 2200)):
+        return pd.Series(pd.arrays.IntegerArray(s.to_numpy(), np.zeros(len(s), dtype=bool)), index=s.index)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         f = s.astype(float)
         plain = f.isna() | ((f % 1 == 0) & (f >= 1900) & (f <= 2200))
@@ -461,12 +494,17 @@ def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems:
     return df, True
 
 
-def _row_hash(df: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row over every column; equal rows (as ``duplicated`` compares them) hash alike."""
+def _row_hash(df: pd.DataFrame, codes: dict[str, TextCodes] | None = None) -> np.ndarray:
+    """A 64-bit hash of each row over every column; equal rows (as ``duplicated`` compares them) hash alike.
+
+    ``codes``: :class:`TextCodes` of text columns, by name, used instead of encoding them again."""
     h = np.zeros(len(df), dtype=np.uint64)
     for j in range(df.shape[1]):
         s = df.iloc[:, j]
-        if pd.api.types.is_float_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
+        given = (codes or {}).get(df.columns[j])
+        if given is not None and len(given.index) == len(s):
+            x = given.index.astype(np.uint64)   # a copy (-1 for missing wraps to one value)
+        elif pd.api.types.is_float_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
             v = s.to_numpy(dtype=float) + 0.0  # -0.0 equals 0.0
             v[np.isnan(v)] = np.nan  # one NaN
             x = v.view(np.uint64)
@@ -496,7 +534,8 @@ def _row_hash(df: pd.DataFrame) -> np.ndarray:
     return h
 
 
-def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None) -> pd.Series:
+def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None,
+                codes: dict[str, TextCodes] | None = None) -> pd.Series:
     """``df.duplicated(keep=keep)`` over every column, comparing whole rows only where a few columns agree.
 
     Identical rows agree on any columns and hash alike, so the rows whose hash over the
@@ -508,7 +547,7 @@ def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None) -> p
         within = [c for c in df.columns if c in ("firm_id", "year")
                   or (pd.api.types.is_float_dtype(df[c].dtype) and not isinstance(df[c].dtype, pd.ArrowDtype))]
     # rows whose hash repeats (equal rows hash alike; a collision only adds a row to compare)
-    h = _row_hash(df[within] if within else df)
+    h = _row_hash(df[within] if within else df, codes)
     srt = np.sort(h)
     rep = srt[1:][srt[1:] == srt[:-1]]
     cand = np.isin(h, rep) if len(rep) else np.zeros(len(h), dtype=bool)
@@ -518,6 +557,19 @@ def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None) -> p
     return out
 
 
+def _duplicated_key(df: pd.DataFrame, key: list[str], ids: TextCodes | None) -> pd.Series:
+    """``df.duplicated(key, keep=False)``; for (firm, year) from the firm codes and whole-number years."""
+    if ids is not None and key == ["firm_id", "year"] and len(ids.index) == len(df):
+        year = df["year"]
+        if pd.api.types.is_integer_dtype(year.dtype) and not year.isna().any() and len(df):
+            y = year.to_numpy(dtype=np.int64)
+            # one int64 per (firm, year): the firm's code (missing: -1) times the span of years, plus the year
+            span = int(y.max() - y.min()) + 1
+            both = (ids.index + 1) * span + (y - y.min())
+            return pd.Series(pd.Series(both).duplicated(keep=False).to_numpy(), index=df.index)
+    return df.duplicated(key, keep=False)
+
+
 def validate_dataset(data, *, stage: str = "validate") -> None:
     """Normalise and check every table of ``data`` in place; raise one DataError listing all problems."""
     log = data.quality
@@ -525,6 +577,7 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
     tables = data.tables()
     task = current_task()  # a run's "validate" stage: each table, then the checks across tables
     task.expect(len(tables) + 1, "tables")
+    firm_codes: dict[str, TextCodes] = {}
     for name, df in tables.items():
         task.note(f"{name}, {len(df):,} rows")
         task.advance(1)
@@ -547,9 +600,12 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                     problems.append({"table": name, "column": col, "rows": list(df.index[neg.fillna(False)]),
                                      "message": "negative values where none are possible",
                                      "hint": "check the sign convention of the export"})
+        # the firm codes encoded once for the checks below and the look-up in the firms table
+        ids = TextCodes.of(df["firm_id"]) if "firm_id" in df.columns else None
+        codes = {"firm_id": ids} if ids is not None else None
         # a grant or investment listed twice with every value equal: often a file appended twice
         # (a row repeats an earlier one exactly when some row is duplicated: one pass finds both)
-        rep = _duplicated(df, keep="first") if not spec.key and len(df) else None
+        rep = _duplicated(df, keep="first", codes=codes) if not spec.key and len(df) else None
         if rep is not None and rep.any():
             sel = df[rep]
             log.add(stage=stage, table=name, rows=sel.index, issue="identical rows", action="flagged",
@@ -557,15 +613,19 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                     detail="every value equals an earlier row's; both are counted — remove one if the file was "
                            "appended twice")
         if spec.key and all(k in df.columns for k in spec.key):
-            dup_all = _duplicated(df, keep="first", within=list(spec.key))
+            dup_all = _duplicated(df, keep="first", within=list(spec.key), codes=codes)
             df = _exclude(df, dup_all, log, name, "exact duplicate row", "identical to an earlier row; kept once", stage)
-            dup_key = df.duplicated(list(spec.key), keep=False)
+            if ids is not None and dup_all.any():
+                ids = ids.keep(~dup_all.to_numpy())
+            dup_key = _duplicated_key(df, list(spec.key), ids)
             if dup_key.any():
                 keys = df.loc[dup_key, list(spec.key)].astype(str).agg("/".join, axis=1)
                 problems.append({"table": name, "column": ", ".join(spec.key), "rows": list(df.index[dup_key]),
                                  "message": f"the same key appears with different values ({', '.join(keys.unique()[:3])})",
                                  "hint": "remove the conflicting duplicates (often a bad merge) so that each key appears once"})
         tables[name] = df
+        if ids is not None:
+            firm_codes[name] = ids
     # orphans: rows for firms that are not in the firms table
     task.note("firm codes across tables")
     firms = tables.get("firms")
@@ -574,7 +634,7 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
         for name, df in tables.items():
             if name == "firms" or "firm_id" not in df.columns:
                 continue
-            found = isin_values(df["firm_id"], known)
+            found = isin_values(df["firm_id"], known, codes=firm_codes.get(name))
             df, repaired = _reconcile_ids(df, known, name, log, problems, stage, found=found)
             orphan = ~(isin_values(df["firm_id"], known) if repaired else found) & df["firm_id"].notna()
             if orphan.any():
