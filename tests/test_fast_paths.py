@@ -181,6 +181,32 @@ def test_checks_on_encoded_firm_codes_equal_pandas(rows, cut, keep, known):
     np.testing.assert_array_equal(validate.isin_values(df["firm_id"][mask], known, codes=kept), expected[mask])
 
 
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["000001", "000002", "000003"]), st.sampled_from([2019, 2020]),
+                               st.sampled_from([1.0, 2.0])), min_size=1, max_size=14))
+def test_keyed_tables_exclude_identical_rows_and_name_conflicting_keys_as_pandas_does(rows):
+    """Financials (key: firm, year): a row identical to an earlier one is excluded and logged; the keys
+    that still repeat are an error naming every row that holds them — as ``duplicated`` says."""
+    from finsupport.data.dataset import Dataset
+
+    fin = pd.DataFrame(rows, columns=["firm_id", "year", "revenue"]).astype({"firm_id": "string[pyarrow]"})
+    fin.index = np.arange(len(fin)) + 2
+    exact = fin.duplicated(keep="first")
+    left = fin[~exact]
+    conflict = list(left.index[left.duplicated(["firm_id", "year"], keep=False)])
+    firms = pd.DataFrame({"firm_id": pd.Series(["000001", "000002", "000003"], dtype="string[pyarrow]")})
+    try:
+        d = Dataset(firms=firms, financials=fin)
+    except DataError as e:
+        assert conflict and [p["rows"] for p in e.problems if p["column"] == "firm_id, year"] == [conflict]
+        return
+    assert not conflict
+    log = d.quality.to_frame()
+    excluded = log[log["issue"] == "exact duplicate row"]
+    assert sorted(int(r) for r in excluded["row"]) == list(fin.index[exact])
+    assert list(d.financials.index) == list(left.index)
+
+
 def test_whole_number_years_read_as_the_float_path_reads_them():
     years = pd.Series([2019, 1900, 2200, 2019], index=[5, 6, 7, 9], dtype=np.int64)
     fast = validate._years(years, "financials", "year", None, [], "validate")

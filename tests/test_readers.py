@@ -181,6 +181,9 @@ def test_parquet_integer_codes_get_their_zeros_back(tmp_path):
     data = read_dataset(d)
     assert list(data.financials["firm_id"]) == ["000001", "000002"]
     assert data.provenance["format"] == "csv+parquet"
+    raw = (d / "financials.parquet").read_bytes()   # hashed from the bytes it was read from
+    t = data.provenance["tables"]["financials"]
+    assert (t["sha256"], t["size"]) == (hashlib.sha256(raw).hexdigest(), len(raw))
 
 
 def test_validate_false_returns_tables_as_read(tmp_path):

@@ -260,8 +260,8 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
                 if p not in grids:
                     task.note(f"parsing {p.name}, {p.stat().st_size / 1e6:,.1f} MB")
                     suffix = p.suffix.lower()
-                    # a CSV file is read once, and hashed from the bytes read
-                    info = {} if suffix == ".csv" else _file_info(p)
+                    # a CSV or Parquet file is read once, and hashed from the bytes read
+                    info = {} if suffix in (".csv", ".parquet", ".pq") else _file_info(p)
                     # plain-number columns parsed as numbers straight away (not for a survey file,
                     # whose columns feed several tables)
                     typed = None if p in survey else functools.partial(_typed_columns, t, opts)
@@ -641,7 +641,16 @@ def _typed_columns(table: str, opts: _Options, header: list[str]) -> dict[int, s
 # -- Parquet -----------------------------------------------------------------------
 def _read_parquet(path: Path, table: str, info: dict) -> _Source:
     try:
-        df = pd.read_parquet(path)
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(problems=[_problem(table, f"cannot read {path.name} ({e.strerror or e})",
+                                           "check the file's permissions")]) from None
+    # the file's hash on a second thread while it is decoded (both let go of the interpreter lock)
+    digest = hashlib.sha256()
+    hasher = threading.Thread(target=digest.update, args=(data,))
+    hasher.start()
+    try:
+        df = pd.read_parquet(io.BytesIO(data))
     except ImportError as e:
         raise DataError(problems=[_problem(table, f"cannot read {path.name}: {e}",
                                            "install pyarrow (pip install 'finsupport[parquet]') or use CSV")]) from None
@@ -649,6 +658,9 @@ def _read_parquet(path: Path, table: str, info: dict) -> _Source:
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise DataError(problems=[_problem(table, f"cannot open {path.name} as Parquet ({type(e).__name__}: {msg})",
                                            "export the table again (or as CSV)")]) from None
+    finally:
+        hasher.join()
+    info = {**info, "sha256": digest.hexdigest(), "size": len(data)}
     df = df.reset_index(drop=True) if not isinstance(df.index, pd.RangeIndex) else df
     df.index = pd.RangeIndex(1, len(df) + 1)
     return _Source(table, path.name, "parquet", frame=df, meta=dict(info))

@@ -548,9 +548,7 @@ def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None,
                   or (pd.api.types.is_float_dtype(df[c].dtype) and not isinstance(df[c].dtype, pd.ArrowDtype))]
     # rows whose hash repeats (equal rows hash alike; a collision only adds a row to compare)
     h = _row_hash(df[within] if within else df, codes)
-    srt = np.sort(h)
-    rep = srt[1:][srt[1:] == srt[:-1]]
-    cand = np.isin(h, rep) if len(rep) else np.zeros(len(h), dtype=bool)
+    cand = pd.Series(h).duplicated(keep=False).to_numpy()   # a hash table: no sort
     out = pd.Series(False, index=df.index)
     if cand.any():
         out[cand] = df[cand].duplicated(keep=keep).to_numpy()
@@ -558,7 +556,9 @@ def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None,
 
 
 def _duplicated_key(df: pd.DataFrame, key: list[str], ids: TextCodes | None) -> pd.Series:
-    """``df.duplicated(key, keep=False)``; for (firm, year) from the firm codes and whole-number years."""
+    """``df.duplicated(key, keep=False)``; for the firm, or the firm and a whole-number year, from the firm codes."""
+    if ids is not None and key == ["firm_id"] and len(ids.index) == len(df):
+        return pd.Series(pd.Series(ids.index).duplicated(keep=False).to_numpy(), index=df.index)
     if ids is not None and key == ["firm_id", "year"] and len(ids.index) == len(df):
         year = df["year"]
         if pd.api.types.is_integer_dtype(year.dtype) and not year.isna().any() and len(df):
@@ -613,11 +613,18 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                     detail="every value equals an earlier row's; both are counted — remove one if the file was "
                            "appended twice")
         if spec.key and all(k in df.columns for k in spec.key):
-            dup_all = _duplicated(df, keep="first", within=list(spec.key), codes=codes)
+            # identical rows share their key: both checks look only at the rows whose key repeats
+            repeats = _duplicated_key(df, list(spec.key), ids).to_numpy()
+            dup_all = pd.Series(False, index=df.index)
+            if repeats.any():
+                dup_all[repeats] = df[repeats].duplicated(keep="first").to_numpy()
             df = _exclude(df, dup_all, log, name, "exact duplicate row", "identical to an earlier row; kept once", stage)
-            if ids is not None and dup_all.any():
-                ids = ids.keep(~dup_all.to_numpy())
-            dup_key = _duplicated_key(df, list(spec.key), ids)
+            if dup_all.any():
+                repeats = repeats[~dup_all.to_numpy()]
+                ids = ids.keep(~dup_all.to_numpy()) if ids is not None else None
+            dup_key = pd.Series(False, index=df.index)
+            if repeats.any():   # a key that repeated only in a row now excluded is single again
+                dup_key[repeats] = df[repeats].duplicated(list(spec.key), keep=False).to_numpy()
             if dup_key.any():
                 keys = df.loc[dup_key, list(spec.key)].astype(str).agg("/".join, axis=1)
                 problems.append({"table": name, "column": ", ".join(spec.key), "rows": list(df.index[dup_key]),
