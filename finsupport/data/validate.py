@@ -548,17 +548,38 @@ def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None,
                   or (pd.api.types.is_float_dtype(df[c].dtype) and not isinstance(df[c].dtype, pd.ArrowDtype))]
     # rows whose hash repeats (equal rows hash alike; a collision only adds a row to compare)
     h = _row_hash(df[within] if within else df, codes)
-    cand = pd.Series(h).duplicated(keep=False).to_numpy()   # a hash table: no sort
+    cand = _repeats(h)
     out = pd.Series(False, index=df.index)
     if cand.any():
         out[cand] = df[cand].duplicated(keep=keep).to_numpy()
     return out
 
 
+def _repeats(v: np.ndarray, n_values: int | None = None) -> np.ndarray:
+    """Rows whose value occurs more than once (``duplicated(keep=False)``).
+
+    Values from 0 to ``n_values`` (not many more than rows) are counted directly. 64-bit
+    hashes (``n_values=None``) are first counted by bucket, their leading bits, a fixed-size count that
+    costs neither a sort nor a hash table over every row; only the rows that share a bucket
+    (about a fifth) are compared exactly."""
+    n = len(v)
+    if n_values is not None and n_values <= 8 * n + 1024:
+        return np.bincount(v, minlength=n_values)[v] > 1 if n else np.zeros(0, dtype=bool)
+    if n_values is not None or n < 1 << 16:   # sparse values, or few rows: pandas' hash table
+        return pd.Series(v).duplicated(keep=False).to_numpy()
+    bits = min(n.bit_length() + 2, 26)
+    bucket = (v.astype(np.uint64, copy=False) >> np.uint64(64 - bits)).astype(np.intp)
+    shared = np.bincount(bucket, minlength=1 << bits)[bucket] > 1
+    out = np.zeros(n, dtype=bool)
+    if shared.any():
+        out[shared] = pd.Series(v[shared]).duplicated(keep=False).to_numpy()
+    return out
+
+
 def _duplicated_key(df: pd.DataFrame, key: list[str], ids: TextCodes | None) -> pd.Series:
     """``df.duplicated(key, keep=False)``; for the firm, or the firm and a whole-number year, from the firm codes."""
     if ids is not None and key == ["firm_id"] and len(ids.index) == len(df):
-        return pd.Series(pd.Series(ids.index).duplicated(keep=False).to_numpy(), index=df.index)
+        return pd.Series(_repeats(ids.index + 1, len(ids.values) + 1), index=df.index)
     if ids is not None and key == ["firm_id", "year"] and len(ids.index) == len(df):
         year = df["year"]
         if pd.api.types.is_integer_dtype(year.dtype) and not year.isna().any() and len(df):
@@ -566,7 +587,7 @@ def _duplicated_key(df: pd.DataFrame, key: list[str], ids: TextCodes | None) -> 
             # one int64 per (firm, year): the firm's code (missing: -1) times the span of years, plus the year
             span = int(y.max() - y.min()) + 1
             both = (ids.index + 1) * span + (y - y.min())
-            return pd.Series(pd.Series(both).duplicated(keep=False).to_numpy(), index=df.index)
+            return pd.Series(_repeats(both, (len(ids.values) + 1) * span), index=df.index)
     return df.duplicated(key, keep=False)
 
 
