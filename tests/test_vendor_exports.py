@@ -57,6 +57,27 @@ def csmar(tmp_path_factory):
     return fs.read_dataset(csmar_folder(tmp_path_factory.mktemp("csmar")), preset="csmar")
 
 
+def test_files_merged_into_one_table_are_read_as_text(tmp_path, monkeypatch):
+    """The files merged into one table (balance sheet + income statement + …) are compared cell by
+    cell as read: none of them takes the typed parse, so a value typed in one file and written as
+    text in the other cannot look different (or a repeated row distinct). A table read from one
+    file does."""
+    import finsupport.data.readers as readers
+
+    offered: dict[str, bool] = {}
+    real = readers._read_csv
+
+    def spy(path, table, info, *, typed=None):
+        offered[path.name] = typed is not None
+        return real(path, table, info, typed=typed)
+
+    monkeypatch.setattr(readers, "_read_csv", spy)
+    data = fs.read_dataset(csmar_folder(tmp_path), preset="csmar")
+    merged = [s["file"] for s in data.provenance["tables"]["financials"]["sources"] if s["file"].endswith(".csv")]
+    assert merged and not any(offered[f] for f in merged)
+    assert offered["FN_Fn056.csv"] and offered["TRD_Co.csv"]   # grants and firms: one file each
+
+
 def test_b74_csmar_files_recognised_by_their_own_names_and_merged(csmar):
     src = csmar.provenance["tables"]["financials"]
     assert [s["file"] for s in src["sources"]] == ["CG_Ybasic.csv", "FS_Combas.xlsx", "FS_Comins.csv",

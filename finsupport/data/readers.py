@@ -262,9 +262,11 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
                     suffix = p.suffix.lower()
                     # a CSV or Parquet file is read once, and hashed from the bytes read
                     info = {} if suffix in (".csv", ".parquet", ".pq") else _file_info(p)
-                    # plain-number columns parsed as numbers straight away (not for a survey file,
-                    # whose columns feed several tables)
-                    typed = None if p in survey else functools.partial(_typed_columns, t, opts)
+                    # plain columns parsed as values straight away, for a table read from one file:
+                    # not for a survey file (its columns feed several tables), nor for the files of
+                    # one table that are merged or stacked (their rows are compared as text)
+                    typed = (None if p in survey or len(found[t]) > 1
+                             else functools.partial(_typed_columns, t, opts))
                     grids[p] = (_read_csv(p, t, info, typed=typed) if suffix == ".csv" else
                                 _read_xlsx_table(p, t, opts, log, prov, info) if suffix == ".xlsx" else
                                 _read_parquet(p, t, info))
