@@ -114,7 +114,9 @@ def bare_parse(folder: Path, fmt: str, repeat: int = 3) -> float:
 
 
 def child(config: str, out: str) -> None:
-    """The run process: one `finsupport run`, then its timings as one JSON line on stdout."""
+    """The run process: one `finsupport run`, then its timings as one JSON line on stdout; the
+    process ends as the ``finsupport`` command ends it (:func:`finsupport.cli.end_process`)."""
+    from finsupport.cli import end_process
     from finsupport.run import run
 
     res = run(config, out=out, progress=False)
@@ -122,6 +124,7 @@ def child(config: str, out: str) -> None:
     print(json.dumps({"timings": res.timings, "details": res.timing_details, "input_bytes": size,
                       "rows": {n: len(df) for n, df in res.data.tables().items()},
                       "outputs": {k: str(v) for k, v in res.outputs.items()}}))
+    end_process(0)
 
 
 def _tree_rss(pid: int) -> int:

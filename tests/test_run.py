@@ -133,6 +133,36 @@ def test_console_script_runs():
 
 
 @pytest.mark.slow
+def test_the_command_ends_its_process_with_everything_written(tmp_path):
+    """``finsupport run`` as a process: the summary reaches a pipe in full, the outputs and the
+    manifest are on disk, the exit code is the run's (the process ends without freeing its tables)."""
+    out = tmp_path / "r"
+    res = subprocess.run([sys.executable, "-m", "finsupport.cli", "run", "--quiet", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("finsupport run ") and res.stdout.rstrip().endswith("manifest.json")
+    manifest = json.loads((out / "robotics44" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["outputs"]["workbook"]["sha256"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[measure]\nsubsidy_basis = "paid"\n')
+    res = subprocess.run([sys.executable, "-m", "finsupport.cli", "run", str(bad)], capture_output=True, text=True)
+    assert res.returncode == 3 and "measure.subsidy_basis" in res.stderr
+
+
+def test_the_process_waits_for_a_thread_still_running(tmp_path):
+    """With another thread still at work the process exits normally, so that thread finishes."""
+    flag = tmp_path / "done"
+    code = ("import threading, time, pathlib\n"
+            "from finsupport.cli import end_process\n"
+            f"p = pathlib.Path({str(flag)!r})\n"
+            "threading.Thread(target=lambda: (time.sleep(0.3), p.write_text('x'))).start()\n"
+            "print('out', end='')\n"
+            "end_process(5)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 5 and res.stdout == "out" and flag.exists()
+
+
+@pytest.mark.slow
 def test_wheel_ships_the_embedded_dataset(tmp_path):
     """`pip install .` must carry datasets/robotics44 and the reference tables."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",

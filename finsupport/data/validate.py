@@ -91,7 +91,8 @@ def _as_text(s: pd.Series) -> pd.Series:
     out = s.astype("string")
     if _edge_space(out) is not False:   # nothing to strip in a column read by finsupport's reader
         out = out.str.strip()
-    return out.mask(_is_marker(out))
+    marker = _is_marker(out)
+    return out.mask(marker) if marker.any() else out   # no copy of a column without markers
 
 
 _MARKER_LEN = max(len(m) for m in MISSING_MARKERS)
