@@ -1470,7 +1470,9 @@ class _Builder:
                 self.note(t, "spaces around a code", "repaired", rows=idx[spaced.to_numpy()], column=name,
                           detail="leading/trailing spaces removed")
         empty = _empty(stripped)
-        stripped = stripped.mask(empty if empty is not None else stripped == "")
+        empty = empty if empty is not None else (stripped == "").fillna(False).to_numpy(dtype=bool)
+        if empty.any():   # no copy of a column without empty cells
+            stripped = stripped.mask(empty)
         if not (kind in ("amount", "number", "count") and factor and factor != 1):
             return stripped
         out = stripped.astype(object).where(stripped.notna(), None)
