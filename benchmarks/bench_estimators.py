@@ -28,7 +28,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from finsupport.estimate.bacon import bacon_decomposition
 from finsupport.estimate.cs_core import att_gt
+from finsupport.estimate.event_study import event_study
 from finsupport.estimate.imputation import imputation_did
 from finsupport.estimate.panel import analysis_panel
 from finsupport.estimate.sun_abraham import sun_abraham
@@ -170,7 +172,7 @@ def warm_up(n_firms: int = 2_000) -> None:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         bench_att_gt(p, 99, csdid=True)
-        for fn in (bench_twfe, bench_sun_abraham, bench_imputation):
+        for fn in (bench_twfe, bench_event_study, bench_bacon, bench_sun_abraham, bench_imputation):
             with contextlib.suppress(Exception):
                 fn(p)
     REPEAT = repeat
@@ -190,6 +192,53 @@ def bench_twfe(p: pd.DataFrame) -> None:
     fit, t_pf = _timed(lambda: pf.feols("share ~ treated | unit + year", data=p, vcov={"CRV1": "unit"}))
     print(f"  pyfixest    {t_pf:8.2f} s   coef {fit.coef()['treated']:.6f} (SE {fit.se()['treated']:.6f})")
     print(f"  ratio finsupport / pyfixest = {t_ours / t_pf:.2f} (target ≤ 1.00)")
+
+
+def bench_event_study(p: pd.DataFrame) -> None:
+    """The run's event study: event time binned at −4 and 4, reference −1, firm and year effects,
+    clustered by firm; pyfixest fits the same regression (the binned dummies, never-treated firms
+    at the reference), so the coefficients agree."""
+    import warnings
+
+    print(f"\nevent_study on {len(p):,} rows, window [-4, 4], reference -1, firm and year effects, clustered by firm")
+    ours, t_ours = _timed(lambda: event_study(p, outcome="share", unit="unit", time="year", cohort="cohort",
+                                              window=(-4, 4)))
+    b = float(ours.tidy().set_index("term").loc["e=0", "estimate"])
+    print(f"  finsupport  {t_ours:8.2f} s   e=0 {b:.6f}")
+    peers: dict[str, float] = {}
+    try:
+        import pyfixest as pf
+    except ImportError:
+        print("  pyfixest    not installed (pip install -e '.[peers]')")
+    else:
+        q = p.assign(rel=np.where(p["cohort"] > 0, np.clip(p["year"] - p["cohort"], -4, 4), -1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit, t_pf = _timed(lambda: pf.feols("share ~ i(rel, ref=-1) | unit + year", data=q,
+                                                vcov={"CRV1": "unit"}))
+        coef = fit.coef()
+        b_pf = float(coef[[k for k in coef.index if k.endswith("::0") or k.endswith("[T.0]")][0]])
+        print(f"  pyfixest    {t_pf:8.2f} s   e=0 {b_pf:.6f}; |difference| {abs(b_pf - b):.1e}")
+        peers["pyfixest"] = t_pf
+    _ratios(t_ours, peers)
+
+
+def bench_bacon(p: pd.DataFrame) -> None:
+    print(f"\nbacon_decomposition (Goodman-Bacon), {p['unit'].nunique():,} firms × {p['year'].nunique()} years")
+    ours, t_ours = _timed(lambda: bacon_decomposition(p, outcome="share", unit="unit", time="year", cohort="cohort"))
+    print(f"  finsupport  {t_ours:8.2f} s   TWFE {ours.twfe_estimate:.6f}")
+    peers: dict[str, float] = {}
+    try:
+        from diff_diff import BaconDecomposition
+    except ImportError:
+        print("  diff-diff   not installed (pip install -e '.[peers]')")
+    else:
+        dd, t_dd = _timed(lambda: BaconDecomposition(weights="exact").fit(p, outcome="share", unit="unit",
+                                                                          time="year", first_treat="cohort"))
+        b = float(dd.twfe_estimate)
+        print(f"  diff-diff   {t_dd:8.2f} s   TWFE {b:.6f}; |difference| {abs(b - ours.twfe_estimate):.1e}")
+        peers["diff-diff"] = t_dd
+    _ratios(t_ours, peers)
 
 
 def _ratios(t_ours: float, peers: dict[str, float]) -> None:
@@ -283,7 +332,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--firms", type=int, default=100_000)
     ap.add_argument("--draws", type=int, default=999)
-    ap.add_argument("--only", choices=["att_gt", "twfe", "sun_abraham", "imputation"], default=None)
+    ap.add_argument("--only", choices=["att_gt", "twfe", "event_study", "bacon", "sun_abraham", "imputation"],
+                    default=None)
     ap.add_argument("--no-warmup", action="store_true", help="time cold (imports and compilation included)")
     ap.add_argument("--repeat", type=int, default=REPEAT, help="interleaved att_gt repetitions (median)")
     args = ap.parse_args()
@@ -296,6 +346,10 @@ def main() -> None:
         bench_att_gt(p, args.draws)
     if args.only in (None, "twfe"):
         bench_twfe(p)
+    if args.only in (None, "event_study"):
+        bench_event_study(p)
+    if args.only in (None, "bacon"):
+        bench_bacon(p)
     if args.only in (None, "sun_abraham"):
         bench_sun_abraham(p)
     if args.only in (None, "imputation"):
