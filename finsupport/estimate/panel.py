@@ -135,14 +135,26 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
 
 def _join_left(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     """``left.merge(right, on=["firm_id", "year"], how="left")``; by position when both have the
-    same keys in the same order (the usual case: tables of one panel), without hashing the ids."""
+    same keys in the same order (the usual case: tables of one panel), without hashing the ids.
+
+    Firm codes that are text on both sides keep the left's text type (a merge of two text types,
+    such as ``string`` and ``str``, would make them Python objects, slow in every later step)."""
     extra = [c for c in right.columns if c not in ("firm_id", "year")]
     if _same_keys(left, right) and not set(extra) & set(left.columns):
         out = pd.concat([left.reset_index(drop=True), right[extra].reset_index(drop=True)], axis=1)
-        # the key types the merge would give (ids of two string types come out as objects)
+        # the key types the merge would give, but text stays text
         keys = left.iloc[:0].merge(right.iloc[:0], on=["firm_id", "year"], how="left")
-        return out.astype({k: keys[k].dtype for k in ("firm_id", "year") if keys[k].dtype != out[k].dtype})
-    return left.merge(right, on=["firm_id", "year"], how="left")
+        return out.astype({k: keys[k].dtype for k in ("firm_id", "year")
+                           if keys[k].dtype != out[k].dtype and not _both_text(left[k], right[k])})
+    out = left.merge(right, on=["firm_id", "year"], how="left")
+    if _both_text(left["firm_id"], right["firm_id"]) and out["firm_id"].dtype != left["firm_id"].dtype:
+        out["firm_id"] = out["firm_id"].astype(left["firm_id"].dtype)
+    return out
+
+
+def _both_text(a: pd.Series, b: pd.Series) -> bool:
+    """Both columns of a pandas text type (not Python objects)."""
+    return all(pd.api.types.is_string_dtype(s.dtype) and s.dtype != object for s in (a, b))
 
 
 def _same_keys(left: pd.DataFrame, right: pd.DataFrame) -> bool:
