@@ -155,20 +155,23 @@ def _lagged(fin: pd.DataFrame, aw: pd.DataFrame, cols: list[str], lags) -> dict[
         return None
     if fy.isna().any() or ay.isna().any() or fin["firm_id"].isna().any() or aw["firm_id"].isna().any():
         return None
-    codes, uniques = _codes(fin["firm_id"], uniques=True)
-    firm = _positions(aw["firm_id"], uniques)   # −1: a firm without financials
+    # the awarded firms are coded (a few thousand), and the financials rows looked up among them: the
+    # rows of other firms are never needed
+    firm, uniques = _codes(aw["firm_id"], uniques=True)
+    codes = _positions(fin["firm_id"], uniques)   # −1: a firm without an award
     yr = fy.to_numpy(dtype=np.int64)
     lo, span = int(yr.min()), int(yr.max() - yr.min()) + 1
     if len(uniques) * span > 8 * len(fin) + 1024:   # too sparse for a table of positions
         return None
     first = np.full(len(uniques) * span, -1, dtype=np.int64)
-    key = codes * span + (yr - lo)
-    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)   # the first row of each firm-year wins
+    rows = np.flatnonzero(codes >= 0)
+    key = codes[rows] * span + (yr[rows] - lo)
+    first[key[::-1]] = rows[::-1]   # the first row of each firm-year wins
     values = {c: fin[c].to_numpy(dtype=float, na_value=np.nan) for c in cols if c in fin}
     out = {}
     for k in lags:
         y = ay.to_numpy(dtype=np.int64) - k
-        ok = (firm >= 0) & (y >= lo) & (y < lo + span)
+        ok = (y >= lo) & (y < lo + span)
         row = np.full(len(aw), -1, dtype=np.int64)
         row[ok] = first[firm[ok] * span + (y[ok] - lo)]
         hit = row >= 0

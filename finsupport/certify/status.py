@@ -142,8 +142,9 @@ def designation_status(data, *, tier: str = "little_giant", years: Iterable[int]
     if "batch" in first:
         batch[at[known]] = pd.to_numeric(first["batch"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[known]
     out["cohort"] = np.repeat(cohort, ny)
-    out["ever"] = out["cohort"] > 0
-    out["years_since"] = (out["year"] - out["cohort"]).where(out["ever"]).astype("Int64")
-    out["batch"] = np.repeat(batch, ny)
-    out["batch"] = out["batch"].astype("Int64")
+    ever = np.repeat(cohort > 0, ny)
+    out["ever"] = ever
+    # typed per firm, then repeated by position (a nullable array, not floats converted row by row)
+    out["years_since"] = pd.arrays.IntegerArray(out["year"].to_numpy() - out["cohort"].to_numpy(), ~ever)
+    out["batch"] = pd.Series(batch).astype("Int64").array.take(np.repeat(np.arange(nf), ny))
     return out[["firm_id", "year", "active", "cohort", "years_since", "ever", "highest_tier", "batch"]]

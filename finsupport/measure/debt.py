@@ -124,14 +124,14 @@ def log_debt(arr: dict, f: pd.DataFrame, log, first_year: str) -> None:
         return
     first = arr["first"]
     if first.any():
-        sel = f[first]
+        sel = f.loc[first, ["firm_id", "year"]]
         log.add(stage="measure", table="financials", column="interest_bearing_debt", rows=sel.index,
                 firm_id=sel["firm_id"], year=sel["year"], issue="no opening debt (first year or gap)",
                 action="flagged",
                 detail="average debt = closing debt" if first_year == "closing" else "debt benefit left missing")
     miss = arr["missing"] & ~(first & (first_year == "exclude"))
     if miss.any():
-        sel = f[miss]
+        sel = f.loc[miss, ["firm_id", "year"]]
         log.add(stage="measure", table="financials", column="interest_expense", rows=sel.index,
                 firm_id=sel["firm_id"], year=sel["year"], issue="debt benefit not computable", action="flagged",
                 detail="interest expense or interest-bearing debt missing; counted as zero in totals")

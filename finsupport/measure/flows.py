@@ -161,8 +161,8 @@ def support_flows(
         attrs = [c for c in ("sector", "province") if c in data.firms]
         if attrs:
             by_firm = data.firms.drop_duplicates("firm_id").set_index("firm_id")[attrs].reindex(px.firms)
-            for c in attrs:
-                out[c] = by_firm[c].take(px.codes).reset_index(drop=True)
+            for c in attrs:   # the values only: taking the firm-code index along would gather a million codes
+                out[c] = pd.Series(by_firm[c].array.take(px.codes), copy=False)
     out.attrs["components"] = list(opts.components)
     out.attrs["all_components"] = list(ALL_COMPONENTS)
     out.attrs["methods"] = opts.describe()

@@ -213,6 +213,15 @@ class _ShareRows:
             self.block[j] = df[c].to_numpy(dtype=float)
         self.valid = self.block[-1] > 0
         self._runs: tuple[np.ndarray, np.ndarray] | None = None
+        #: each grouping column's sorted codes and values (``_sorted_codes``), for the tables that share it
+        self.group_codes: dict[str, tuple[np.ndarray, object]] = {}
+
+    def amounts(self, idx: list[int], take: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+        """The block's rows ``idx`` at the columns ``take`` (taken in ``order``), C order: one gather."""
+        pos = take if order is None else take[order]
+        if idx == list(range(len(self.columns))):
+            return np.take(self.block, pos, axis=1)
+        return self.block[np.ix_(idx, pos)]
 
     def run_sums(self, take: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Kahan sums of every column over the firms' runs of the rows ``take`` (the same rows for the
@@ -242,15 +251,16 @@ def _share_table(df: pd.DataFrame, rows: _ShareRows, by: list[str], keep: np.nda
     """
     valid = rows.valid if keep is None else rows.valid & keep
     excluded = ~rows.valid if keep is None else ~rows.valid & keep
-    group, labels = _group_codes(df, by)
+    group, labels = _group_codes(df, by, rows.group_codes)
     n_groups = len(labels)
     take = np.flatnonzero(valid)
     gv, fv = group[take], rows.firm[take]
     idx = [*(rows.index[c] for c in components), len(rows.columns) - 1]
-    vals = rows.block[np.ix_(idx, take)]
     nc = rows.n_codes
     key = gv * nc + fv
-    firm_sums, pair_key = _firm_sums(vals, key, gv, fv, rows.contiguous, n_groups,
+    # the amounts are gathered once, in the order the sums need them (not in row order first)
+    firm_sums, pair_key = _firm_sums(lambda order=None: rows.amounts(idx, take, order), key, gv, fv,
+                                     rows.contiguous, n_groups,
                                      firm_runs=lambda starts: rows.run_sums(take, starts)[idx])
     pair_group = pair_key // nc
     # pair_group rises along the pairs: each group's firms are one run
@@ -296,16 +306,18 @@ def _share_table(df: pd.DataFrame, rows: _ShareRows, by: list[str], keep: np.nda
 _KAHAN_MAX_RUN = 64
 
 
-def _firm_sums(vals: np.ndarray, key: np.ndarray, gv: np.ndarray, fv: np.ndarray, contiguous: bool,
+def _firm_sums(amounts, key: np.ndarray, gv: np.ndarray, fv: np.ndarray, contiguous: bool,
                n_groups: int, firm_runs=None) -> tuple[np.ndarray, np.ndarray]:
     """Σ over the rows of each (group, firm) pair, and the pairs' keys in ascending order.
 
-    ``firm_runs(starts)``, when given, returns the Kahan sums over the firms' runs of rows (shared
-    by the tables whose groups are attributes of the firm)."""
+    ``amounts(order=None)`` returns the amounts of the rows (one row of the result per column), in
+    ``order`` when given; ``firm_runs(starts)``, when given, returns the Kahan sums over the firms'
+    runs of rows (shared by the tables whose groups are attributes of the firm)."""
     if not len(key):
-        return np.zeros((vals.shape[0], 0)), key
+        return amounts(), key
     if (key[1:] >= key[:-1]).all():
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        vals = amounts()
         if not np.isnan(vals).any():
             return np.add.reduceat(vals, starts, axis=1), key[starts]
         return _kahan_runs(vals, starts), key[starts]
@@ -325,10 +337,13 @@ def _firm_sums(vals: np.ndarray, key: np.ndarray, gv: np.ndarray, fv: np.ndarray
     skey = key[order]
     starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
     if len(starts) == len(skey):   # one row per pair (by year): Kahan's first step, 0 + (v − 0), missing -> 0
-        v = vals[:, order]
-        one = 0.0 + (v - 0.0)
-        return (np.where(np.isnan(v), 0.0, one) if np.isnan(v).any() else one), skey
-    return _kahan_runs(vals[:, order], starts), skey[starts]
+        v = amounts(order)   # a fresh array: the step is done in place (0 + (v − 0) is v + 0: −0 becomes 0)
+        np.add(v, 0.0, out=v)
+        missing = np.isnan(v)
+        if missing.any():
+            v[missing] = 0.0
+        return v, skey
+    return _kahan_runs(amounts(order), starts), skey[starts]
 
 
 def _kahan_runs(vals: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -348,9 +363,12 @@ def _kahan_runs(vals: np.ndarray, starts: np.ndarray) -> np.ndarray:
     s = np.zeros((vals.shape[0], len(st)))
     c = np.zeros_like(s)
     has_nan = bool(np.isnan(vals).any())
+    # runs all of one length (a balanced panel): the p-th terms of the runs are a strided view
+    grid = (vals.reshape(vals.shape[0], len(ln), int(ln[0])) if len(ln) and ln[-1] == ln[0] and starts[0] == 0
+            else None)
     for p in range(int(ln[0]) if len(ln) else 0):
         m = int(np.searchsorted(-ln, -p, side="left"))   # runs longer than p
-        v = vals[:, st[:m] + p]
+        v = grid[:, :, p] if grid is not None else vals[:, st[:m] + p]
         sm, cm = s[:, :m], c[:, :m]
         y = v - cm
         t = sm + y
@@ -398,14 +416,31 @@ def _padded_width(counts: np.ndarray) -> np.ndarray:
     return width + ((width - counts) % 2)
 
 
+#: runs at least this long have their middle found in place (one ``partition`` per run); shorter
+#: ones together in padded matrices
+_MEDIAN_IN_PLACE = 2048
+
+
 def _run_medians_complete(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """:func:`_run_medians` when every value is a number: every component's runs have the same sizes."""
+    """:func:`_run_medians` when every value is a number: every component's runs have the same sizes.
+
+    A long run (a group of thousands of firms) is partitioned where it lies, without padding: the
+    same order statistics, so the same figures."""
     k, n = x.shape
     out = np.empty((k, len(starts)))
+    long_runs = np.flatnonzero(sizes >= _MEDIAN_IN_PLACE)
+    for j in long_runs:   # one step per group, not per firm
+        size = int(sizes[j])
+        lo, hi = (size - 1) // 2, size // 2
+        part = np.partition(x[:, starts[j]:starts[j] + size], [lo, hi] if hi != lo else [lo], axis=1)
+        out[:, j] = part[:, lo] if lo == hi else (part[:, lo] + part[:, hi]) / 2
+    if len(long_runs) == len(starts):
+        return out
     run = np.repeat(np.arange(len(starts)), sizes)
     pos = np.arange(n) - np.repeat(starts, sizes)
     width = _padded_width(sizes)
-    for w in np.unique(width):
+    width[long_runs] = 0   # done above
+    for w in np.unique(width[width > 0]):
         rw = np.flatnonzero(width == w)
         pad = (w - sizes[rw]) // 2
         mat = np.full((k, len(rw), w), np.inf)
@@ -499,10 +534,13 @@ def with_status(flows: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
 def _attach(df: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
     """``df.merge(status, on=["firm_id", "year"], how="left")``, matched on integer codes when the
     status has one row per firm-year (the rows of ``df`` keep their order and number)."""
+    cols = [c for c in status.columns if c not in ("firm_id", "year")]
+    if _same_firm_years(df, status):
+        # designation_status' rows for support_flows' firm-years: row i is df's row i, nothing to look up
+        return pd.concat([df.reset_index(drop=True), status[cols].reset_index(drop=True)], axis=1)
     key_df, key_st = _firm_year_keys(df, status)
     if key_df is None or pd.Index(key_st).has_duplicates:
         return df.merge(status, on=["firm_id", "year"], how="left")
-    cols = [c for c in status.columns if c not in ("firm_id", "year")]
     top = int(max(key_df.max(initial=0), key_st.max(initial=0))) + 1
     if top > 8 * (len(df) + len(status)) + 1024:  # keys too sparse for a table of positions
         add = status[cols].set_axis(pd.Index(key_st)).reindex(pd.Index(key_df))
@@ -515,6 +553,35 @@ def _attach(df: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
         else:
             add = status[cols].iloc[take]
     return pd.concat([df.reset_index(drop=True), add.reset_index(drop=True)], axis=1)
+
+
+def _same_firm_years(df: pd.DataFrame, status: pd.DataFrame) -> bool:
+    """Whether ``status`` has ``df``'s firm-years row by row, each once: the same (firm, year) in every row,
+    no value missing, the rows strictly rising in (firm, year) (so no firm-year twice). Then the
+    integer-code match of :func:`_attach` takes every status row in place; this says so without hashing
+    the firm codes. Only for pyarrow text codes (False otherwise: the general match decides)."""
+    if len(df) != len(status) or len(df) < 2:
+        return False
+    a, b = (getattr(s.array, "_pa_array", None) for s in (df["firm_id"], status["firm_id"]))
+    if a is None or b is None or a.null_count or b.null_count:
+        return False
+    if not (pd.api.types.is_integer_dtype(df["year"]) and pd.api.types.is_integer_dtype(status["year"])):
+        return False
+    if df["year"].hasnans or status["year"].hasnans:
+        return False
+    year = df["year"].to_numpy(dtype=np.int64)
+    if not np.array_equal(year, status["year"].to_numpy(dtype=np.int64)):
+        return False
+    import pyarrow.compute as pc
+
+    if b.type != a.type:
+        b = b.cast(a.type)
+    if not pc.all(pc.equal(a, b)).as_py():
+        return False
+    if pc.any(pc.less(a[1:], a[:-1])).as_py():
+        return False
+    same_firm = ~np.asarray(pc.not_equal(a[1:], a[:-1]), dtype=bool)
+    return not (same_firm & (year[1:] <= year[:-1])).any()
 
 
 def _firm_year_keys(df: pd.DataFrame, status: pd.DataFrame):
@@ -556,6 +623,14 @@ def _codes(s: pd.Series, *, uniques: bool = False):
     """Integer codes of the values of ``s`` (equal values, equal codes; no missing values), with pyarrow's
     hash table for pyarrow text; and the distinct values in code order if ``uniques``."""
     arr = getattr(s.array, "_pa_array", None)
+    if arr is not None and not uniques and len(arr) > 1 and not arr.null_count:
+        import pyarrow.compute as pc
+
+        # codes in sorted order (support_flows' rows): numbered by first appearance, a firm's code is
+        # the number of changes of code before its first row
+        if not pc.any(pc.less(arr[1:], arr[:-1])).as_py():
+            new = np.asarray(pc.not_equal(arr[1:], arr[:-1]), dtype=bool)
+            return np.concatenate([[0], np.cumsum(new, dtype=np.int64)])
     if arr is not None:
         enc = arr.dictionary_encode()
         enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
@@ -565,28 +640,59 @@ def _codes(s: pd.Series, *, uniques: bool = False):
     return (codes.astype(np.int64), pd.Index(u)) if uniques else codes.astype(np.int64)
 
 
-def _group_codes(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+def _group_codes(df: pd.DataFrame, by: list[str], cache: dict | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's group as an integer, groups numbered in ``groupby(by, sort=True, dropna=False)`` order,
-    and the ``by`` values of each group (one row per code)."""
+    and the ``by`` values of each group (one row per code). ``cache`` keeps each column's codes for the
+    next table of the same frame."""
     if not by:
         return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=range(1))
     codes, uniques = [], []
     for c in by:
-        k, u = _sorted_codes(df[c])
-        codes.append(k)
-        uniques.append(u)
+        if cache is None or c not in cache:
+            k, u = _sorted_codes(df[c])
+            if cache is None:
+                codes.append(k)
+                uniques.append(u)
+                continue
+            cache[c] = (k, u)
+        codes.append(cache[c][0])
+        uniques.append(cache[c][1])
     sizes = [max(len(u), 1) for u in uniques]
-    flat = np.ravel_multi_index(codes, sizes) if len(by) > 1 else codes[0]
-    group, combos = pd.factorize(flat, sort=True)
+    if len(by) == 1:
+        # one column's sorted codes number its distinct values 0, 1, … and every code occurs:
+        # factorize(sort=True) would give them back unchanged
+        group, combos = codes[0], np.arange(len(uniques[0]), dtype=np.int64)
+    else:
+        flat = np.ravel_multi_index(codes, sizes)
+        cells = int(np.prod(sizes, dtype=np.int64))
+        if cells <= 4 * len(flat) + 1024:
+            # factorize(sort=True) of small integers: the combinations present, ranked
+            present = np.zeros(cells, dtype=bool)
+            present[flat] = True
+            combos = np.flatnonzero(present)
+            group = (np.cumsum(present, dtype=np.int64) - 1)[flat]
+        else:
+            group, combos = pd.factorize(flat, sort=True)
     parts = np.unravel_index(np.asarray(combos), sizes) if len(by) > 1 else (np.asarray(combos),)
     labels = pd.DataFrame({c: uniques[j].take(parts[j]) for j, c in enumerate(by)})
-    return group.astype(np.int64), labels
+    return np.asarray(group, dtype=np.int64), labels
 
 
 def _sorted_codes(s: pd.Series):
     """``pd.factorize(s, sort=True, use_na_sentinel=False)``, as int64 codes; for pyarrow text the rows
     are hashed by pyarrow and only the distinct values go through ``factorize``."""
     arr = getattr(s.array, "_pa_array", None)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "i" and len(s):
+        # integers over a short range (years, cohorts): which values occur, ranked; no hashing or sorting
+        v = s.to_numpy()
+        lo = int(v.min())
+        span = int(v.max()) - lo + 1
+        if span <= 4 * len(v) + 1024:
+            at = v.astype(np.int64) - lo
+            present = np.zeros(span, dtype=bool)
+            present[at] = True
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            return rank[at], pd.Index((np.flatnonzero(present) + lo).astype(s.dtype))
     if arr is None or not len(s):
         k, u = pd.factorize(s, sort=True, use_na_sentinel=False)
         return k.astype(np.int64), u

@@ -59,7 +59,7 @@ def _log(panel: Panel, mask, issue: str, action: str, detail: str, column: str =
         panel.log.add(stage="measure", table="financials", column=column, issue=issue, action=action, detail=detail)
         return
     if mask.any():
-        sel = panel.frame[mask]
+        sel = panel.frame.loc[mask, ["firm_id", "year"]]   # the columns logged, not every financial column
         panel.log.add(stage="measure", table="financials", column=column, rows=sel.index, firm_id=sel["firm_id"],
                       year=sel["year"], issue=issue, action=action, detail=detail)
 
