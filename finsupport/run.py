@@ -202,9 +202,11 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
     cohorts = cfg["shares"]["headline_cohorts"]
     firms, who = None, "all firms"
     if status is not None:
-        coh = status.groupby("firm_id")["cohort"].max()
-        sel = coh[coh.isin(cohorts)] if cohorts else coh[coh > 0]
-        firms = sel.index
+        # a firm's cohort is the same in each of its years (designation_status): the firms of the
+        # selected cohorts are those of the rows that carry them, without grouping every row
+        coh = status["cohort"].to_numpy()
+        pick = np.isin(coh, cohorts) if cohorts else coh > 0
+        firms = pd.Index(pd.unique(status["firm_id"].to_numpy()[pick]))
         who = (f"firms first certified in {', '.join(map(str, cohorts))}" if cohorts else "certified firms")
     tab = support_share(flows, years=yrs, firms=firms, extended=True).set_index("component")
     tot = tab.loc["total"]
