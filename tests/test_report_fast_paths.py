@@ -55,6 +55,8 @@ def test_numbers_width_integers_match_value_width(values, negative, kind):
     # 0.1234 as a percentage "12.34%" (6); NaN is 4 wide
     (np.array([0.1234, np.nan]), "pct", 6),
     (np.array([], dtype=float), "pct", 0),
+    # 1.0 → "100.00%" (7); 1.7e307 × 100 overflows to inf → "inf%" (4): the largest is not the widest
+    (np.array([1.0, 1.7e307, 0.0]), "pct", 7),
 ])
 def test_numbers_width_cases(values, kind, width):
     assert numbers_width(values, kind) == width == _slow_width(values, kind)
@@ -250,3 +252,41 @@ def test_a_failed_close_leaves_no_row_file(tmp_path, monkeypatch):
     assert len(row_files) == 2 and not any(Path(f).exists() for f in row_files)
     assert not wbm._SPLICES
     assert not (tmp_path / "c.xlsx").exists()
+
+
+# --------------------------------------------------------------------------- effect figures handed over per outcome
+
+def test_each_outcomes_figures_go_to_the_figure_process_before_the_next_outcome_is_estimated(tmp_path, monkeypatch):
+    import finsupport as fs
+    from finsupport.estimate import event_study as es_module
+    from finsupport.report import figure_worker
+
+    monkeypatch.delenv("FINSUPPORT_FIGURES_INLINE", raising=False)
+    log: list[str] = []
+    submit, estimate = figure_worker.FigureWorker.submit, es_module.event_study
+
+    def spy_submit(self, jobs, folder, formats, *, more=False):
+        log.extend(f"figure {j.stem}" for j in jobs)
+        return submit(self, jobs, folder, formats, more=more)
+
+    def spy_estimate(d, *, outcome, **k):
+        log.append(f"estimate {outcome}")
+        return estimate(d, outcome=outcome, **k)
+
+    monkeypatch.setattr(figure_worker.FigureWorker, "submit", spy_submit)
+    monkeypatch.setattr(es_module, "event_study", spy_estimate)
+    cfg = {"output": {"figures": ["png"], "progress": False},
+           "analysis": {"outcomes": ["share", "subsidy_share"], "estimators": ["event_study", "att_gt"],
+                        "bootstrap": 0}}
+    r = fs.run(cfg, out=tmp_path / "r.xlsx")
+    if not any(x.startswith("figure ") for x in log):
+        pytest.skip("no figure process on this machine")
+    assert log.index("figure event_study_share") < log.index("estimate subsidy_share")
+    assert log.index("figure att_gt_share") < log.index("estimate subsidy_share")
+    assert log.index("figure att_dynamic_share") < log.index("estimate subsidy_share")
+    # each figure drawn once, every one of them written
+    figs = [x for x in log if x.startswith("figure ")]
+    assert len(figs) == len(set(figs))
+    for stem in ("event_study_share", "att_gt_share", "att_dynamic_share", "event_study_subsidy_share",
+                 "att_gt_subsidy_share", "att_dynamic_subsidy_share"):
+        assert r.outputs[f"{stem}_png"].exists(), stem

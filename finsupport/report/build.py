@@ -48,7 +48,7 @@ from .sensitivity import (
 from .tables import regression_layout, to_latex, to_markdown
 from .workbook import ChartSpec, Report, Sheet, write_workbook
 
-__all__ = ["build_report", "write_outputs", "regression_long", "scalar_effects", "quality_summary"]
+__all__ = ["build_report", "write_outputs", "hand_over_effects", "regression_long", "scalar_effects", "quality_summary"]
 
 QUESTION = ("How much financial support (direct subsidies, state-linked equity and below-market debt) do firms "
             "receive relative to their revenue, do certified firms meet the selection criteria of their batch, "
@@ -994,6 +994,27 @@ def early_parts(result, *, folder: Path, figures: FigureWorker | None) -> EarlyP
     parts = EarlyParts(result)
     _hand_over(figures, result, parts.figures(), folder, more=True)
     return parts
+
+
+def hand_over_effects(result, parts: EarlyParts | None, outcome: str, estimates: dict[str, Any], *, folder: Path,
+                      figures: FigureWorker | None) -> None:
+    """Send one outcome's effect figures to the figure process as soon as the outcome is estimated.
+
+    The event-study, ATT(g,t) and dynamic-effect figures of ``outcome`` (``estimates``: what
+    the run estimated for it) go to ``figures`` at once, so that they are drawn while the
+    run estimates the next outcome rather than after the last one; :func:`build_report`
+    then sends only the figures not sent yet. The figures' tables are those of the
+    outcome's sheets (:func:`_event_study_sheets`, :func:`_att_gt_sheets`); ``parts``: the
+    descriptive sheets (their population lines are reused).
+    """
+    if figures is None or figures.ended or figures.failed or not result.config["output"]["figures"]:
+        return
+    view = replace(result, estimates={outcome: estimates})
+    who = parts.who if parts is not None else _Who(view)
+    who.add_panel(view)
+    figs = {"event_study": [(o, t) for _, o, t in _event_study_sheets(view, who, {})],
+            "att_gt": [(o, t, d) for _, o, t, d in _att_gt_sheets(view, who, {})]}
+    _hand_over(figures, view, figs, folder, more=True)
 
 
 def build_report(result, *, folder: Path | None = None, figures: FigureWorker | None = None,

@@ -181,7 +181,9 @@ def numbers_width(values: np.ndarray, kind: str | None) -> int:
             if not len(values):
                 return out
     convert = int if integer else float
-    if kind in _FIXED_DECIMALS or (integer and kind != "bool"):
+    # a percentage ×100 beyond the largest double shows as "inf%": not wider than smaller numbers
+    overflow = kind == "pct" and float(np.abs(values).max()) > np.finfo(np.float64).max / 100
+    if (kind in _FIXED_DECIMALS or (integer and kind != "bool")) and not overflow:
         # General shows a whole number as its digits: its width also grows with its magnitude
         picks = [values.min(), values.max()]
         if not integer and ((values == 0) & np.signbit(values)).any():
@@ -189,7 +191,9 @@ def numbers_width(values: np.ndarray, kind: str | None) -> int:
         if kind == "cohort" and (values == 0).any():
             picks.append(0)
         return max([out, *(value_width(convert(v), kind) for v in picks)])
-    return max([out, *(value_width(v, kind) for v in np.unique(values).tolist())])
+    # each distinct value once; distinct by its bits, so that -0.0 ("-0") is not taken for 0.0
+    distinct = values if integer else np.unique(values.view(np.int64)).view(np.float64)
+    return max([out, *(value_width(v, kind) for v in (np.unique(distinct) if integer else distinct).tolist())])
 
 
 _PYTHON_FORMATS = {"yuan": "{:,.0f}", "int": "{:,.0f}", "pct": "{:.2%}", "rate_pct": "{:.2f}%", "coef": "{:.4f}",
