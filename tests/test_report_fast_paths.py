@@ -290,3 +290,17 @@ def test_each_outcomes_figures_go_to_the_figure_process_before_the_next_outcome_
     for stem in ("event_study_share", "att_gt_share", "att_dynamic_share", "event_study_subsidy_share",
                  "att_gt_subsidy_share", "att_dynamic_subsidy_share"):
         assert r.outputs[f"{stem}_png"].exists(), stem
+
+
+def test_a_run_without_figure_files_draws_no_figure(tmp_path, monkeypatch):
+    import finsupport as fs
+    from finsupport.report import figures
+
+    def no(*a, **k):
+        raise AssertionError("a figure was drawn although no figure file was asked for")
+
+    for name in ("support_over_time", "share_distribution", "audit_failures", "effect_profile", "effects_by_cohort"):
+        monkeypatch.setattr(figures, name, no)
+    r = fs.run({"output": {"figures": [], "progress": False},
+                "analysis": {"estimators": ["event_study", "att_gt"], "bootstrap": 0}}, out=tmp_path / "r.xlsx")
+    assert r.outputs["workbook"].exists() and not list((tmp_path / "r").glob("*.png"))

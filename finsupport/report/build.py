@@ -1192,7 +1192,8 @@ def write_outputs(result, report: Report, *, workbook: Path, folder: Path, run_t
     outputs: dict[str, Path] = {}
     out_cfg = result.config["output"]
     figs = getattr(report, "figures", {}) or {}
-    jobs, formats = _figure_jobs(result, figs), out_cfg["figures"]
+    formats = out_cfg["figures"]
+    jobs = _figure_jobs(result, figs) if formats else []   # no file asked for: no figure drawn
     _hand_over(figures, result, figs, folder, more=False)   # what build_report did not hand over
     beside = figures is not None and figures.ended and not figures.failed and bool(jobs)
     if figures is not None and not beside:
