@@ -304,3 +304,15 @@ def test_a_run_without_figure_files_draws_no_figure(tmp_path, monkeypatch):
     r = fs.run({"output": {"figures": [], "progress": False},
                 "analysis": {"estimators": ["event_study", "att_gt"], "bootstrap": 0}}, out=tmp_path / "r.xlsx")
     assert r.outputs["workbook"].exists() and not list((tmp_path / "r").glob("*.png"))
+
+
+def test_writing_a_detail_file_leaves_its_table_as_it_was(tmp_path):
+    from finsupport.report.detail import write_detail
+
+    t = pd.DataFrame({"row": pd.Series([1, 2, None], dtype=object), "firm_id": pd.Series(["a", None, "c"], dtype=object),
+                      "mixed": pd.Series([1, "x", 2.5], dtype=object), "v": [1.0, 2.0, 3.0]})
+    before = t.copy(deep=True)
+    write_detail(t, tmp_path / "t.parquet", "parquet")
+    pd.testing.assert_frame_equal(t, before)
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert back["row"].tolist()[:2] == [1, 2] and back["mixed"].tolist() == ["1", "x", "2.5"]
