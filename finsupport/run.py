@@ -256,7 +256,8 @@ def _subgroups(by: str, data) -> pd.Series:
     return firms["sector"].astype("string").fillna("unknown sector")
 
 
-def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Progress) -> dict[str, dict[str, Any]]:
+def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Progress,
+              on_outcome=None) -> dict[str, dict[str, Any]]:
     from .estimate.event_study import event_study
     from .estimate.twfe import twfe_did
 
@@ -339,6 +340,8 @@ def _estimate(cfg: Config, panel: pd.DataFrame, data, notes: list[str], prog: Pr
         except EstimationError as e:
             notes.append(f"{outcome}: estimation stopped: {e}")
         res[outcome] = r
+        if on_outcome is not None:   # the report's figures of this outcome, drawn while the next is estimated
+            on_outcome(outcome, r)
     return res
 
 
@@ -399,7 +402,13 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     from .estimate.panel import add_financial_outcomes, analysis_panel
     from .estimate.reuse import shared_work
     from .report import figure_worker
-    from .report.build import build_report, early_parts, start_early_details, write_outputs
+    from .report.build import (
+        build_report,
+        early_parts,
+        hand_over_effects,
+        start_early_details,
+        write_outputs,
+    )
     from .report.detail import detail_format
 
     cfg = load_config(config)
@@ -442,7 +451,8 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
                     cfg["analysis"]["outcomes"])
             # the outcomes share the work that depends only on the panel (codes, demeaned designs, …)
             with shared_work():
-                result.estimates = _estimate(cfg, result.panel, result.data, notes, prog)
+                result.estimates = _estimate(cfg, result.panel, result.data, notes, prog, on_outcome=lambda o, r: (
+                    hand_over_effects(result, parts, o, r, folder=folder, figures=figures)))
         if cfg["sensitivity"]["enabled"]:
             result.sensitivity = _sensitivity(cfg, result, scheduler, prog)
         result.timings, result.timing_details = prog.timings, prog.details

@@ -81,7 +81,7 @@ def _arrow_ready(df: pd.DataFrame) -> pd.DataFrame:
             new = s.map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
                         else str(v)).astype("string")
         if out is None:
-            out = df.copy()
+            out = df.copy(deep=False)   # columns replaced, none changed in place: no copy of the table
         out.isetitem(j, new)
     return out if out is not None else df
 

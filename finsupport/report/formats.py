@@ -6,9 +6,12 @@ import math
 import unicodedata
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigError
 
-__all__ = ["NUMBER_FORMATS", "KINDS", "check_kind", "display_width", "value_width", "python_format", "FormatCache"]
+__all__ = ["NUMBER_FORMATS", "KINDS", "check_kind", "display_width", "value_width", "numbers_width", "python_format",
+           "FormatCache"]
 
 #: Excel number format of each column kind. ``None``: no number format.
 NUMBER_FORMATS: dict[str, str | None] = {
@@ -138,6 +141,59 @@ def value_width(value: Any, kind: str | None) -> int:
     if hasattr(value, "year"):
         return 10
     return display_width(str(value))
+
+
+#: kinds whose number text has a fixed number of decimals: its length grows with the magnitude
+_FIXED_DECIMALS = ("yuan", "int", "pct", "rate_pct", "coef", "pp", "amount2", "pvalue", "year", "cohort")
+
+
+def numbers_width(values: np.ndarray, kind: str | None) -> int:
+    """``max(value_width(v, kind) for v in values)`` (0 when empty) for a numeric numpy array.
+
+    Same widths as :func:`value_width` of each value, without a Python call per value:
+    with a fixed number of decimals (every kind but General) the text of a number gets no
+    shorter as its magnitude grows, on either side of zero, so the widest value is the
+    smallest or the largest; a ``-0`` and, for cohorts, a zero (shown in words) are checked
+    apart. Integers are Python ints to :func:`value_width`, floats floats; not-a-number and
+    infinities are 4 wide. Other values (General format) are measured one by one.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Integers or floats (not booleans).
+    kind : str or None
+        The column kind.
+
+    Returns
+    -------
+    int
+        The widest value's width in characters.
+    """
+    if not len(values):
+        return 0
+    integer = values.dtype.kind in "iu"
+    out = 0
+    if not integer:
+        finite = np.isfinite(values)
+        if not finite.all():
+            out = 4
+            values = values[finite]
+            if not len(values):
+                return out
+    convert = int if integer else float
+    # a percentage ×100 beyond the largest double shows as "inf%": not wider than smaller numbers
+    overflow = kind == "pct" and float(np.abs(values).max()) > np.finfo(np.float64).max / 100
+    if (kind in _FIXED_DECIMALS or (integer and kind != "bool")) and not overflow:
+        # General shows a whole number as its digits: its width also grows with its magnitude
+        picks = [values.min(), values.max()]
+        if not integer and ((values == 0) & np.signbit(values)).any():
+            picks.append(-0.0)   # "-0": the widest of the values between -1 and 0
+        if kind == "cohort" and (values == 0).any():
+            picks.append(0)
+        return max([out, *(value_width(convert(v), kind) for v in picks)])
+    # each distinct value once; distinct by its bits, so that -0.0 ("-0") is not taken for 0.0
+    distinct = values if integer else np.unique(values.view(np.int64)).view(np.float64)
+    return max([out, *(value_width(v, kind) for v in (np.unique(distinct) if integer else distinct).tolist())])
 
 
 _PYTHON_FORMATS = {"yuan": "{:,.0f}", "int": "{:,.0f}", "pct": "{:.2%}", "rate_pct": "{:.2f}%", "coef": "{:.4f}",

@@ -57,6 +57,7 @@ from .formats import (
     FormatCache,
     check_kind,
     display_width,
+    numbers_width,
     value_width,
 )
 from .safety import (
@@ -107,12 +108,34 @@ _FIT_CHARS = 215        # ~ what an A4 landscape page holds at _MIN_SCALE
 ZIP_LEVEL = 1
 
 
+#: sheet XML file -> (byte offset of its rows, the row file): rows spliced in as the sheet is packed
+_SPLICES: dict[str, tuple[int, str]] = {}
+
+
 class _LevelZip(zipfile.ZipFile):
-    """ZipFile that deflates at :data:`ZIP_LEVEL` (XlsxWriter offers no option for it)."""
+    """ZipFile that deflates at :data:`ZIP_LEVEL` (XlsxWriter offers no option for it), and packs
+    a sheet whose rows are still in their row file by reading them from there (:func:`_copy_rows_as_bytes`)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("compresslevel", ZIP_LEVEL)
         super().__init__(*args, **kwargs)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        splice = _SPLICES.pop(os.fspath(filename), None)
+        if splice is None:
+            return super().write(filename, arcname, compress_type, compresslevel)
+        offset, rows = splice
+        # what ZipFile.write does, with the sheet's bytes read from two files
+        zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        zinfo.file_size += os.path.getsize(rows)   # the whole member's size (ZIP64 is chosen by it)
+        zinfo.compress_type = compress_type if compress_type is not None else self.compression
+        zinfo._compresslevel = compresslevel if compresslevel is not None else self.compresslevel
+        with open(filename, "rb") as sheet, open(rows, "rb") as body, self.open(zinfo, "w") as dest:
+            dest.write(sheet.read(offset))
+            shutil.copyfileobj(body, dest, 1 << 20)
+            shutil.copyfileobj(sheet, dest, 1 << 20)
+        os.unlink(rows)
+        return None
 
 
 @contextlib.contextmanager
@@ -128,17 +151,24 @@ def _zip_level():
 
 #: Copy each sheet's streamed rows into its XML file as bytes at close (see _copy_rows_as_bytes).
 BYTE_COPY = True
+#: Pack the rows into the workbook straight from the row file (see _copy_rows_as_bytes; tests switch it off).
+SPLICE = True
 _COPY_INTERNALS = ("_write_optimized_sheet_data", "row_data_fh", "row_data_filename", "dim_rowmin",
                    "_xml_start_tag", "_xml_end_tag", "_xml_empty_tag")
 
 
 def _copy_rows_as_bytes(ws) -> None:
-    """Make XlsxWriter copy a constant_memory sheet's row file into the sheet's XML as bytes.
+    """Make XlsxWriter take a constant_memory sheet's rows from its row file as bytes, once.
 
-    At close, XlsxWriter reads the row file back as text and writes it out as text: a UTF-8
-    decode and encode of every byte of the sheet (~80 MB, ~0.4 s, for a report of 100,000
-    firms). The file already holds the UTF-8 the sheet needs, so this copies the bytes. Same
-    output; XlsxWriter's own method is kept when its internals differ from what this expects.
+    At close, XlsxWriter reads the row file back as text and writes it out as text into the
+    sheet's XML file, which is then read again to be packed: a UTF-8 decode and encode of
+    every byte of the sheet and two more passes over the disk (~80 MB for a report of
+    100,000 firms). The row file already holds the UTF-8 the sheet needs: the sheet's XML
+    file gets everything but its rows, and the workbook's zip file (:class:`_LevelZip`,
+    :func:`_zip_level`) reads the rows from the row file where they belong. Without that
+    zip file (XlsxWriter called otherwise) the rows are copied into the sheet's XML file as
+    bytes. Same output; XlsxWriter's own method is kept when its internals differ from what
+    this expects.
     """
     if not BYTE_COPY or not all(hasattr(ws, n) for n in _COPY_INTERNALS):
         return
@@ -150,10 +180,14 @@ def _copy_rows_as_bytes(ws) -> None:
         ws._xml_start_tag("sheetData")
         ws.row_data_fh.flush()
         ws.fh.flush()
-        with open(ws.row_data_filename, "rb") as rows:
-            shutil.copyfileobj(rows, ws.fh.buffer, 1 << 20)
         ws.row_data_fh.close()
-        os.unlink(ws.row_data_filename)
+        name = getattr(ws.fh, "name", None)
+        if SPLICE and xlsxwriter.workbook.ZipFile is _LevelZip and isinstance(name, str):
+            _SPLICES[name] = (ws.fh.buffer.tell(), ws.row_data_filename)   # packed by _LevelZip.write
+        else:
+            with open(ws.row_data_filename, "rb") as rows:
+                shutil.copyfileobj(rows, ws.fh.buffer, 1 << 20)
+            os.unlink(ws.row_data_filename)
         ws._xml_end_tag("sheetData")
 
     ws._write_optimized_sheet_data = copy
@@ -298,11 +332,6 @@ def _date_format(s: pd.Series) -> str | None:
     return DATE_FORMAT
 
 
-def _to_values(block: pd.DataFrame) -> list[list]:
-    """Columns as lists of Python objects, missing values (NaN, NA, NaT) as None."""
-    return [block.iloc[:, j].to_numpy(dtype=object, na_value=None).tolist() for j in range(block.shape[1])]
-
-
 def _column_formats(fc: FormatCache, kind: str | None, *, highlight: bool = False, date_fmt: str | None = None,
                     **extra: Any) -> ColumnFormats:
     return ColumnFormats(
@@ -329,11 +358,19 @@ def _sample_index(df: pd.DataFrame) -> np.ndarray:
 
 
 def _measure(df: pd.DataFrame, kinds: list[str | None], widths: dict[int, float]) -> None:
-    sample = df.iloc[_sample_index(df)]
-    values = _to_values(sample)
+    idx = _sample_index(df)
     for j, (col, kind) in enumerate(zip(df.columns, kinds, strict=True)):
+        s = df.iloc[:, j]
+        dt = s.dtype
+        if isinstance(dt, np.dtype) and dt.kind in "iuf":
+            # numbers measured on the array (numbers_width), not value by value
+            values = numbers_width(s.to_numpy()[idx], kind)
+        elif isinstance(dt, np.dtype) and dt.kind == "b":
+            values = 5 if len(idx) else 0   # TRUE / FALSE
+        else:
+            values = max([0, *(value_width(v, kind) for v in s.iloc[idx].to_numpy(dtype=object, na_value=None).tolist())])
         # long headers wrap (the header row is made tall enough) rather than widen the column
-        w = max([min(display_width(col), _HEADER_WRAP) + 1, *(value_width(v, kind) for v in values[j])])
+        w = max(min(display_width(col), _HEADER_WRAP) + 1, values)
         widths[j] = max(widths.get(j, 0), w)
 
 
@@ -646,13 +683,26 @@ def write_workbook(report: Report, path: str | os.PathLike, *,
                 if on_sheet is not None:
                     on_sheet(name)
         finally:
-            with _zip_level():
-                wb.close()
+            try:
+                with _zip_level():
+                    wb.close()
+            finally:
+                _drop_splices(wb)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _drop_splices(wb) -> None:
+    """Row files of ``wb`` not packed (a close that failed half way): removed, forgotten."""
+    rows = {getattr(ws, "row_data_filename", None) for ws in wb.worksheets()}
+    for name, (_, row_file) in list(_SPLICES.items()):
+        if row_file in rows:
+            _SPLICES.pop(name, None)
+            with contextlib.suppress(OSError):
+                os.unlink(row_file)
 
 
 def _properties(wb, report: Report) -> None:
