@@ -198,24 +198,26 @@ def test_analysis_panel_joins_by_position_give_the_merges(monkeypatch):
 
 
 def test_firm_codes_stay_text_when_the_joined_tables_use_two_text_types(monkeypatch):
-    """Flows with ``string`` codes and a status with ``str`` codes: the panel's codes stay text (a
-    merge would make them Python objects), by position and by merge alike, with the same values."""
+    """Flows and status with their codes in two text types (as ``string`` and ``str`` in a run): the
+    panel's codes stay text (a merge would make them Python objects), by position and by merge
+    alike, with the same values."""
     import finsupport as fs
     from finsupport.certify.status import designation_status
     from finsupport.estimate import panel as panel_mod
 
     data = fs.simulate(n_firms=300, years=(2013, 2020), seed=6)
     flows = fs.support_flows(data)
-    flows["firm_id"] = flows["firm_id"].astype("string")
+    flows["firm_id"] = flows["firm_id"].astype(pd.StringDtype("pyarrow"))
     status = designation_status(data, tier="little_giant", years=sorted(flows["year"].unique()))
-    status["firm_id"] = status["firm_id"].astype("str")
+    status["firm_id"] = status["firm_id"].astype(pd.StringDtype("python"))   # another text type
     fast = panel_mod.analysis_panel(data, flows, status=status)
     assert fast["firm_id"].dtype == flows["firm_id"].dtype
     monkeypatch.setattr(panel_mod, "_same_keys", lambda *a: False)
     merged = panel_mod.analysis_panel(data, flows, status=status)
     pd.testing.assert_frame_equal(fast, merged, check_exact=True)
     plain = panel_mod.analysis_panel(data, flows.assign(firm_id=flows["firm_id"].astype(object)), status=status)
-    pd.testing.assert_frame_equal(fast, plain.assign(firm_id=plain["firm_id"].astype("string")), check_exact=True)
+    pd.testing.assert_frame_equal(fast, plain.assign(firm_id=plain["firm_id"].astype(flows["firm_id"].dtype)),
+                                  check_exact=True)
 
 
 def test_units_sorted_from_the_first_codes_give_the_factorised_order(monkeypatch):

@@ -232,3 +232,19 @@ def test_example_tables_round_trip_through_a_workbook(tmp_path):
     b = read_dataset(tmp_path / "all.xlsx")
     for n in ("firms", "designations"):
         pd.testing.assert_frame_equal(getattr(a, n), getattr(b, n), check_dtype=False)
+
+
+@pytest.mark.parametrize("grants", ["firm_id,year,amount\n", "firm_id,year,amount\nNA,2019,5\n--,2020,6\n"])
+def test_a_table_left_empty_is_read_and_validated(tmp_path, grants):
+    """A header-only file, or one whose rows all lack a firm code, gives an empty table (the rows
+    excluded and logged), not a crash; so does financials holding only an interim report."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "firms.csv").write_text("firm_id\n000001\n", encoding="utf-8")
+    (d / "grants.csv").write_text(grants, encoding="utf-8")
+    (d / "financials.csv").write_text("firm_id,year,revenue\n000001,2019-06-30,5\n", encoding="utf-8")
+    data = read_dataset(d)
+    assert len(data.grants) == 0 and len(data.financials) == 0 and len(data.firms) == 1
+    log = data.quality.to_frame()
+    assert (log["issue"] == "not an annual report").sum() == 1
+    assert (log["issue"] == "missing firm_id").sum() == grants.count("\n") - 1

@@ -179,7 +179,11 @@ class TextCodes:
         arr = getattr(s.array, "_pa_array", None)
         if arr is None or str(arr.type) not in ("string", "large_string"):
             return None
+        import pyarrow as pa
         import pyarrow.compute as pc
+
+        if not len(arr):   # (pyarrow 14 cannot combine the chunks of an empty dictionary array)
+            return cls(np.zeros(0, dtype=np.int64), pa.array([], type=arr.type))
 
         enc = arr.dictionary_encode()   # one dictionary for every chunk
         enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
@@ -511,7 +515,7 @@ def _row_hash(df: pd.DataFrame, codes: dict[str, TextCodes] | None = None) -> np
             x = v.view(np.uint64)
         else:
             arr = getattr(s.array, "_pa_array", None)
-            if arr is not None and str(arr.type) in ("string", "large_string"):
+            if arr is not None and len(arr) and str(arr.type) in ("string", "large_string"):
                 # pyarrow text: its hash table, one dictionary for every chunk
                 import pyarrow.compute as pc
 

@@ -631,7 +631,7 @@ def _codes(s: pd.Series, *, uniques: bool = False):
         if not pc.any(pc.less(arr[1:], arr[:-1])).as_py():
             new = np.asarray(pc.not_equal(arr[1:], arr[:-1]), dtype=bool)
             return np.concatenate([[0], np.cumsum(new, dtype=np.int64)])
-    if arr is not None:
+    if arr is not None and len(arr):   # (pyarrow 14 cannot combine an empty dictionary array)
         enc = arr.dictionary_encode()
         enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
         codes = np.asarray(enc.indices, dtype=np.int64)
