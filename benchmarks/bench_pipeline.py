@@ -230,12 +230,19 @@ def main() -> None:
             for _ in range(args.repeat):
                 parses.append(bare_parse(folder, fmt))
                 runs.append(run_measured(folder, work / f"out_{fmt}" / "bench.xlsx"))
-            runs.sort(key=lambda r: r[0])
-            wall, rss, rep = runs[len(runs) // 2]
+            wall, rss, rep = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
             _print_run(fmt, wall, rss, rep, statistics.median(parses))
             if len(parses) > 1:
                 print(f"   bare parse before each run: {', '.join(f'{p:.2f}' for p in parses)} s; "
-                      f"the runs: {', '.join(f'{r[0]:.1f}' for r in runs)} s")
+                      f"the runs, in order: {', '.join(f'{r[0]:.1f}' for r in runs)} s")
+                # each run against the bare parse timed just before it (the machine's speed drifts
+                # between minutes; a run and its parse meet the same conditions)
+                whole = [r[0] / p for p, r in zip(parses, runs, strict=True)]
+                rv = [(r[2]["timings"].get("read", 0.0) + r[2]["timings"].get("validate", 0.0)) / p
+                      for p, r in zip(parses, runs, strict=True)]
+                print(f"   each run / the bare parse just before it: whole run {', '.join(f'{x:.1f}' for x in whole)}× "
+                      f"(median {statistics.median(whole):.1f}×); read + validate "
+                      f"{', '.join(f'{x:.1f}' for x in rv)}× (median {statistics.median(rv):.1f}×)")
 
 
 if __name__ == "__main__":
