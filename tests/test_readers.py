@@ -248,3 +248,27 @@ def test_a_table_left_empty_is_read_and_validated(tmp_path, grants):
     log = data.quality.to_frame()
     assert (log["issue"] == "not an annual report").sum() == 1
     assert (log["issue"] == "missing firm_id").sum() == grants.count("\n") - 1
+
+
+@pytest.mark.parametrize("extra", ["grants_2019.csv", "grants (2).csv", "grants/"])
+def test_a_part_of_a_table_beside_it_is_an_error_not_left_out(tmp_path, extra):
+    """A file or folder named like a part of a table is not read as that table: the read stops and
+    names it, instead of measuring without its rows (a file of another name is still ignored)."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "firms.csv").write_text("firm_id\n000001\n", encoding="utf-8")
+    (d / "grants.csv").write_text("firm_id,year,amount\n000001,2018,5\n", encoding="utf-8")
+    (d / "notes.csv").write_text("anything\n1\n", encoding="utf-8")
+    part = "firm_id,year,amount\n000001,2019,7\n"
+    if extra.endswith("/"):
+        (d / extra).mkdir()
+        (d / extra / "part-0.csv").write_text(part, encoding="utf-8")
+    else:
+        (d / extra).write_text(part, encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        read_dataset(d)
+    p = e.value.problems[0]
+    assert p["table"] == "grants" and extra in p["message"] and "left out" in p["message"]
+    (d / extra).unlink() if not extra.endswith("/") else shutil.rmtree(d / extra)
+    data = read_dataset(d)
+    assert len(data.grants) == 1 and "notes.csv" in data.provenance["ignored_files"]

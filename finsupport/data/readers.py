@@ -181,6 +181,23 @@ def _file_info(path: Path) -> dict:
     return {"sha256": h.hexdigest(), "size": size}
 
 
+_PART_RE = re.compile(r"^(?P<table>" + "|".join(sorted((re.escape(t) for t in TABLE_NAMES), key=len, reverse=True))
+                      + r")(?:[\s_\-.(]+[\w\s()\-.]*|\d+)$", re.I)
+
+
+def _part_of(name: str, wanted: dict) -> str | None:
+    """The table a data file's name makes it look part of (``grants_2019.csv``, ``grants (2).csv``),
+    unless the user named another file for that table in ``sheets=``; None for anything else."""
+    path = Path(name)
+    if path.suffix.lower() not in TABLE_FILE_SUFFIXES or name.startswith("~$"):
+        return None
+    m = _PART_RE.match(path.stem.strip())
+    if m is None:
+        return None
+    t = m.group("table").lower()
+    return None if t in wanted else t
+
+
 def _expected_files() -> str:
     return ", ".join(f"{t}.csv" for t in TABLE_NAMES)
 
@@ -213,6 +230,23 @@ def _folder_sources(folder: Path, opts: _Options, prov: dict,
         found.setdefault(table, []).append(p)
     prov["ignored_files"] = ignored
     problems = []
+    # a file or folder named like a part of a table (grants_2019.csv, "grants 2.csv", grants/) is not
+    # read: say so rather than measure without it
+    if preset is None:
+        parts = [(n, _part_of(n, wanted)) for n in ignored]
+        parts += [(q.name + "/", q.name.lower() if q.name.lower() in TABLE_NAMES and q.name.lower() not in wanted
+                   else _part_of(q.name + ".csv", wanted)) for q in sorted(folder.iterdir()) if q.is_dir()]
+        for name, t in parts:
+            if t is None:
+                continue
+            read = found[t][0].name if t in found else None
+            how = ("engine='dask' reads a folder of Parquet parts in the contract's layout" if name.endswith("/")
+                   else "a folder holds one file per table")
+            problems.append(_problem(
+                t, f"'{name}' looks like a part of the {t} table, but it is not read"
+                   + (f" (only {read} is)" if read else "") + ", so its rows would be left out",
+                f"put every {t} row into one file named {t}.csv (or {t}.parquet), or move '{name}' out of the "
+                f"folder if it is not {t} data ({how})"))
     if preset is None:  # a vendor's download read without its preset: say so rather than skip the files
         for name in PRESETS:
             vendor = [f for f in ignored if PRESETS[name].files and table_for_name(Path(f).stem, name)]
