@@ -140,6 +140,25 @@ def test_component_zero_everywhere_although_its_table_has_rows(make_tiny):
     assert any("grants has 2 grant rows with an amount" in x.message for x in found)
 
 
+def test_a_table_whose_every_row_read_was_excluded(tmp_path):
+    """Grants read from a file whose firm codes are all missing: every row is excluded, the subsidy is
+    measured as if there were no grants; that is a finding naming the table and the reason, and
+    ``--strict`` stops the run. A sample that leaves no row is the user's choice, not a finding."""
+    ex = tmp_path / "ex"
+    assert main(["example", str(ex)]) == 0
+    g = pd.read_csv(ex / "grants.csv", dtype=str)
+    n = len(g)
+    g.assign(firm_id="").to_csv(ex / "grants.csv", index=False)
+    data = fs.read_dataset(ex)
+    found = [f for f in _check(data) if f.rule == "table_all_excluded"]
+    assert len(found) == 1 and found[0].tables == ("grants",) and found[0].value == n
+    assert f"all {n} rows read from grants were excluded (missing firm_id ({n}))" in found[0].message
+    assert main(["run", str(ex / "config.toml"), "--strict", "--quiet", "--out", str(tmp_path / "out")]) == 2
+    data.quality.add(stage="sample", table="grants", issue="outside the configured sample", action="excluded",
+                     rows=[2])
+    assert not [f for f in _check(data) if f.rule == "table_all_excluded"]
+
+
 def test_unknown_investor_types_are_a_finding(make_tiny):
     e = pd.DataFrame({"firm_id": ["001", "001"], "year": [2017, 2017], "investor_type": ["guidance_fund", "其他"],
                       "amount": [9.0, 3.0]})

@@ -29,6 +29,10 @@ Rules (each a ``rule`` code of the finding):
     has rows (grants with amounts; equity rows; interest-bearing debt in financials — for
     debt only when no effective interest rate could be computed, since firms that all
     borrow at or above the benchmark have a true benefit of zero).
+``table_all_excluded``
+    a table of grants, equity, land or designations whose rows were read but every one
+    excluded (no firm code, no year, a firm not in the firms table, …): its component is
+    then measured as if the table were absent.
 ``investor_type_unknown``
     equity rows whose investor type is neither state-linked nor a known private type
     (counted as not state-linked; see :mod:`finsupport.measure.investors`).
@@ -136,7 +140,8 @@ def check_plausibility(data, flows: pd.DataFrame, headline=None, *, tier: str = 
     log = data.quality.to_frame()  # built once: the log can be long
     scales = _scales(flows)
     return [*_headline_rule(flows, headline), *_ratio_rule(scales), *_unit_rule(data, scales),
-            *_certified_rule(data, flows, tier, log), *_all_zero_rule(data, flows), *_investor_rule(log)]
+            *_certified_rule(data, flows, tier, log), *_all_zero_rule(data, flows), *_all_excluded_rule(data, log),
+            *_investor_rule(log)]
 
 
 def _pooled(flows: pd.DataFrame, headline) -> tuple[float, int | None]:
@@ -286,6 +291,27 @@ def _all_zero_rule(data, flows) -> list[Finding]:
             out.append(Finding("component_all_zero",
                                f"{comp} is zero in every firm-year although {table} has {rows} {what}; {hint}",
                                tables=(table,), value=float(rows)))
+    return out
+
+
+def _all_excluded_rule(data, log: pd.DataFrame) -> list[Finding]:
+    """Tables whose rows were read but every one excluded (no firm code, no year, an unknown firm,
+    …): the component they feed is then measured as if the table were absent."""
+    read = dict(zip(*(data.quality.accounting()[c] for c in ("table", "rows_read")), strict=True))
+    out = []
+    for table in ("grants", "equity", "land", "designations"):
+        n = int(read.get(table, 0))
+        df = getattr(data, table, None)
+        if n <= 0 or (df is not None and len(df)):
+            continue
+        sel = log[(log["table"] == table) & (log["action"] == "excluded")]
+        if (sel["issue"] == "outside the configured sample").any():
+            continue   # the sample the user chose left no row: not a data problem
+        why = "; ".join(f"{k} ({v})" for k, v in sel["issue"].value_counts().items()) or "see the Data quality sheet"
+        out.append(Finding("table_all_excluded",
+                           f"all {n} rows read from {table} were excluded ({why}), so the measures use no {table}: "
+                           f"check which column holds the firm codes and years (mapping=, preset=) and the Data "
+                           f"quality sheet", tables=(table,), value=float(n)))
     return out
 
 

@@ -777,7 +777,8 @@ def truth_outcomes(result) -> list[str]:
 PLAUSIBILITY_RULES = ("plausibility rules: headline share 0, NaN or above 100 %; a component whose median "
                       "firm-year ratio to revenue is below 1e-5 or above 1; a component 10^3, 10^4 or 10^8 off its "
                       "typical scale (unit mismatch between tables); certified firms out of the sample; a component "
-                      "zero everywhere although its table has rows; unknown investor types")
+                      "zero everywhere although its table has rows; a table whose every row read was excluded; unknown "
+                      "investor types")
 
 _CHANGES = ("excluded", "dropped", "repaired", "replaced", "converted", "merged", "set")
 
