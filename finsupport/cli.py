@@ -25,6 +25,18 @@ EXIT_USAGE = 64
 _LAST_RUN: list = []
 
 
+def _say(text: str = "", *, err: bool = False) -> None:
+    """``print`` for a reader that may leave early (``| head``): the command goes on, with its exit code."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        print(text, file=stream)
+    except BrokenPipeError:
+        try:   # later writes, and the flush at the end, go nowhere instead of failing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):
+            pass
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse exits with 2, which we reserve for data errors
         self.print_usage(sys.stderr)
@@ -68,10 +80,10 @@ def _cmd_run(args) -> int:
     res = run(args.config, out=args.out, progress=False if args.quiet else None, strict=args.strict,
               scheduler=args.scheduler)
     for note in res.notes:
-        print(f"note: {note}", file=sys.stderr)
+        _say(f"note: {note}", err=True)
     for f in res.findings:
-        print(f"warning ({f.rule}): {f.message}", file=sys.stderr)
-    print(res.summary())
+        _say(f"warning ({f.rule}): {f.message}", err=True)
+    _say(res.summary())
     _LAST_RUN[:] = [res]   # freed with the process, not table by table now (see entry)
     return 0
 
@@ -105,8 +117,8 @@ def _cmd_validate(args) -> int:
             raise ConfigError(f"--preset/--units describe a bare data folder, but {path} has a config.toml whose "
                               f"[data] preset = {cfg['data']['preset']!r} and units = {cfg['data']['units']!r} are "
                               "what `finsupport run` uses: change them there (or validate a folder without a config)")
-        print(f"config {cfg.source}: OK ({len(cfg.values)} sections, hash {cfg.hash()[:12]}); "
-              "checked as `finsupport run` would run it")
+        _say(f"config {cfg.source}: OK ({len(cfg.values)} sections, hash {cfg.hash()[:12]}); "
+             "checked as `finsupport run` would run it")
         name = cfg.data_path.name if cfg.data_path is not None else "embedded example"
     else:
         if not path.exists():
@@ -124,12 +136,12 @@ def _cmd_validate(args) -> int:
 
         raise _strict_error(res.findings)
     data = res.data
-    print(f"data {name}: usable for every stage before estimation — {data!r}")
-    print(f"  headline: {res.headline['text']}")
+    _say(f"data {name}: usable for every stage before estimation — {data!r}")
+    _say(f"  headline: {res.headline['text']}")
     for note in res.notes:
-        print(f"  note: {note}")
+        _say(f"  note: {note}")
     for f in res.findings:
-        print(f"  warning ({f.rule}): {f.message}")
+        _say(f"  warning ({f.rule}): {f.message}")
     log = data.quality.to_frame()
     acct = data.quality.accounting()
     if len(acct):
@@ -138,18 +150,18 @@ def _cmd_validate(args) -> int:
             merged = tables.get(a["table"], {}).get("sources")
             rows = len(getattr(data, a["table"], None)) if getattr(data, a["table"], None) is not None else 0
             extra = f" (source rows of {len(merged)} files; {rows} rows after merging)" if merged else ""
-            print(f"  {a['table']}: {a['rows_read']} rows read, {a['rows_used']} used, {a['rows_excluded']} "
-                  f"excluded{extra}")
+            _say(f"  {a['table']}: {a['rows_read']} rows read, {a['rows_used']} used, {a['rows_excluded']} "
+                 f"excluded{extra}")
     warn = log[log["action"].isin(["excluded", "repaired", "flagged"])]
     if len(warn):
-        print(f"warnings: {len(warn)} data-quality records")
+        _say(f"warnings: {len(warn)} data-quality records")
         summary = (warn.assign(column=warn["column"].fillna(""))
                    .groupby(["table", "column", "issue", "action"], dropna=False, sort=False)
                    .agg(rows=("issue", "size"), detail=("detail", "first")).reset_index())
         for _, w in summary.head(30).iterrows():
             col = f".{w['column']}" if w["column"] else ""
             extra = f": {w['detail']}" if w["issue"] == "firm not in firms table" else ""
-            print(f"  warning: {w['table']}{col}: {w['issue']} ({w['action']}, {w['rows']} rows){extra}")
+            _say(f"  warning: {w['table']}{col}: {w['issue']} ({w['action']}, {w['rows']} rows){extra}")
     return 0
 
 
@@ -157,8 +169,8 @@ def _cmd_example(args) -> int:
     from .example import write_example
 
     out = write_example(args.dir, overwrite=args.force)
-    print(f"wrote the robotics44 example (synthetic) to {out}")
-    print(f"run it with:  finsupport run {out / 'config.toml'}")
+    _say(f"wrote the robotics44 example (synthetic) to {out}")
+    _say(f"run it with:  finsupport run {out / 'config.toml'}")
     return 0
 
 
@@ -179,21 +191,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         kind = type(e).__name__.replace("Error", " error").lower()
-        print(f"finsupport: {kind}: {e}", file=sys.stderr)
+        _say(f"finsupport: {kind}: {e}", err=True)
         return e.exit_code
     except FileNotFoundError as e:
         if args.debug:
             raise
-        print(f"finsupport: file not found: {e.filename or e}", file=sys.stderr)
+        _say(f"finsupport: file not found: {e.filename or e}", err=True)
         return 2
     except KeyboardInterrupt:
-        print("finsupport: interrupted", file=sys.stderr)
+        _say("finsupport: interrupted", err=True)
         return 130
     except Exception as e:  # never a traceback for users; --debug shows it
         if args.debug:
             raise
-        print(f"finsupport: unexpected error ({type(e).__name__}: {e}). Rerun with --debug for the traceback "
-              "and report it.", file=sys.stderr)
+        _say(f"finsupport: unexpected error ({type(e).__name__}: {e}). Rerun with --debug for the traceback "
+             "and report it.", err=True)
         return 1
 
 

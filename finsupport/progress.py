@@ -191,8 +191,11 @@ class Progress:
     def close(self) -> None:
         """End the display (clear the terminal line)."""
         if self.enabled and self.interactive and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
+            try:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.enabled = False
             self._width = 0
 
     # -- display -----------------------------------------------------------------
@@ -204,6 +207,12 @@ class Progress:
     def _show(self, task: Task, *, event: str) -> None:
         if not self.enabled:
             return
+        try:
+            self._write(task, event)
+        except (OSError, ValueError):   # the stream went away (`2>&1 | head`): the run goes on unseen
+            self.enabled = False
+
+    def _write(self, task: Task, event: str) -> None:
         self._last_shown = self.clock()
         if self.interactive:
             total = format_seconds(self._last_shown - self.start)

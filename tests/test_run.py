@@ -201,3 +201,20 @@ def test_default_run_passes_the_plausibility_checks(two_runs):
     assert str(head["Plausibility checks"]).startswith("none triggered")
     quality = [c for row in _cells(r.report_path)["Data quality"] for c in row if isinstance(c, str)]
     assert "plausibility checks: none triggered" in quality
+
+
+@pytest.mark.slow
+def test_readers_that_leave_early_do_not_stop_the_command(tmp_path):
+    """`validate | head -1` and `run 2>&1 | head -1`: the reader leaves early; the command still does
+    its work, writes its outputs and exits with its own code."""
+    cli = f"{sys.executable} -m finsupport.cli"
+    ex = tmp_path / "ex"
+    subprocess.run(f"{cli} example {ex}", shell=True, check=True, capture_output=True)
+    res = subprocess.run(f"set -o pipefail; {cli} validate {ex / 'config.toml'} | head -1", shell=True,
+                         capture_output=True, text=True, executable="/bin/bash")
+    assert res.returncode == 0 and res.stdout.startswith("config "), res.stderr
+    out = tmp_path / "piped"
+    res = subprocess.run(f"set -o pipefail; {cli} run {ex / 'config.toml'} --out {out} 2>&1 | head -1", shell=True,
+                         capture_output=True, text=True, executable="/bin/bash", timeout=900)
+    assert res.returncode == 0, res.stdout
+    assert (out / "robotics44.xlsx").exists() and (out / "robotics44" / "manifest.json").exists()
