@@ -587,7 +587,7 @@ def test_b59_bool_columns(tmp_path):
                                                     "000001,2019,1,是,否\n000002,2019,2,yes,0\n"}))
     assert data.grants["recurring"].tolist() == [True, True]
     assert data.grants["asset_related"].tolist() == [False, False]
-    with pytest.raises(DataError, match="not a yes/no value") as e:
+    with pytest.raises(DataError, match=r"not a yes/no value \('maybe'\)") as e:
         read_dataset(folder(tmp_path, {"grants": "firm_id,year,amount,recurring\n000001,2019,1,maybe\n"}))
     assert problem(e, table="grants", column="recurring")["rows"] == [2]
 

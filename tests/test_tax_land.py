@@ -59,6 +59,28 @@ def test_preferential_hnte_status_changes_mid_panel_and_loss_year():
     assert out.loc[2021, "tax_rd_part"] == pytest.approx(150_000)
 
 
+def test_an_empty_hnte_or_manufacturer_cell_is_flagged_where_it_decides_the_tax():
+    """A missing hnte value is read as not HNTE (statutory rate) — and said, row by row, for the
+    profitable firm-years; a missing manufacturer value where the R&D deduction is estimated too.
+    A loss year, where the status changes nothing, is not flagged."""
+    from finsupport.data.quality import QualityLog
+
+    rows = [list(r) for r in FIRM_A]
+    rows[1][8] = pd.NA   # 2019: hnte missing (profitable)
+    rows[2][8] = pd.NA   # 2020: hnte missing (a loss)
+    rows[3][9] = pd.NA   # 2021: manufacturer missing, R&D deduction estimated
+    fin = _fin(rows).astype({"hnte": "boolean", "manufacturer": "boolean"})
+    fin.index = [2, 3, 4, 5]
+    log = QualityLog()
+    out = tax_flows(fin, tax_basis="preferential", log=log).set_index("year")
+    assert out.loc[2019, "tax_regime"] == "statutory"   # the rule is unchanged: missing is not HNTE
+    q = log.to_frame()
+    hn = q[q["issue"] == "HNTE status missing"]
+    assert hn["row"].tolist() == [3] and (hn["action"] == "flagged").all()
+    mf = q[q["issue"] == "manufacturer status missing"]
+    assert mf["row"].tolist() == [5]
+
+
 def test_small_low_profit_firm_across_bracket_years():
     out = tax_flows(_fin(FIRM_B), tax_basis="preferential").set_index("year")["tax"]
     # 2017: 400,000 ≤ 500,000 (Caishui [2017] 43): all at 10 % = 40,000; concession 100,000 − 40,000

@@ -356,8 +356,9 @@ def _bools(s: pd.Series, table: str, column: str, problems: list) -> pd.Series:
     out[txt.isin(_FALSE).fillna(False)] = False
     bad = out.isna() & txt.notna() & ~txt.isin(MISSING_MARKERS).fillna(True)
     if bad.any():
+        examples = ", ".join(repr(v) for v in s[bad].astype(str).unique()[:3])
         problems.append({"table": table, "column": column, "rows": list(s.index[bad]),
-                         "message": "not a yes/no value", "hint": "use true/false, yes/no or 1/0"})
+                         "message": f"not a yes/no value ({examples})", "hint": "use true/false, yes/no or 1/0"})
     return out
 
 

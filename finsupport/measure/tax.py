@@ -181,17 +181,27 @@ def measure_tax(panel: Panel, options: MeasureOptions) -> Component:
 
 def _preferential(panel: Panel, tp: np.ndarray, year: np.ndarray):
     """Preferential-rate and R&D-deduction parts (see :func:`measure_tax`); ``tp`` is max(0, TP)."""
-    hnte = panel.flag("hnte") == 1
+    hnte_flag = panel.flag("hnte")
+    hnte = hnte_flag == 1
     slp_flag = panel.flag("small_low_profit")
     if not panel.has("hnte"):
         _log(panel, None, "tax: no HNTE status", "info", "financials has no hnte column: no firm-year is taxed at "
              "the 15 % high- and new-technology rate", column="hnte")
-    manuf, tsme = panel.flag("manufacturer") == 1, panel.flag("tech_sme") == 1
+    else:   # an empty cell is not a no: say where it decides the rate
+        _log(panel, np.isnan(hnte_flag) & (tp > 0), "HNTE status missing", "flagged",
+             "no hnte value for this profitable firm-year: taxed as not a high- and new-technology enterprise "
+             "(no 15 % rate)", column="hnte")
+    manuf_flag = panel.flag("manufacturer")
+    manuf, tsme = manuf_flag == 1, panel.flag("tech_sme") == 1
     rate = rd_deduction_rate(year, manufacturer=manuf, tech_sme=tsme)
     disclosed = panel.column("rd_additional_deduction")
     rd = panel.column("rd_expense")
     est = np.isnan(disclosed)
     d = np.where(est, rate * rd, disclosed)
+    if panel.has("manufacturer"):
+        _log(panel, np.isnan(manuf_flag) & est & (rd > 0) & (tp > 0), "manufacturer status missing", "flagged",
+             "no manufacturer value where the R&D deduction is estimated: the general rate of the year is used",
+             column="manufacturer")
     n_est = int((est & ~np.isnan(d) & (tp > 0)).sum())
     if n_est:   # one entry, not one per firm-year: it is the rule wherever nothing is disclosed
         _log(panel, None, "R&D additional deduction estimated", "info",
