@@ -18,7 +18,7 @@ from pathlib import Path
 from . import __version__
 from .errors import FinsupportError
 
-__all__ = ["main", "entry"]
+__all__ = ["main", "entry", "end_process"]
 
 EXIT_USAGE = 64
 #: the last run's result, kept until the process ends (see :func:`entry`)

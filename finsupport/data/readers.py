@@ -198,6 +198,30 @@ def _part_of(name: str, wanted: dict) -> str | None:
     return None if t in wanted else t
 
 
+def _file_bytes(path: Path, table: str) -> bytes:
+    """The file's bytes (read once: parsed and hashed from them)."""
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise DataError(problems=[_problem(table, f"cannot read {path.name} ({e.strerror or e})",
+                                           "check the file's permissions")]) from None
+
+
+class _Hashing:
+    """The sha256 of a file's bytes, computed on a second thread while they are parsed (hashing and
+    parsing both let go of the interpreter lock); :meth:`info` waits for it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._digest = hashlib.sha256()
+        self._size = len(data)
+        self._thread = threading.Thread(target=self._digest.update, args=(data,))
+        self._thread.start()
+
+    def info(self) -> dict:
+        self._thread.join()
+        return {"sha256": self._digest.hexdigest(), "size": self._size}
+
+
 def _expected_files() -> str:
     return ", ".join(f"{t}.csv" for t in TABLE_NAMES)
 
@@ -357,23 +381,15 @@ def _delimiter(text: str) -> str:
 
 def _read_csv(path: Path, table: str, info: dict, *, typed: Callable[[list[str]], dict[int, str]] | None = None) -> _Source:
     name = path.name
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DataError(problems=[_problem(table, f"cannot read {name} ({e.strerror or e})",
-                                           "check the file's permissions")]) from None
+    data = _file_bytes(path, table)
     if not data[:65536].strip(b" \t\r\n\xef\xbb\xbf") and not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise DataError(problems=[_problem(table, f"{name} is empty (no header, no rows)",
                                            f"export the table again, or remove {name} if there is no {table} data")])
-    # the file's hash on a second thread while it is parsed (both let go of the interpreter lock)
-    digest = hashlib.sha256()
-    hasher = threading.Thread(target=digest.update, args=(data,))
-    hasher.start()
+    hashed = _Hashing(data)
     try:
         frame = _utf8_frame(data, table, name, typed=typed)
     finally:
-        hasher.join()
-    info = {**info, "sha256": digest.hexdigest(), "size": len(data)}
+        info = {**info, **hashed.info()}
     src = _Source(table, name, "csv", meta=dict(info))
     if frame is not None:  # the common case: UTF-8 bytes straight into pyarrow's parser
         frame, enc, delim = frame
@@ -676,15 +692,8 @@ def _typed_columns(table: str, opts: _Options, header: list[str]) -> dict[int, s
 
 # -- Parquet -----------------------------------------------------------------------
 def _read_parquet(path: Path, table: str, info: dict) -> _Source:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DataError(problems=[_problem(table, f"cannot read {path.name} ({e.strerror or e})",
-                                           "check the file's permissions")]) from None
-    # the file's hash on a second thread while it is decoded (both let go of the interpreter lock)
-    digest = hashlib.sha256()
-    hasher = threading.Thread(target=digest.update, args=(data,))
-    hasher.start()
+    data = _file_bytes(path, table)
+    hashed = _Hashing(data)
     try:
         df = pd.read_parquet(io.BytesIO(data))
     except ImportError as e:
@@ -695,8 +704,7 @@ def _read_parquet(path: Path, table: str, info: dict) -> _Source:
         raise DataError(problems=[_problem(table, f"cannot open {path.name} as Parquet ({type(e).__name__}: {msg})",
                                            "export the table again (or as CSV)")]) from None
     finally:
-        hasher.join()
-    info = {**info, "sha256": digest.hexdigest(), "size": len(data)}
+        info = {**info, **hashed.info()}
     df = df.reset_index(drop=True) if not isinstance(df.index, pd.RangeIndex) else df
     df.index = pd.RangeIndex(1, len(df) + 1)
     return _Source(table, path.name, "parquet", frame=df, meta=dict(info))

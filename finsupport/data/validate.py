@@ -508,27 +508,20 @@ def _row_hash(df: pd.DataFrame, codes: dict[str, TextCodes] | None = None) -> np
     for j in range(df.shape[1]):
         s = df.iloc[:, j]
         given = (codes or {}).get(df.columns[j])
-        if given is not None and len(given.index) == len(s):
+        if given is None or len(given.index) != len(s):
+            given = TextCodes.of(s)   # pyarrow text: its hash table, one dictionary for every chunk
+        if given is not None:
             x = given.index.astype(np.uint64)   # a copy (-1 for missing wraps to one value)
         elif pd.api.types.is_float_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
             v = s.to_numpy(dtype=float) + 0.0  # -0.0 equals 0.0
             v[np.isnan(v)] = np.nan  # one NaN
             x = v.view(np.uint64)
+        elif isinstance(s.dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.BooleanDtype)) or (
+                pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.ArrowDtype)):
+            # whole numbers as they are, missing as one sentinel (a value equal to it only adds a row)
+            x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).astype(np.uint64)  # a copy
         else:
-            arr = getattr(s.array, "_pa_array", None)
-            if arr is not None and len(arr) and str(arr.type) in ("string", "large_string"):
-                # pyarrow text: its hash table, one dictionary for every chunk
-                import pyarrow.compute as pc
-
-                enc = arr.dictionary_encode()
-                enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
-                x = np.asarray(pc.fill_null(enc.indices, -1), dtype=np.int64).astype(np.uint64)
-            elif isinstance(s.dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.BooleanDtype)) or (
-                    pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.ArrowDtype)):
-                # whole numbers as they are, missing as one sentinel (a value equal to it only adds a row)
-                x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).astype(np.uint64)  # a copy
-            else:
-                x = pd.factorize(s)[0].astype(np.int64).astype(np.uint64)
+            x = pd.factorize(s)[0].astype(np.int64).astype(np.uint64)
         # splitmix64 finaliser, then a multiply-add into the row's hash (in place: x is a new array)
         x ^= x >> np.uint64(30)
         x *= np.uint64(0xBF58476D1CE4E5B9)

@@ -297,7 +297,7 @@ def _all_zero_rule(data, flows) -> list[Finding]:
 def _all_excluded_rule(data, log: pd.DataFrame) -> list[Finding]:
     """Tables whose rows were read but every one excluded (no firm code, no year, an unknown firm,
     …): the component they feed is then measured as if the table were absent."""
-    read = dict(zip(*(data.quality.accounting()[c] for c in ("table", "rows_read")), strict=True))
+    read = data.quality.accounting().set_index("table")["rows_read"]
     out = []
     for table in ("grants", "equity", "land", "designations"):
         n = int(read.get(table, 0))
