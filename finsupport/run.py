@@ -195,6 +195,40 @@ def _restrict_sample(cfg: Config, data):
     return data.subset(firms=firms, years=years)
 
 
+def _check_designations(cfg: Config, data) -> None:
+    """Stop when the configuration or the files expect certified firms and there are none.
+
+    Without certified firms the headline would be computed over every firm, not over the
+    cohorts the configuration names (or, with ``headline_cohorts = []``, the certified firms):
+    a different number under the same heading. A run given no designations at all measures
+    every firm and says so in the headline; a designations table that is empty (a file with a
+    header only, or every row excluded) is a broken export, not that choice."""
+    des = data.designations
+    if des is not None and len(des):
+        return
+    cohorts = cfg["shares"]["headline_cohorts"]
+    if des is None and not cohorts:
+        return
+    if des is None:
+        why = "no designations table was given"
+    else:
+        read = ((getattr(data, "provenance", None) or {}).get("tables", {}).get("designations", {})
+                .get("rows_read", 0))
+        why = ("the designations table has no rows left: every one of its {:,} rows read was excluded "
+               "(see the data-quality log)".format(read) if read else "the designations table has no rows")
+    if cohorts:
+        message = (f"[shares] headline_cohorts = {list(cohorts)} selects the firms first certified in those "
+                   f"years, but {why}; the headline would silently cover every firm instead")
+        hint = ("give the designations (firm_id, tier, year of each certification), or set "
+                "headline_cohorts = [] to report every firm")
+    else:
+        message = (f"{why}: the headline's certified firms, the criteria audit and the regressions "
+                   "need the certifications; the headline would silently cover every firm instead")
+        hint = ("give the designations (firm_id, tier, year of each certification), or remove the empty "
+                "designations file to measure every firm")
+    raise DataError(problems=[{"table": "designations", "column": "", "message": message, "hint": hint}])
+
+
 def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
     from .measure.shares import support_share
 
@@ -205,6 +239,17 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
         # a firm's cohort is the same in each of its years (designation_status): the firms of the
         # selected cohorts are those of the rows that carry them, without grouping every row
         coh = status["cohort"].to_numpy()
+        if cohorts:   # a cohort without a firm (a typo, another tier) would narrow the headline unseen
+            found = sorted(int(c) for c in pd.unique(coh[coh > 0]))
+            missing = [c for c in cohorts if c not in found]
+            if missing:
+                tier = cfg["sample"]["tier"]
+                raise ConfigError(
+                    f"[shares] headline_cohorts names {', '.join(map(str, missing))}, but no firm"
+                    + (f" of tier {tier}" if tier else "") + f" was first certified in "
+                    + ("that year" if len(missing) == 1 else "those years")
+                    + f" (first certification years in the data: {', '.join(map(str, found)) or 'none'}); "
+                    "correct headline_cohorts ([] = every certified firm)")
         pick = np.isin(coh, cohorts) if cohorts else coh > 0
         firms = pd.Index(pd.unique(status["firm_id"].to_numpy()[pick]))
         who = (f"firms first certified in {', '.join(map(str, cohorts))}" if cohorts else "certified firms")
@@ -523,6 +568,7 @@ def _prepare(cfg: Config, prog: Progress, notes: list[str], *, after_read=None) 
         check_financial_outcomes(cfg["analysis"]["outcomes"], data, key="analysis.outcomes")
     with prog.stage("sample"):
         data = _restrict_sample(cfg, data)
+        _check_designations(cfg, data)
     with prog.stage("measure"):
         flows = support_flows(data, options=cfg.measure_options)
     why = flows.attrs.get("not_measured_why", {})

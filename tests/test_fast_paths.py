@@ -207,15 +207,25 @@ def test_keyed_tables_exclude_identical_rows_and_name_conflicting_keys_as_pandas
     assert list(d.financials.index) == list(left.index)
 
 
+@pytest.mark.parametrize("planted", [True, False])
 @pytest.mark.parametrize("n", [10, 70_000, 300_000])
-def test_repeated_values_found_by_bucket_equal_pandas(n):
-    """``_repeats`` on 64-bit hashes (counted by bucket above 65,536 rows, so values that share a
-    bucket but differ are told apart) and on dense integer keys (counted directly)."""
+def test_repeated_values_found_by_bucket_equal_pandas(n, planted):
+    """``_repeats`` on 64-bit hashes (above 65,536 rows: sorted, then the buckets of the repeated
+    values compared exactly, so values that share a bucket but differ are told apart; without
+    repeats, none found) and on dense integer keys (counted directly)."""
     rng = np.random.default_rng(n)
     h = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
-    h[rng.integers(0, n, n // 50)] = h[rng.integers(0, n, n // 50)]   # planted repeats
-    h[: n // 10] >>= np.uint64(40)   # many distinct values in the first bucket
-    np.testing.assert_array_equal(validate._repeats(h), pd.Series(h).duplicated(keep=False).to_numpy())
+    if planted:
+        h[rng.integers(0, n, n // 50)] = h[rng.integers(0, n, n // 50)]   # planted repeats
+        h[: n // 10] >>= np.uint64(40)   # many distinct values in the first bucket
+        h[n // 10] = h[0] + np.uint64(2)   # a value in a repeated value's bucket, itself single
+        h[n // 10 + 1] = h[0]
+    else:
+        h = np.unique(h)
+        rng.shuffle(h)
+    expected = pd.Series(h).duplicated(keep=False).to_numpy()
+    assert expected.any() == planted
+    np.testing.assert_array_equal(validate._repeats(h), expected)
     k = rng.integers(0, 2 * n, n)
     np.testing.assert_array_equal(validate._repeats(k, 2 * n), pd.Series(k).duplicated(keep=False).to_numpy())
     np.testing.assert_array_equal(validate._repeats(k, 100 * n), pd.Series(k).duplicated(keep=False).to_numpy())

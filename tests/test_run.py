@@ -218,3 +218,60 @@ def test_readers_that_leave_early_do_not_stop_the_command(tmp_path):
                          capture_output=True, text=True, executable="/bin/bash", timeout=900)
     assert res.returncode == 0, res.stdout
     assert (out / "robotics44.xlsx").exists() and (out / "robotics44" / "manifest.json").exists()
+
+
+def _example(tmp_path: Path, cohorts: str | None = None) -> Path:
+    ex = tmp_path / "ex"
+    assert main(["example", str(ex)]) == 0
+    if cohorts is not None:
+        cfg = (ex / "config.toml").read_text()
+        assert "headline_cohorts = [2019, 2020]" in cfg
+        (ex / "config.toml").write_text(cfg.replace("headline_cohorts = [2019, 2020]", f"headline_cohorts = {cohorts}"))
+    return ex
+
+
+@pytest.mark.parametrize("cohorts, expected", [
+    (None, "headline_cohorts = [2019, 2020] selects the firms first certified"),
+    ("[]", "the headline's certified firms, the criteria audit and the regressions need the certifications"),
+])
+def test_an_empty_designations_file_stops_the_run(tmp_path, capsys, cohorts, expected):
+    """A designations file with a header only would have turned the headline into every firm's
+    share (9.1 % instead of 13.7 % on the example) under a note: it is a data error."""
+    ex = _example(tmp_path, cohorts)
+    des = ex / "designations.csv"
+    des.write_text(des.read_text().splitlines()[0] + "\n")
+    assert main(["validate", str(ex / "config.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "designations: the designations table has no rows" in err or "but the designations table has no rows" in err
+    assert expected in err and "silently cover every firm" in err
+
+
+def test_designations_all_excluded_say_so(tmp_path, capsys):
+    ex = _example(tmp_path)
+    des = ex / "designations.csv"
+    lines = des.read_text().splitlines()
+    # every certification names a firm missing from the firms table: each row is excluded
+    des.write_text("\n".join([lines[0]] + ["X" + ln for ln in lines[1:]]) + "\n")
+    assert main(["validate", str(ex / "config.toml")]) == 2
+    err = capsys.readouterr().err
+    assert f"every one of its {len(lines) - 1:,} rows read was excluded" in err
+
+
+def test_cohorts_named_but_no_designations_given(tmp_path, capsys):
+    ex = _example(tmp_path)
+    (ex / "designations.csv").unlink()
+    assert main(["validate", str(ex / "config.toml")]) == 2
+    assert "no designations table was given" in capsys.readouterr().err
+    # without cohorts the run measures every firm and says so in the headline
+    ex2 = _example(tmp_path / "b", "[]")
+    (ex2 / "designations.csv").unlink()
+    res = fs.prepare(ex2 / "config.toml")
+    assert res.status is None and "all firms" in res.headline["text"]
+
+
+def test_a_configured_cohort_without_firms_is_a_config_error(tmp_path, capsys):
+    """[2019, 2031] would have reported the 2019 cohort alone under "first certified in 2019, 2031"."""
+    ex = _example(tmp_path, "[2019, 2031]")
+    assert main(["validate", str(ex / "config.toml")]) == 3
+    err = capsys.readouterr().err
+    assert "headline_cohorts names 2031" in err and "first certification years in the data: 2019, 2020" in err

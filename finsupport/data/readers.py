@@ -542,12 +542,11 @@ def _spellings(words) -> list[str]:
     return sorted({w for v in words for w in (v, v.upper(), v.title())})
 
 
-def _fits(kind: str, col) -> bool:
+def _fits(kind: str, v: np.ndarray) -> bool:
     """Every value of a typed column is what the text path makes of its cell without a remark:
     numbers finite; years whole, from 1900 to 2200 (the range and form validation reads plainly)."""
     if kind == "bool":
         return True
-    v = col.to_numpy()
     if kind == "year":
         return bool(np.all((v >= 1900) & (v <= 2200) & (v == np.round(v))))
     return bool(np.isfinite(v).all())
@@ -623,7 +622,7 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], dict[i
             if isinstance(got, int):
                 del kinds[got]
                 continue
-            kinds = {j: k for j, k in kinds.items() if _fits(k, got.column(j))}
+            kinds = {j: k for j, k in kinds.items() if _fits(k, got.column(j).to_numpy())}
             break
     for _ in range(retries + 1):
         # a column of numbers or years parsed on every line is what rules out label rows under the header
@@ -637,7 +636,9 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], dict[i
             continue
         if lines is not None and table.num_rows != lines - 1:   # a quoted line break: records and lines differ
             return None
-        bad = [j for j, k in kinds.items() if not _fits(k, table.column(j))]
+        # each typed column to numpy once (a new, writable array: the chunks are joined or unpacked)
+        values = {j: _writable(table.column(j).to_numpy()) for j in kinds}
+        bad = [j for j, k in kinds.items() if not _fits(k, values[j])]
         if bad:
             kinds = {j: k for j, k in kinds.items() if j not in bad}
             continue
@@ -646,15 +647,21 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], dict[i
         for j in range(len(names)):
             col = table.column(j)
             if kinds.get(j) == "year":
-                cols[j] = col.to_numpy().astype(np.int64)   # whole numbers (checked): exact
+                cols[j] = values[j].astype(np.int64)   # whole numbers (checked): exact
             elif j in kinds:
-                cols[j] = col.to_numpy()
+                cols[j] = values[j]
             else:
                 cols[j] = col.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
                 cols[j].index = index
         df = pd.DataFrame(cols, index=index, copy=False)
         return _TypedCSV(header, df, frozenset(kinds))
     return None
+
+
+def _writable(v: np.ndarray) -> np.ndarray:
+    """``v``, or a copy where it is a read-only view of Arrow's memory (a column parsed in one chunk):
+    the tables' columns are arrays that later steps may write into."""
+    return v if v.flags.writeable else v.copy()
 
 
 #: the kinds of the contract's columns that the typed parse reads, by the type it reads them as
@@ -1222,7 +1229,7 @@ class _Builder:
             full = _filled(raw[c]).to_numpy(dtype=bool)
             cols[j] = raw[c] if full.all() else raw[c].mask(~full)
         body = pd.DataFrame(cols, index=raw.index, copy=False)
-        index = raw.index.to_numpy()
+        index = raw.index   # line numbers from 2 (a RangeIndex: nothing to copy)
         # no label rows under the header: a label row has text in every number column, and the typed
         # columns include one of numbers or years on every line (header_rows= given never comes here)
         src.meta["header_rows"] = 1
@@ -1353,7 +1360,8 @@ class _Builder:
             unit = self._unit(t, r, kind, problems)
             if (numbers is not None and j in numbers and unit in (None, 1) and len(numbers[j]) == len(idx)
                     and _TYPED_KINDS.get(kind) == _TYPED_DTYPE_KIND.get(numbers[j].dtype.kind)):
-                out[name] = pd.Series(numbers[j], index=idx)  # what validation would make of the text
+                # what validation would make of the text; the parser's own new array (no copy)
+                out[name] = pd.Series(numbers[j], index=idx, copy=False)
                 continue
             if typed:
                 raw = body.iloc[:, j]
@@ -1813,7 +1821,7 @@ def _plain_numbers(col: pd.Series) -> np.ndarray | None:
         out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return out if np.isfinite(out).all() else None
+    return _writable(out) if np.isfinite(out).all() else None
 
 
 def _content(df: pd.DataFrame, table: str) -> pd.DataFrame:
