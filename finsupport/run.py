@@ -214,8 +214,8 @@ def _check_designations(cfg: Config, data) -> None:
     else:
         read = ((getattr(data, "provenance", None) or {}).get("tables", {}).get("designations", {})
                 .get("rows_read", 0))
-        why = ("the designations table has no rows left: every one of its {:,} rows read was excluded "
-               "(see the data-quality log)".format(read) if read else "the designations table has no rows")
+        why = (f"the designations table has no rows left: every one of its {read:,} rows read was excluded "
+               "(see the data-quality log)" if read else "the designations table has no rows")
     if cohorts:
         message = (f"[shares] headline_cohorts = {list(cohorts)} selects the firms first certified in those "
                    f"years, but {why}; the headline would silently cover every firm instead")
@@ -246,7 +246,7 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
                 tier = cfg["sample"]["tier"]
                 raise ConfigError(
                     f"[shares] headline_cohorts names {', '.join(map(str, missing))}, but no firm"
-                    + (f" of tier {tier}" if tier else "") + f" was first certified in "
+                    + (f" of tier {tier}" if tier else "") + " was first certified in "
                     + ("that year" if len(missing) == 1 else "those years")
                     + f" (first certification years in the data: {', '.join(map(str, found)) or 'none'}); "
                     "correct headline_cohorts ([] = every certified firm)")
