@@ -134,6 +134,20 @@ def test_b06_empty_table_header_only(tmp_path):
     assert data.quality.accounting().set_index("table").loc["grants", "rows_read"] == 0
 
 
+def test_b06_empty_firms_table_is_an_error(tmp_path):
+    """A header-only firms file would exclude every other row as an unknown firm (and the run then
+    said "financials: no rows to measure"): the error names the firms table."""
+    with pytest.raises(DataError) as e:
+        read_dataset(folder(tmp_path, {"firms": "firm_id,name,sector\n"}))
+    p = problem(e, table="firms", column="firm_id")
+    assert "the firms table has no rows: every row of financials, grants would be excluded" in p["message"]
+    assert [q["table"] for q in e.value.problems] == ["firms"]
+    # without the file no code is checked: the tables are read as they are
+    (tmp_path / "b").mkdir()
+    data = read_dataset(folder(tmp_path / "b", {"firms": None}))
+    assert data.firms is None and len(data.financials) == 3
+
+
 def test_b07_two_files_for_one_table(tmp_path):
     d = folder(tmp_path)
     pd.DataFrame({"firm_id": ["000001"], "year": [2019]}).to_parquet(d / "financials.parquet")
@@ -516,6 +530,20 @@ def test_b48_missing_value_markers(tmp_path):
     assert len(records(data, "missing-value marker", "repaired")) == 4
 
 
+@pytest.mark.parametrize("many", [False, True])
+def test_b48_markers_in_a_yes_no_column_are_logged(tmp_path, many):
+    """``NA`` in a yes/no column is read as missing and logged, as in a number column; an empty
+    cell is simply missing. ``many``: enough rows for the spellings to be judged once each."""
+    rows = ["000001,2019,100,NA", "000001,2020,110,", "000002,2019,200,yes", "000002,2020,210,无"]
+    if many:
+        rows += [f"000002,{y},210,no" for y in range(1990, 2010)]
+    data = read_dataset(folder(tmp_path, {"financials": "firm_id,year,revenue,hnte\n" + "\n".join(rows) + "\n"}))
+    assert data.financials.loc[[2, 3, 5], "hnte"].isna().all() and data.financials.loc[4, "hnte"]
+    rec = records(data, "missing-value marker", "repaired")
+    assert sorted(rec["row"].astype(int)) == [2, 5] and set(rec["column"]) == {"hnte"}
+    assert sorted(rec["detail"]) == ["'NA' read as missing", "'无' read as missing"]
+
+
 def test_b49_zero_or_negative_revenue(tmp_path):
     data = read_dataset(folder(tmp_path, {"financials": FIN.replace("100,50", "0,50").replace("200,80", "-5,80")}))
     assert sorted(records(data, "zero or negative revenue", "flagged")["row"]) == [2, 4]
@@ -547,8 +575,11 @@ def test_b52_fiscal_years_as_dates(tmp_path):
 
 def test_b53_year_out_of_range(tmp_path):
     with pytest.raises(DataError, match="not a year") as e:
-        read_dataset(folder(tmp_path, {"grants": "firm_id,year,amount\n000001,19,1\n000002,3019,2\n"}))
-    assert problem(e, table="grants", column="year")["rows"] == [2, 3]
+        read_dataset(folder(tmp_path, {"grants": "firm_id,year,amount\n000001,19,1\n000002,3019,2\n"
+                                                 "000003,1899,3\n"}))
+    probs = [p for p in e.value.problems if p["table"] == "grants" and p["column"] == "year"]
+    assert [(p["message"], p["rows"]) for p in probs] == [
+        ("not a year ('19')", [2]), ("year outside 1900–2200 ('3019', '1899')", [3, 4])]
 
 
 def test_b54_firm_codes_with_leading_zeros(tmp_path):

@@ -287,15 +287,21 @@ def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: st
         log.add(stage=stage, table=table, column=column, rows=s.index[repaired],
                 issue="year given as a date", action="repaired",
                 detail=("'" + txt[repaired].astype(str) + "' read as " + per["year"][repaired].astype(str)).tolist())
-    bad = ~per["ok"] & ~is_marker.fillna(True)
-    bad |= out.notna() & ((out < 1900) | (out > 2200))
-    bad = bad.fillna(False).astype(bool)
-    if bad.any():
-        examples = ", ".join(repr(v) for v in txt[bad].head(3))
-        problems.append({"table": table, "column": column, "rows": list(s.index[bad]),
+    unread = (~per["ok"] & ~is_marker.fillna(True)).fillna(False).astype(bool)
+    outside = (out.notna() & ((out < 1900) | (out > 2200))).fillna(False).astype(bool) & ~unread
+    if unread.any():
+        examples = ", ".join(repr(v) for v in txt[unread].head(3))
+        problems.append({"table": table, "column": column, "rows": list(s.index[unread]),
                          "message": f"not a year ({examples})",
                          "hint": "use four-digit years such as 2019 (2019-12-31, 20191231, 2019年报 and 2019A "
                                  "are also read)"})
+    if outside.any():
+        examples = ", ".join(repr(v) for v in txt[outside].head(3))
+        problems.append({"table": table, "column": column, "rows": list(s.index[outside]),
+                         "message": f"year outside 1900–2200 ({examples})",
+                         "hint": "correct the year (a typo, or a code or amount in the year column: check the "
+                                 "column mapping)"})
+    bad = unread | outside
     return out.where(~bad).round().astype("Int64")
 
 
@@ -339,12 +345,29 @@ def _plain_years(s: pd.Series) -> bool:
     return bool(np.all(np.isnan(v) | ((v >= 1900) & (v <= 2200))))
 
 
-def _bools(s: pd.Series, table: str, column: str, problems: list) -> pd.Series:
+def _bools(s: pd.Series, table: str, column: str, problems: list, log=None, stage: str = "validate") -> pd.Series:
+    """Yes/no cells as a boolean column (missing where empty or a missing-value marker).
+
+    ``log``: where a marker (``NA``, ``-``, ``无``) is read as missing, as numbers' markers are."""
+    out = _bool_values(s, table, column, problems)
+    if log is not None and not pd.api.types.is_bool_dtype(s):
+        miss = out.isna().to_numpy() & s.notna().to_numpy()
+        if miss.any():
+            txt = s[miss].astype("string").str.strip()
+            marker = (txt.ne("") & txt.str.lower().isin(MISSING_MARKERS)).fillna(False).to_numpy(dtype=bool)
+            if marker.any():
+                log.add(stage=stage, table=table, column=column, rows=txt.index[marker],
+                        issue="missing-value marker", action="repaired",
+                        detail=[f"'{v}' read as missing" for v in txt[marker]])
+    return out
+
+
+def _bool_values(s: pd.Series, table: str, column: str, problems: list) -> pd.Series:
     if pd.api.types.is_bool_dtype(s):
         return s.astype("boolean")
     codes, uniq = pd.factorize(s)
     if len(uniq) < len(s) // 2:  # a handful of distinct spellings: judge each once
-        one = _bools(pd.Series(uniq, dtype=object), table, column, found := [])
+        one = _bool_values(pd.Series(uniq, dtype=object), table, column, found := [])
         if found:  # name the rows that hold the bad spellings
             bad = pd.Series(codes).isin(found[0]["rows"]).to_numpy()
             problems.append({**found[0], "rows": list(s.index[bad])})
@@ -431,7 +454,7 @@ def normalise_table(df: pd.DataFrame, table: str, log, problems: list, *, stage:
         elif kind in ("amount", "number", "count"):
             df[col] = _numeric(df[col], table, col, log, problems, stage)
         elif kind == "bool":
-            df[col] = _bools(df[col], table, col, problems)
+            df[col] = _bools(df[col], table, col, problems, log, stage)
     return df
 
 
@@ -664,6 +687,15 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
     # orphans: rows for firms that are not in the firms table
     task.note("firm codes across tables")
     firms = tables.get("firms")
+    others = [n for n, d in tables.items() if n != "firms" and "firm_id" in d.columns and len(d)]
+    if firms is not None and "firm_id" in firms and not len(firms) and others:
+        # every other row would be excluded as an unknown firm, and each table reported as empty
+        problems.append({"table": "firms", "column": "firm_id", "rows": [],
+                         "message": "the firms table has no rows: every row of " + ", ".join(others)
+                                    + " would be excluded as a firm not in the firms table",
+                         "hint": "give the firms (one row per firm_id), or leave the firms file out "
+                                 "(the table is optional: without it no firm code is checked against it)"})
+        firms = None
     if firms is not None and "firm_id" in firms:
         known = pd.Index(firms["firm_id"].dropna().unique())
         for name, df in tables.items():
