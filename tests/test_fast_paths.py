@@ -405,3 +405,44 @@ def test_cells_with_white_space_at_an_edge_are_always_seen(cells, start, chunks)
         assert readers._edge_space(col) is True
     assert readers._filled(col).tolist() == [c is None or bool(c.strip()) for c in kept]   # missing: not judged
     assert readers._empty(col).tolist() == [c == "" for c in kept]
+
+
+@pytest.mark.parametrize("dirt", ["clean", "spaces", "markers", "orphans and repeats"])
+def test_firm_codes_encoded_early_give_what_encoding_after_normalising_gives(tmp_path, dirt):
+    """Tables of 65,536 rows or more have their firm codes encoded on a thread before they are
+    normalised; the codes are used only when normalising left the column as it was. Whatever
+    the column holds, the tables, the log and the errors equal those of encoding afterwards."""
+    n = 70_000
+    codes = [f"{i % 5000 + 1:06d}" for i in range(n)]
+    if dirt == "spaces":
+        codes[::7] = [" " + c for c in codes[::7]]
+    elif dirt == "markers":
+        codes[::11] = ["NA"] * len(codes[::11])
+    elif dirt == "orphans and repeats":
+        codes[::13] = ["999999"] * len(codes[::13])
+    rows = [[c, str(2000 + i % 20), str(i % 997 * 1.5)] for i, c in enumerate(codes)]
+    if dirt == "orphans and repeats":
+        rows[5:9] = [rows[4]] * 4   # identical grants
+    _write(tmp_path, "firms", ["firm_id", "name"], [[f"{i:06d}", f"f{i}"] for i in range(1, 5001)])
+    _write(tmp_path, "grants", ["firm_id", "year", "amount"], rows)
+    used = []
+    real_of = validate._EarlyCodes.of
+
+    def of(self, name, s):
+        if name in self._jobs:
+            used.append((name, getattr(s.array, "_pa_array", None) is self._jobs[name][0]))
+        return real_of(self, name, s)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(validate._EarlyCodes, "of", of)
+        early = _outcome(tmp_path)
+    # the reader strips the spaces; the markers are masked in validation: a new column, encoded again
+    assert used == [("grants", dirt != "markers")]   # firms has 5,000 rows: no thread
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(validate._EarlyCodes, "of", lambda self, name, s: validate.TextCodes.of(s))
+        _same(early, _outcome(tmp_path))
+    if dirt == "orphans and repeats":
+        assert early[0] == "ok"
+        log = early[2]
+        assert (log["issue"] == "firm not in firms table").sum() == len(range(0, n, 13))
+        assert (log["issue"] == "identical rows").sum() == 4

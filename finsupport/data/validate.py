@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 import unicodedata
 
 import numpy as np
@@ -621,8 +622,44 @@ def _duplicated_key(df: pd.DataFrame, key: list[str], ids: TextCodes | None) -> 
     return df.duplicated(key, keep=False)
 
 
+class _EarlyCodes:
+    """The firm codes of every table encoded on a second thread while the tables are normalised
+    one by one (pyarrow's hashing lets go of the interpreter lock). A table's codes are used
+    only if its firm-code column is still the very array that was encoded (normalising a clean
+    column keeps it; stripping, markers or excluded rows make a new one, encoded again)."""
+
+    def __init__(self, tables: dict) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._jobs: dict[str, tuple[object, Future]] = {}
+        for name, df in tables.items():
+            arr = getattr(df["firm_id"].array, "_pa_array", None) if "firm_id" in df.columns else None
+            if arr is None or len(arr) < 1 << 16:   # small tables: not worth a thread
+                continue
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="finsupport-codes")
+            self._jobs[name] = (arr, self._pool.submit(TextCodes.of, df["firm_id"]))
+
+    def of(self, name: str, s: pd.Series) -> TextCodes | None:
+        job = self._jobs.pop(name, None)
+        if job is not None and getattr(s.array, "_pa_array", None) is job[0]:
+            return job[1].result()
+        return TextCodes.of(s)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def validate_dataset(data, *, stage: str = "validate") -> None:
     """Normalise and check every table of ``data`` in place; raise one DataError listing all problems."""
+    early = _EarlyCodes({n: d for n, d in data.tables().items() if not d.columns.duplicated().any()})
+    try:
+        _validate_dataset(data, early, stage)
+    finally:
+        early.close()
+
+
+def _validate_dataset(data, early: _EarlyCodes, stage: str) -> None:
     log = data.quality
     problems: list[dict] = []
     tables = data.tables()
@@ -652,7 +689,7 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
                                      "message": "negative values where none are possible",
                                      "hint": "check the sign convention of the export"})
         # the firm codes encoded once for the checks below and the look-up in the firms table
-        ids = TextCodes.of(df["firm_id"]) if "firm_id" in df.columns else None
+        ids = early.of(name, df["firm_id"]) if "firm_id" in df.columns else None
         codes = {"firm_id": ids} if ids is not None else None
         # a grant or investment listed twice with every value equal: often a file appended twice
         # (a row repeats an earlier one exactly when some row is duplicated: one pass finds both)
