@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
