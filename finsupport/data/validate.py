@@ -246,6 +246,27 @@ def isin_values(s: pd.Series, values, *, codes: TextCodes | None = None) -> np.n
     return s.isin(values).to_numpy(dtype=bool)
 
 
+def in_known(codes: dict[str, TextCodes], known) -> dict[str, np.ndarray]:
+    """``isin_values(column, known, codes=...)`` for several tables' firm codes at once: the distinct
+    codes of every table are looked up in one pass, so the hash set of the ``known`` codes is
+    built once, not once per table. ``{}`` without pyarrow (then each table is looked up alone)."""
+    codes = {name: c for name, c in codes.items() if c is not None}
+    if not codes:
+        return {}
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return {}
+    distinct = pa.concat_arrays([c.values.cast(pa.large_string()) for c in codes.values()])
+    hit = isin_values(pd.Series(pd.arrays.ArrowStringArray(distinct)), known)
+    out, start = {}, 0
+    for name, c in codes.items():
+        k = len(c.values)
+        out[name] = np.append(hit[start:start + k], False)[c.index]   # -1 (missing) takes the appended False
+        start += k
+    return out
+
+
 def _not_finite(num: pd.Series, table: str, column: str, problems: list) -> None:
     """Infinite values (``inf``, ``1e999``) are an error, not a number."""
     inf = np.isinf(num.to_numpy(dtype=float, na_value=np.nan))
@@ -735,10 +756,14 @@ def _validate_dataset(data, early: _EarlyCodes, stage: str) -> None:
         firms = None
     if firms is not None and "firm_id" in firms:
         known = pd.Index(firms["firm_id"].dropna().unique())
+        looked_up = in_known({n: c for n, c in firm_codes.items() if n != "firms" and n in tables
+                              and "firm_id" in tables[n].columns and len(c.index) == len(tables[n])}, known)
         for name, df in tables.items():
             if name == "firms" or "firm_id" not in df.columns:
                 continue
-            found = isin_values(df["firm_id"], known, codes=firm_codes.get(name))
+            found = looked_up.get(name)
+            if found is None:
+                found = isin_values(df["firm_id"], known, codes=firm_codes.get(name))
             df, repaired = _reconcile_ids(df, known, name, log, problems, stage, found=found)
             orphan = ~(isin_values(df["firm_id"], known) if repaired else found) & df["firm_id"].notna()
             if orphan.any():
