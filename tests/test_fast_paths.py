@@ -179,6 +179,15 @@ def test_checks_on_encoded_firm_codes_equal_pandas(rows, cut, keep, known):
     mask = (np.arange(len(df)) % 2 == 0)
     kept = codes.keep(mask)
     np.testing.assert_array_equal(validate.isin_values(df["firm_id"][mask], known, codes=kept), expected[mask])
+    # several tables at once (one in large_string, one empty): each equals its own look-up
+    large = validate.TextCodes.of(pd.Series(pd.arrays.ArrowStringArray(
+        pa.chunked_array([pa.array(ids[::-1], type=pa.large_string())]))))
+    empty = validate.TextCodes.of(pd.Series(pd.array([], dtype="string[pyarrow]")))
+    both = validate.in_known({"a": codes, "b": large, "c": empty, "d": kept}, pd.Index(known, dtype="string[pyarrow]"))
+    np.testing.assert_array_equal(both["a"], expected)
+    np.testing.assert_array_equal(both["b"], expected[::-1])
+    assert both["c"].shape == (0,)
+    np.testing.assert_array_equal(both["d"], expected[mask])
 
 
 @settings(max_examples=60, deadline=None)
