@@ -702,7 +702,13 @@ def _read_parquet(path: Path, table: str, info: dict) -> _Source:
     data = _file_bytes(path, table)
     hashed = _Hashing(data)
     try:
-        df = pd.read_parquet(io.BytesIO(data))
+        try:   # Arrow's own reader over the bytes (a Python file object is read through the interpreter)
+            import pyarrow as pa
+
+            source = pa.BufferReader(pa.py_buffer(data))
+        except ImportError:
+            source = io.BytesIO(data)
+        df = pd.read_parquet(source)
     except ImportError as e:
         raise DataError(problems=[_problem(table, f"cannot read {path.name}: {e}",
                                            "install pyarrow (pip install 'finsupport[parquet]') or use CSV")]) from None
