@@ -57,13 +57,24 @@ class QualityLog:
             v = np.asarray(v, dtype=object)
             return v if len(v) == n else np.full(n, v[0] if len(v) else pd.NA, dtype=object)
 
+        def _key(v):
+            """A firm code or year column with every missing value as ``pd.NA`` (None, NaN and NA
+            come from different text types; the log reads the same whichever the table held)."""
+            v = _col(v)
+            if isinstance(v, np.ndarray):
+                miss = pd.isna(v)
+                if miss.any():
+                    v = v.copy()
+                    v[miss] = pd.NA
+            return v
+
         frame = pd.DataFrame(
             {
                 "stage": stage,
                 "table": table,
                 "row": rows,
-                "firm_id": _col(firm_id),
-                "year": _col(year),
+                "firm_id": _key(firm_id),
+                "year": _key(year),
                 "column": column,
                 "issue": issue,
                 "action": action,

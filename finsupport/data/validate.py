@@ -84,6 +84,20 @@ def _edge_space(col: pd.Series) -> bool | None:
     return False
 
 
+def _blank_text(s: pd.Series) -> np.ndarray:
+    """Text cells that are empty or white space only (``s.str.strip() == ""``; missing cells are not)."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is not None and str(arr.type) in ("string", "large_string"):
+        import pyarrow.compute as pc
+
+        empty = np.asarray(pc.fill_null(pc.equal(pc.binary_length(arr), 0), False), dtype=bool)
+        if _edge_space(s) is False:   # no cell begins or ends with white space: only empty ones
+            return empty
+        # white space as Python's str.strip sees it (the reader's test of blank cells)
+        return empty | np.asarray(pc.fill_null(pc.utf8_is_space(arr), False), dtype=bool)
+    return s.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+
+
 def _as_text(s: pd.Series) -> pd.Series:
     """Firm codes and other identifiers as stripped strings; floats like 1.0 become '1'."""
     if pd.api.types.is_float_dtype(s):
@@ -470,7 +484,12 @@ def normalise_table(df: pd.DataFrame, table: str, log, problems: list, *, stage:
             df[col] = _as_text(df[col])
         elif kind == "text":
             if not pd.api.types.is_string_dtype(df[col]) or df[col].dtype == object:
-                df[col] = df[col].astype("string").str.strip()
+                df[col] = df[col].astype("string")
+            if _edge_space(df[col]) is not False:   # stripped whatever the format (a clean column: no copy)
+                df[col] = df[col].str.strip()
+            blank = _blank_text(df[col])
+            if blank.any():   # an empty cell is missing whatever the format (CSV's reader already says so)
+                df[col] = df[col].mask(blank)
         elif kind == "year":
             df[col] = _years(df[col], table, col, log, problems, stage)
         elif kind in ("amount", "number", "count"):
