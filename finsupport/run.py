@@ -195,32 +195,47 @@ def _restrict_sample(cfg: Config, data):
     return data.subset(firms=firms, years=years)
 
 
-def _check_designations(cfg: Config, data) -> None:
+def _check_designations(cfg: Config, data, notes: list[str]) -> None:
     """Stop when the configuration or the files expect certified firms and there are none.
 
     Without certified firms the headline would be computed over every firm, not over the
     cohorts the configuration names (or, with ``headline_cohorts = []``, the certified firms):
     a different number under the same heading. A run given no designations at all measures
     every firm and says so in the headline; a designations table that is empty (a file with a
-    header only, or every row excluded) is a broken export, not that choice."""
+    header only, or every row excluded) is a broken export, not that choice. A ``[sample]``
+    that leaves out every certified firm (a sample of uncertified firms) is a choice: without
+    ``headline_cohorts`` the run measures the sample's firms, with a note."""
     des = data.designations
     if des is not None and len(des):
         return
     cohorts = cfg["shares"]["headline_cohorts"]
     if des is None and not cohorts:
         return
+    by_sample = 0
     if des is None:
         why = "no designations table was given"
     else:
         read = ((getattr(data, "provenance", None) or {}).get("tables", {}).get("designations", {})
                 .get("rows_read", 0))
-        why = (f"the designations table has no rows left: every one of its {read:,} rows read was excluded "
-               "(see the data-quality log)" if read else "the designations table has no rows")
+        log = data.quality.to_frame()
+        by_sample = int(((log["table"] == "designations") & (log["stage"] == "sample")).sum())
+        if by_sample:
+            why = (f"the configured [sample] leaves no designations (its firms, sectors or years exclude "
+                   f"{by_sample:,} of the {read:,} rows read; see the data-quality log)")
+        elif read:
+            why = (f"the designations table has no rows left: every one of its {read:,} rows read was excluded "
+                   "(see the data-quality log)")
+        else:
+            why = "the designations table has no rows"
+    if by_sample and not cohorts:
+        notes.append(f"{why}: the headline covers every firm of the sample")
+        return
     if cohorts:
         message = (f"[shares] headline_cohorts = {list(cohorts)} selects the firms first certified in those "
                    f"years, but {why}; the headline would silently cover every firm instead")
-        hint = ("give the designations (firm_id, tier, year of each certification), or set "
-                "headline_cohorts = [] to report every firm")
+        hint = (("widen [sample], or set headline_cohorts = [] to report every firm of the sample") if by_sample
+                else ("give the designations (firm_id, tier, year of each certification), or set "
+                      "headline_cohorts = [] to report every firm"))
     else:
         message = (f"{why}: the headline's certified firms, the criteria audit and the regressions "
                    "need the certifications; the headline would silently cover every firm instead")
@@ -251,6 +266,10 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
                     + f" (first certification years in the data: {', '.join(map(str, found)) or 'none'}); "
                     "correct headline_cohorts ([] = every certified firm)")
         pick = np.isin(coh, cohorts) if cohorts else coh > 0
+        if not pick.any():   # no certified firm of the tier: a NaN headline over no firm
+            tier = cfg["sample"]["tier"]
+            raise ConfigError(f"no firm of tier {tier} is certified in the designations ([sample] tier = "
+                              f"{tier!r}); correct the tier, or the designations' tier column")
         firms = pd.Index(pd.unique(status["firm_id"].to_numpy()[pick]))
         who = (f"firms first certified in {', '.join(map(str, cohorts))}" if cohorts else "certified firms")
     tab = support_share(flows, years=yrs, firms=firms, extended=True).set_index("component")
@@ -568,7 +587,7 @@ def _prepare(cfg: Config, prog: Progress, notes: list[str], *, after_read=None) 
         check_financial_outcomes(cfg["analysis"]["outcomes"], data, key="analysis.outcomes")
     with prog.stage("sample"):
         data = _restrict_sample(cfg, data)
-        _check_designations(cfg, data)
+        _check_designations(cfg, data, notes)
     with prog.stage("measure"):
         flows = support_flows(data, options=cfg.measure_options)
     why = flows.attrs.get("not_measured_why", {})

@@ -494,3 +494,28 @@ def test_firm_codes_encoded_early_give_what_encoding_after_normalising_gives(tmp
         log = early[2]
         assert (log["issue"] == "firm not in firms table").sum() == len(range(0, n, 13))
         assert (log["issue"] == "identical rows").sum() == 4
+
+
+@pytest.mark.parametrize("path", ["typed", "text", "parquet"])
+@pytest.mark.parametrize("validated", [True, False])
+def test_every_column_read_can_be_written_into(tmp_path, path, validated):
+    """The tables are the user's: a cell of any column can be set (the typed parse keeps its own
+    arrays without a copy; they must not be read-only views of Arrow's or pandas' memory)."""
+    n = 300
+    fin = pd.DataFrame({"firm_id": [f"{i % 30 + 1:06d}" for i in range(n)], "year": [2000 + i // 30 for i in range(n)],
+                        "revenue": np.arange(n) * 1.5 + 1, "employees": np.arange(n) % 7 * 1.0,
+                        "hnte": np.arange(n) % 2 == 0})
+    firms = pd.DataFrame({"firm_id": [f"{i:06d}" for i in range(1, 31)], "name": ["x"] * 30})
+    for name, df in (("financials", fin), ("firms", firms)):
+        df.to_parquet(tmp_path / f"{name}.parquet") if path == "parquet" else df.to_csv(tmp_path / f"{name}.csv",
+                                                                                        index=False)
+    with pytest.MonkeyPatch.context() as mp:
+        if path == "text":
+            _general(mp)
+        data = read_dataset(tmp_path, validate=validated)
+    got = data.financials
+    for col in got.columns:
+        first = got.index[0]
+        value = got.loc[got.index[1], col]
+        got.loc[first, col] = value   # raises "assignment destination is read-only" on a read-only view
+        assert got.loc[first, col] == value, col

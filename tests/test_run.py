@@ -275,3 +275,32 @@ def test_a_configured_cohort_without_firms_is_a_config_error(tmp_path, capsys):
     assert main(["validate", str(ex / "config.toml")]) == 3
     err = capsys.readouterr().err
     assert "headline_cohorts names 2031" in err and "first certification years in the data: 2019, 2020" in err
+
+
+def test_a_sample_without_certified_firms(tmp_path, capsys):
+    """A [sample] of uncertified firms is a choice: without cohorts the run measures its firms with a
+    note; with cohorts the error names the sample, not an empty file."""
+    ex = _example(tmp_path, "[]")
+    des = {ln.split(",")[0] for ln in (ex / "designations.csv").read_text().splitlines()[1:]}
+    firms = [ln.split(",")[0] for ln in (ex / "firms.csv").read_text().splitlines()[1:]]
+    pick = [f for f in firms if f not in des][:20]
+    cfg = (ex / "config.toml").read_text()
+    assert "\nfirms = []" in cfg
+    (ex / "config.toml").write_text(cfg.replace("\nfirms = []", "\nfirms = " + repr(pick).replace("'", '"'), 1))
+    res = fs.prepare(ex / "config.toml")
+    assert res.status is None and "all firms" in res.headline["text"] and "20 firms" in res.headline["text"]
+    ex2 = _example(tmp_path / "b")
+    (ex2 / "config.toml").write_text((ex / "config.toml").read_text().replace(
+        "headline_cohorts = []", "headline_cohorts = [2019, 2020]"))
+    assert main(["validate", str(ex2 / "config.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "the configured [sample] leaves no designations" in err and "widen [sample]" in err
+
+
+def test_a_tier_without_certified_firms_is_a_config_error(tmp_path, capsys):
+    ex = _example(tmp_path, "[]")
+    cfg = (ex / "config.toml").read_text()
+    assert 'tier = "little_giant"' in cfg
+    (ex / "config.toml").write_text(cfg.replace('tier = "little_giant"', 'tier = "manufacturing_champion"'))
+    assert main(["validate", str(ex / "config.toml")]) == 3
+    assert "no firm of tier manufacturing_champion is certified" in capsys.readouterr().err

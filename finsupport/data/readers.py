@@ -532,6 +532,9 @@ class _TypedCSV:
     header: list[str]
     body: pd.DataFrame
     numbers: frozenset[int]
+    #: the typed columns' own arrays, by position (new and writable: the tables keep them as they are;
+    #: ``body[j].to_numpy()`` would be a read-only view under pandas' copy-on-write)
+    arrays: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 _ARROW_COLUMN_ERROR = re.compile(r"In CSV column #(\d+)")
@@ -637,7 +640,8 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], dict[i
         if lines is not None and table.num_rows != lines - 1:   # a quoted line break: records and lines differ
             return None
         # each typed column to numpy once (a new, writable array: the chunks are joined or unpacked)
-        values = {j: _writable(table.column(j).to_numpy()) for j in kinds}
+        values = {j: table.column(j).to_numpy() if k == "year" else _writable(table.column(j).to_numpy())
+                  for j, k in kinds.items()}   # (years become a new int64 array below)
         bad = [j for j, k in kinds.items() if not _fits(k, values[j])]
         if bad:
             kinds = {j: k for j, k in kinds.items() if j not in bad}
@@ -654,7 +658,7 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], dict[i
                 cols[j] = col.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
                 cols[j].index = index
         df = pd.DataFrame(cols, index=index, copy=False)
-        return _TypedCSV(header, df, frozenset(kinds))
+        return _TypedCSV(header, df, frozenset(kinds), {j: cols[j] for j in kinds})
     return None
 
 
@@ -1241,7 +1245,7 @@ class _Builder:
         src.meta["header_rows"] = 1
         labels: list[list[str]] = [[] for _ in header]
         body.columns = range(len(header))
-        src.meta["numbers"] = {j: body[j].to_numpy() for j in typed.numbers}
+        src.meta["numbers"] = {j: typed.arrays[j] for j in typed.numbers}
         return header, labels, body, index
 
     def _header(self, src: _Source, cells: list, line: int, problems: list) -> list[str] | None:

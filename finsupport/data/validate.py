@@ -194,6 +194,11 @@ class TextCodes:
         arr = getattr(s.array, "_pa_array", None)
         if arr is None or str(arr.type) not in ("string", "large_string"):
             return None
+        return cls.of_arrow(arr)
+
+    @classmethod
+    def of_arrow(cls, arr) -> TextCodes:
+        """The codes of a pyarrow text array (chunked or not)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -622,10 +627,10 @@ def _repeats(v: np.ndarray, n_values: int | None = None) -> np.ndarray:
     """Rows whose value occurs more than once (``duplicated(keep=False)``).
 
     Values from 0 to ``n_values`` (not many more than rows) are counted directly. 64-bit
-    hashes (``n_values=None``) are sorted (numpy's radix and SIMD sorts take a few milliseconds
-    per million): no two equal neighbours, the common case, means no repeat. Otherwise the
-    repeated values mark their buckets (the leading bits) and only the rows in a marked bucket
-    are compared with them exactly."""
+    hashes (``n_values=None``) are sorted: no two equal neighbours, the common case, means no
+    repeat, without a count over 2^bits buckets for every row. Otherwise the repeated values mark
+    their buckets (the leading bits) and only the rows in a marked bucket are compared with them
+    exactly."""
     n = len(v)
     if n_values is not None and n_values <= 8 * n + 1024:
         return np.bincount(v, minlength=n_values)[v] > 1 if n else np.zeros(0, dtype=bool)
@@ -677,7 +682,7 @@ class _EarlyCodes:
                 continue
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="finsupport-codes")
-            self._jobs[name] = (arr, self._pool.submit(TextCodes.of, df["firm_id"]))
+            self._jobs[name] = (arr, self._pool.submit(TextCodes.of_arrow, arr))   # exactly what of() compares
 
     def of(self, name: str, s: pd.Series) -> TextCodes | None:
         job = self._jobs.pop(name, None)
@@ -767,8 +772,11 @@ def _validate_dataset(data, early: _EarlyCodes, stage: str) -> None:
     others = [n for n, d in tables.items() if n != "firms" and "firm_id" in d.columns and len(d)]
     if firms is not None and "firm_id" in firms and not len(firms) and others:
         # every other row would be excluded as an unknown firm, and each table reported as empty
+        read = log.accounting().set_index("table")["rows_read"].get("firms", 0)
+        none = (f"has no rows left (every one of its {read:,} rows read was excluded: see the data-quality log)"
+                if read else "has no rows")
         problems.append({"table": "firms", "column": "firm_id", "rows": [],
-                         "message": "the firms table has no rows: every row of " + ", ".join(others)
+                         "message": f"the firms table {none}: every row of " + ", ".join(others)
                                     + " would be excluded as a firm not in the firms table",
                          "hint": "give the firms (one row per firm_id), or leave the firms file out "
                                  "(the table is optional: without it no firm code is checked against it)"})
