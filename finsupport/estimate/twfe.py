@@ -395,7 +395,8 @@ def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.nda
 
 def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
               cluster: str | None, weights: str | None, hint: str, engine: str = "fast",
-              codes: PanelCodes | None = None, design_key: tuple | None = None):
+              codes: PanelCodes | None = None, design_key: tuple | None = None,
+              columns: dict[str, np.ndarray] | None = None):
     """Fit y on regressors with unit and time effects.
 
     Returns ``(result, n_units, n_periods, n_clusters)``. ``engine="fast"`` (unweighted
@@ -407,6 +408,9 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
     study's cohorts, periods and window), compared instead of the regressors themselves when
     looking for the demeaned design of an earlier fit (:func:`~finsupport.estimate.reuse.shared_work`);
     its arrays must be the caller's own, never changed afterwards (they are kept without a copy).
+    ``columns``: regressors given as arrays in the rows of ``data`` (name → values, e.g. the event
+    study's dummies as booleans) instead of columns of ``data``; each is taken as float, the values
+    a float column of ``data`` would hold.
     """
     if codes is None:
         ucode, uniq_u = pd.factorize(data[unit], sort=False)
@@ -414,11 +418,16 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
     else:
         ucode, uniq_u, tcode, uniq_t = codes.unit, codes.units, codes.time, codes.times
     order = _unit_time_order(ucode, tcode)
-    # row-major as the reordered copy always was: the layout decides the order of BLAS's sums
-    # (filled column by column: no column-major copy of the frame first)
-    X = np.empty((len(data), len(regressors)))
-    for j, c in enumerate(regressors):
-        X[:, j] = data[c].to_numpy(dtype=float)[order]
+    columns = columns or {}
+
+    def design() -> np.ndarray:
+        # row-major as the reordered copy always was: the layout decides the order of BLAS's sums
+        # (filled column by column: no column-major copy of the frame first)
+        X = np.empty((len(data), len(regressors)))
+        for j, c in enumerate(regressors):
+            X[:, j] = (columns[c] if c in columns else data[c].to_numpy(dtype=float))[order]
+        return X
+
     if weights is None and engine == "fast":
         ccode = None
         n_clusters = None
@@ -431,16 +440,19 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         # the regressors and the panel: another outcome on the same design (shared_work) takes it
         # as computed (each column is demeaned on its own, so the numbers are the same)
         g1, g2 = ucode[order], tcode[order]
+        # with a design_key the regressors themselves are needed only when no earlier fit demeaned them
+        X = design() if design_key is None else None
         key = (design_key if design_key is not None else X, g1, g2, tuple(regressors))
         found = lookup("twoway demeaned design", key)
         if found is None:
+            X = design() if X is None else X
             R, gram = _demeaned_design(X, list(regressors), g1, g2, hint)
             # the design's columns of this fit's own residuals are kept (no copy); X and the codes
             # are this call's own arrays, never changed
             keep("twoway demeaned design", key, (R[:, 1:], gram), copy=False)
         else:
             XR, gram = found
-            R = np.empty((len(y), 1 + X.shape[1]))
+            R = np.empty((len(y), 1 + len(regressors)))
             R[:, 1:] = XR
         R[:, 0] = _twoway_residual(y[:, None], g1, g2)[:, 0]
         grid = ((len(uniq_u), len(uniq_t)) if cluster == unit and _is_grid(g1, g2, len(uniq_u), len(uniq_t))
@@ -449,6 +461,7 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
                                               n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram, grid=grid)
         res.demeaned = (R, g1, g2, ccode)
         return res, len(uniq_u), len(uniq_t), n_clusters
+    X = design()
     _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
     idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
     from linearmodels.panel import PanelOLS

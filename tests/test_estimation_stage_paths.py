@@ -1,0 +1,137 @@
+"""The quicker paths of the run's estimation stages give the numbers of the code they replace, bit for bit:
+the bootstrap's signs from a byte table, the weights' influence function on distinct (cohort, weight) pairs,
+the event-study dummies handed to the fit as arrays, the cells' outcome differences from period rows."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finsupport.estimate import cs_aggregate, cs_core, twfe
+from finsupport.estimate.cs_aggregate import bootstrap_draws, rademacher_bits
+from finsupport.estimate.event_study import event_study
+
+MPDTA = pd.read_csv(Path(__file__).parent / "fixtures" / "did_r" / "mpdta.csv")
+
+
+def _draws_by_unpacking(psi, bits, *, chunk=64, also=None):
+    """The draws as they were computed before the byte table: unpack, to float32, ×2 − 1."""
+    mats = [psi] if also is None else [psi, also]
+    m = psi.shape[0]
+    outs = [np.empty((bits.shape[0], p.shape[1])) for p in mats]
+    mats32 = [p.astype(np.float32) for p in mats]
+    for s in range(0, bits.shape[0], chunk):
+        k = min(chunk, bits.shape[0] - s)
+        v = np.unpackbits(bits[s:s + k], axis=1, count=m).astype(np.float32)
+        v *= 2
+        v -= 1
+        for out, p32 in zip(outs, mats32, strict=True):
+            out[s:s + k] = np.sqrt(m) * (v @ p32).astype(np.float64) / m
+    return outs[0] if also is None else tuple(outs)
+
+
+@pytest.mark.parametrize("m", [1, 7, 8, 13, 64, 501])
+def test_signs_from_the_byte_table_are_the_unpacked_bits(m):
+    bits = rademacher_bits(m, 150, 11)
+    v = cs_aggregate._signs(bits[3:70], m)
+    expected = np.unpackbits(bits[3:70], axis=1, count=m).astype(np.float32) * 2 - 1
+    assert v.dtype == np.float32 and v.flags.c_contiguous and v.shape == (67, m)
+    np.testing.assert_array_equal(v, expected)
+
+
+@pytest.mark.parametrize("m", [203, 256])  # a number of units that fills the last byte, and one that does not
+def test_bootstrap_draws_are_those_of_the_unpacked_signs(m):
+    rng = np.random.default_rng(9)
+    psi = rng.normal(size=(m, 12)) * 10.0 ** rng.integers(-6, 6, (m, 12))
+    basis = rng.normal(size=(m, 3))
+    bits = rademacher_bits(m, 199, 20240101)
+    d_cells, d_basis = bootstrap_draws(psi, None, bits, also=basis)
+    old_cells, old_basis = _draws_by_unpacking(psi, bits, also=basis)
+    np.testing.assert_array_equal(d_cells, old_cells)
+    np.testing.assert_array_equal(d_basis, old_basis)
+    np.testing.assert_array_equal(bootstrap_draws(psi, None, bits), old_cells)
+
+
+@pytest.mark.parametrize("weights", ["equal", "few", "every unit its own"])
+def test_weights_influence_on_distinct_pairs_is_the_per_unit_one(weights):
+    rng = np.random.default_rng(5)
+    n = 2_000
+    G = rng.choice([0.0, 2004, 2006, 2007], n)
+    w = {"equal": np.ones(n), "few": rng.choice([0.5, 1.0, 2.5], n), "every unit its own": rng.random(n) * 3}[weights]
+    w = w / w.mean()
+    group = rng.choice([2004.0, 2006, 2007], 40)
+    glist = np.unique(group)
+    pgg = np.array([np.mean(w * (G == g)) for g in glist])
+    pg = pgg[np.searchsorted(glist, group)]
+    kinds = cs_aggregate._unit_kinds(G, w)
+    for keepers in (np.arange(40), np.flatnonzero(group == 2006), np.array([3]), np.arange(0, 40, 3)):
+        per_unit = cs_aggregate._wif(keepers, pg, w, G, group)
+        np.testing.assert_array_equal(cs_aggregate._wif(keepers, pg, w, G, group, kinds=kinds), per_unit)
+
+
+@pytest.mark.parametrize("bootstrap", [0, 199])
+def test_aggregations_are_those_of_the_per_unit_weights_influence(bootstrap, monkeypatch):
+    df = MPDTA.assign(wt=1 + (MPDTA["countyreal"] % 5) / 4)
+    res = cs_core.att_gt(df, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                         weights="wt", bootstrap=bootstrap or None, seed=3)
+    fast = {k: res.aggregate(k) for k in cs_aggregate.KINDS}
+    monkeypatch.setattr(cs_aggregate, "_unit_kinds", lambda G, w: None)  # every unit's row computed
+    for kind, agg in fast.items():
+        slow = res.aggregate(kind)
+        np.testing.assert_array_equal(agg.influence, slow.influence)
+        pd.testing.assert_frame_equal(agg.components, slow.components, check_exact=True)
+        assert (agg.overall_att, agg.overall_se, agg.crit_value) == (slow.overall_att, slow.overall_se,
+                                                                     slow.crit_value)
+
+
+def _staggered(n=240, T=9, seed=6, drop=40):
+    rng = np.random.default_rng(seed)
+    unit = np.repeat([f"u{i:03d}" for i in range(n)], T)
+    year = np.tile(np.arange(2010, 2010 + T), n)
+    cohort = np.repeat(rng.choice([0, 2012, 2014, 2016], n), T)
+    y = 0.2 * ((cohort > 0) & (year >= cohort)) + np.repeat(rng.normal(size=n), T) + rng.normal(size=n * T)
+    df = pd.DataFrame({"firm": unit, "year": year, "cohort": cohort, "y": y, "x": rng.normal(size=n * T)})
+    return df.drop(index=rng.choice(len(df), drop, replace=False))  # rows dropped: not a grid
+
+
+@pytest.mark.parametrize("drop", [0, 40])  # a balanced grid (grid sweeps) and an unbalanced panel
+@pytest.mark.parametrize("covariates", [(), ("x",)])
+def test_event_study_dummies_as_arrays_give_the_fit_on_frame_columns(drop, covariates):
+    """The fit of the dummies handed over as arrays is the fit of the same dummies as float columns."""
+    df = _staggered(drop=drop)
+    kw = dict(outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3), covariates=list(covariates))
+    res = event_study(df, **kw)
+    e = np.clip(np.where(df["cohort"] > 0, df["year"] - df["cohort"], np.nan), -3, 3)
+    names = [name for k, name in res.event_terms.items() if name in res.params.index]
+    event_time = {name: k for k, name in res.event_terms.items()}
+    framed = df.assign(**{name: ((df["cohort"] > 0) & (e == event_time[name])).astype(float) for name in names})
+    ref, *_ = twfe._fit_panel(framed, outcome="y", regressors=[*names, *covariates], unit="firm", time="year",
+                              cluster="firm", weights=None, hint="")
+    np.testing.assert_array_equal(res.params.to_numpy(), ref.params.to_numpy())
+    np.testing.assert_array_equal(res.std_errors.to_numpy(), ref.std_errors.to_numpy())
+    # the wild bootstrap and the linearmodels engine see the same dummies
+    wild = event_study(df, inference="wild", draws=99, seed=1, **kw)
+    np.testing.assert_array_equal(wild.params.to_numpy(), res.params.to_numpy())
+    lm = event_study(df, engine="linearmodels", **kw)
+    np.testing.assert_allclose(lm.params.to_numpy(), res.params.to_numpy(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["dr", "ipw"])
+def test_cell_outcome_differences_from_period_rows(method):
+    """ATT(g,t) with the cells' ΔY taken from rows of the periods × units array: the per-cell estimator on
+    ΔY from the units × periods array gives the same numbers."""
+    res = cs_core.att_gt(MPDTA, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                         control_group="not_yet_treated", method=method)
+    Y = MPDTA.pivot(index="countyreal", columns="year", values="lemp").sort_index().to_numpy()
+    G = MPDTA.drop_duplicates("countyreal").set_index("countyreal").sort_index()["first.treat"].to_numpy(float)
+    periods = np.sort(MPDTA["year"].unique())
+    w = np.ones(len(G))
+    for j, row in res.cells.reset_index(drop=True).iterrows():
+        cur, pret = np.searchsorted(periods, row["time"]), np.searchsorted(periods, row["base"])
+        C = (G == 0) | ((G > periods[max(cur, pret)]) & (G != row["cohort"]))
+        sel = (G == row["cohort"]) | C
+        att, psi = cs_core._ESTIMATORS[method](Y[sel, cur] - Y[sel, pret], (G == row["cohort"])[sel].astype(float),
+                                                np.ones((sel.sum(), 1)), w[sel])
+        assert row["att"] == att
+        np.testing.assert_array_equal(res.influence[sel, j], psi * (len(G) / sel.sum()))
