@@ -135,3 +135,52 @@ def test_cell_outcome_differences_from_period_rows(method):
                                                 np.ones((sel.sum(), 1)), w[sel])
         assert row["att"] == att
         np.testing.assert_array_equal(res.influence[sel, j], psi * (len(G) / sel.sum()))
+
+
+def test_repeated_pairs_are_checked_once_per_pair_of_found_columns():
+    from finsupport.errors import DataError
+    from finsupport.estimate.reuse import shared_work
+    from finsupport.estimate.twfe import twfe_did
+
+    df = _staggered(n=60, drop=0).assign(d=lambda x: ((x["cohort"] > 0) & (x["year"] >= x["cohort"])).astype(int))
+    dup = pd.concat([df, df.iloc[[7]]], ignore_index=True)
+    with shared_work():
+        first = twfe_did(df, outcome="y", treatment="d", unit="firm", time="year")
+        again = twfe_did(df.assign(y2=df["y"] * 2), outcome="y2", treatment="d", unit="firm", time="year")
+        with pytest.raises(DataError, match="repeat a"):
+            twfe_did(dup, outcome="y", treatment="d", unit="firm", time="year")
+        with pytest.raises(DataError, match="repeat a"):
+            event_study(dup, outcome="y", unit="firm", time="year", cohort="cohort")
+    assert again.params.iloc[0] == pytest.approx(2 * first.params.iloc[0], rel=1e-12)
+
+
+def test_event_study_cohort_checks_keep_their_order():
+    """A non-integer cohort is reported as such even in a unit whose cohort also varies; a varying
+    integer cohort as varying; non-integer periods as non-integer."""
+    from finsupport.errors import DataError, EstimationError
+
+    df = _staggered(n=30, drop=0).astype({"cohort": float})
+    both = df.copy()
+    both.loc[both.index[3], "cohort"] = both.loc[both.index[3], "cohort"] + 0.5
+    with pytest.raises(DataError, match="non-integer"):
+        event_study(both, outcome="y", unit="firm", time="year", cohort="cohort")
+    varying = df.copy()
+    varying.loc[varying.index[3], "cohort"] = 2013
+    with pytest.raises(EstimationError, match="changes within unit"):
+        event_study(varying, outcome="y", unit="firm", time="year", cohort="cohort")
+    halves = df.assign(year=df["year"] + 0.5, cohort=np.where(df["cohort"] > 0, df["cohort"] + 0.5, 0))
+    with pytest.raises(DataError, match="non-integer"):
+        event_study(halves, outcome="y", unit="firm", time="year", cohort="cohort")
+
+
+def test_grid_sweeps_over_several_row_blocks_are_the_general_sweeps():
+    """More rows than one block of the largest-magnitude scan (2**16): the same numbers as bincount's sweeps."""
+    rng = np.random.default_rng(8)
+    n1, n2 = 7_000, 10
+    g1, g2 = np.repeat(np.arange(n1), n2), np.tile(np.arange(n2), n1)
+    X = np.column_stack([rng.normal(size=n1 * n2) * 10.0 ** rng.integers(-8, 8, n1 * n2),
+                         (rng.random(n1 * n2) < 0.2).astype(float)])
+    X[-3, 0] = 1e9  # the largest value in the last block
+    fast = twfe._twoway_residual(X, g1, g2)
+    general = twfe._twoway_residual(X, g1, g2, grid=False)
+    np.testing.assert_array_equal(fast, general)

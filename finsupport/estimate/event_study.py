@@ -292,15 +292,19 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
                                                f"got {s.dtype}", f"convert {col} to integer periods")])
     g = data[cohort].fillna(0).to_numpy(dtype=float)
     tt = data[time].to_numpy(dtype=float)
-    if not (np.all(np.mod(tt, 1) == 0) and np.all(np.mod(g, 1) == 0)):
-        raise DataError(problems=[_problem(time, "time or cohort has non-integer values",
-                                           "use integer periods (years, or period numbers) for both")])
     # one cohort per unit: checked on the unit codes; the ids of offending units only when there are any
     gmin = np.full(len(codes.units), np.inf)
     gmax = np.full(len(codes.units), -np.inf)
     np.minimum.at(gmin, codes.unit, g)
     np.maximum.at(gmax, codes.unit, g)
-    if (gmin != gmax).any():
+    constant = not (gmin != gmax).any()
+    # whole numbers: the periods checked on their distinct values, the cohorts on one value per unit
+    # when constant within units (every row's value), else on every row (this error comes first)
+    if not (np.all(np.mod(np.asarray(codes.times, dtype=float), 1) == 0)
+            and np.all(np.mod(gmin if constant else g, 1) == 0)):
+        raise DataError(problems=[_problem(time, "time or cohort has non-integer values",
+                                           "use integer periods (years, or period numbers) for both")])
+    if not constant:
         varying = pd.Series(g, index=data.index).groupby(data[unit].to_numpy()).nunique()
         bad = varying.index[varying > 1].tolist()
         raise EstimationError(

@@ -117,7 +117,8 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
     costly part of preparing a large panel).
     """
     cols = list(dict.fromkeys([unit, time, *required, *keep]))
-    data = df[cols].copy()
+    # a shallow copy: columns converted below are replaced in this frame, never written into df's arrays
+    data = df[cols].copy(deep=False)
     problems = []
     keys = {key: ids(data[key]) for key in (unit, time)}  # found once per column (shared_work)
     for key in (unit, time):
@@ -164,7 +165,9 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
         keys = {key: ids(data[key]) for key in (unit, time)}  # other rows than those checked above
     ucode, uniq_u = keys[unit].factorize(False)
     tcode, uniq_t = keys[time].factorize(True)
-    dup = _repeated(ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t))
+    # the codes of found columns (shared_work) are those of an earlier estimation: checked once
+    dup = keys[unit].with_other("repeated pairs", keys[time], lambda: _repeated(
+        ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t)))
     if dup.any():
         raise DataError(problems=[_problem(
             f"{unit}, {time}", f"{int(dup.sum())} row(s) repeat a ({unit}, {time}) pair",
@@ -203,18 +206,18 @@ def _sort_key(v):
 
 
 def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: int = 200,
-                     tol: float = 1e-11) -> np.ndarray:
+                     tol: float = 1e-11, grid: bool | None = None) -> np.ndarray:
     """Residual of the columns of X after projecting off unit and time effects.
 
     Alternating projections (exact after one sweep on a balanced panel); used only to
     detect regressors that the effects absorb or that are collinear. When the rows are
     every unit × every period in (unit, period) order, the sweeps run on the unit × period
     grid (:func:`_balanced_residual`), with the same additions in the same order, so the
-    same numbers.
+    same numbers. ``grid``: :func:`_is_grid` of the codes when the caller has it.
     """
     X = np.array(X, dtype=float, copy=True)
     n1, n2 = int(g1.max()) + 1, int(g2.max()) + 1
-    if _is_grid(g1, g2, n1, n2):
+    if _is_grid(g1, g2, n1, n2) if grid is None else grid:
         return _balanced_residual(X, n1, n2, maxiter=maxiter, tol=tol)
     c1 = np.bincount(g1, minlength=n1).astype(float)
     c2 = np.bincount(g2, minlength=n2).astype(float)
@@ -255,7 +258,11 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     c1 = np.full((n1, 1), float(n2))
     c2 = np.full((n2, 1), float(n1))
     X3 = X.reshape(n1, n2, k)
-    scale = np.array([max(np.abs(X[:, j]).max(), 1e-300) for j in range(k)])  # no n × k temporary
+    # the columns' largest magnitudes, a block of rows at a time (no n × k temporary, no strided passes)
+    scale = np.zeros(k)
+    for a in range(0, len(X), 1 << 16):
+        np.maximum(scale, np.abs(X[a:a + (1 << 16)]).max(axis=0), out=scale)
+    scale = np.maximum(scale, 1e-300)
     active = np.arange(k)
     for _ in range(maxiter):
         whole = len(active) == k
@@ -379,7 +386,8 @@ def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
     return np.lexsort((tcode, ucode))
 
 
-def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str):
+def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str,
+                     grid: bool | None = None):
     """An n × (1 + k) array with the design demeaned by unit and time effects in columns 1 … k
     (column 0 left for the outcome) and the Gram matrix of those columns, after the identification check.
 
@@ -387,7 +395,7 @@ def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.nda
     which the fit always computed it (the layout decides the order of BLAS's sums).
     """
     R = np.empty((X.shape[0], 1 + X.shape[1]))
-    R[:, 1:] = _twoway_residual(X, g1, g2)
+    R[:, 1:] = _twoway_residual(X, g1, g2, grid=grid)
     gram = R[:, 1:].T @ R[:, 1:]
     _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram)
     return R, gram
@@ -440,13 +448,15 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         # the regressors and the panel: another outcome on the same design (shared_work) takes it
         # as computed (each column is demeaned on its own, so the numbers are the same)
         g1, g2 = ucode[order], tcode[order]
+        # every code occurs (factorised), so the grid is that of _twoway_residual's own check: found once
+        is_grid = _is_grid(g1, g2, len(uniq_u), len(uniq_t)) if len(g1) else False
         # with a design_key the regressors themselves are needed only when no earlier fit demeaned them
         X = design() if design_key is None else None
         key = (design_key if design_key is not None else X, g1, g2, tuple(regressors))
         found = lookup("twoway demeaned design", key)
         if found is None:
             X = design() if X is None else X
-            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint)
+            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint, grid=is_grid)
             # the design's columns of this fit's own residuals are kept (no copy); X and the codes
             # are this call's own arrays, never changed
             keep("twoway demeaned design", key, (R[:, 1:], gram), copy=False)
@@ -454,9 +464,8 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
             XR, gram = found
             R = np.empty((len(y), 1 + len(regressors)))
             R[:, 1:] = XR
-        R[:, 0] = _twoway_residual(y[:, None], g1, g2)[:, 0]
-        grid = ((len(uniq_u), len(uniq_t)) if cluster == unit and _is_grid(g1, g2, len(uniq_u), len(uniq_t))
-                else None)
+        R[:, 0] = _twoway_residual(y[:, None], g1, g2, grid=is_grid)[:, 0]
+        grid = (len(uniq_u), len(uniq_t)) if cluster == unit and is_grid else None
         res = _FastPanelResult.from_residuals(R[:, 0], R[:, 1:], list(regressors), ccode,
                                               n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram, grid=grid)
         res.demeaned = (R, g1, g2, ccode)
