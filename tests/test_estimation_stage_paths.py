@@ -184,3 +184,42 @@ def test_grid_sweeps_over_several_row_blocks_are_the_general_sweeps():
     fast = twfe._twoway_residual(X, g1, g2)
     general = twfe._twoway_residual(X, g1, g2, grid=False)
     np.testing.assert_array_equal(fast, general)
+
+
+@pytest.mark.parametrize("n_kinds", [1, 4, 50])
+def test_sweeps_on_kinds_of_units_are_the_sweeps_on_every_unit(n_kinds):
+    """Columns of very different magnitudes (some stop sweeping before others) and a zero column."""
+    rng = np.random.default_rng(n_kinds)
+    n1, n2, k = 900, 7, 5
+    T = np.stack([rng.normal(size=(n_kinds, n2)) * 10.0 ** rng.integers(-9, 9, (n_kinds, n2)),
+                  (rng.random((n_kinds, n2)) < 0.4).astype(float), np.zeros((n_kinds, n2)),
+                  rng.normal(size=(n_kinds, n2)) + 1e7, -0.0 * np.ones((n_kinds, n2))], axis=2)
+    kind = np.r_[np.arange(n_kinds), rng.integers(0, n_kinds, n1 - n_kinds)]
+    rng.shuffle(kind)
+    g1, g2 = np.repeat(np.arange(n1), n2), np.tile(np.arange(n2), n1)
+    X = T[kind].reshape(n1 * n2, k)
+    np.testing.assert_array_equal(twfe._balanced_residual_by_kind(T, kind), twfe._twoway_residual(X, g1, g2))
+    np.testing.assert_array_equal(twfe._balanced_residual_by_kind(T, kind),
+                                  twfe._twoway_residual(X, g1, g2, grid=False))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_event_study_design_demeaned_by_cohort_is_the_full_demeaning(shuffle, monkeypatch):
+    df = _staggered(n=400, drop=0)
+    if shuffle:  # rows out of (unit, period) order: the fit reorders them first
+        df = df.sample(frac=1, random_state=2)
+    kw = dict(outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3))
+    by_kind = event_study(df, **kw)
+    calls = []
+    real = twfe._balanced_residual_by_kind
+    monkeypatch.setattr(twfe, "_balanced_residual_by_kind", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert event_study(df, **kw).params.equals(by_kind.params) and calls  # the kinds path was taken
+    monkeypatch.setattr(twfe, "_design_kinds", None)
+    import finsupport.estimate.event_study as es_mod
+
+    real_fit = es_mod._fit_panel
+    monkeypatch.setattr(es_mod, "_fit_panel", lambda *a, **k: real_fit(*a, **{**k, "unit_kinds": None}))
+    full = event_study(df, **kw)
+    np.testing.assert_array_equal(by_kind.params.to_numpy(), full.params.to_numpy())
+    np.testing.assert_array_equal(by_kind.cov.to_numpy(), full.cov.to_numpy())
+    np.testing.assert_array_equal(by_kind.model_result.demeaned[0], full.model_result.demeaned[0])

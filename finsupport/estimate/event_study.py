@@ -337,6 +337,8 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     res, n_u, n_t, n_c = _fit_panel(
         data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
         cluster=cl, weights=None, engine=_engine(engine), codes=codes, columns=dummies,
+        # without covariates a row's dummies depend only on its unit's cohort and its period
+        unit_kinds=None if covariates else gmin,
         # the dummies are functions of cohort, period, window and reference; covariates as they are
         design_key=("event study", g, tt, lo, hi, reference,
                     *(data[c].to_numpy(dtype=float) for c in covariates)),

@@ -386,25 +386,83 @@ def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
     return np.lexsort((tcode, ucode))
 
 
+def _balanced_residual_by_kind(T: np.ndarray, kind: np.ndarray, *, maxiter: int = 200,
+                               tol: float = 1e-11) -> np.ndarray:
+    """:func:`_balanced_residual` of a grid design whose units come in a few kinds, on one unit per kind.
+
+    ``T`` (kinds × periods × k): the rows of one unit of each kind; ``kind`` (units): each unit's
+    kind, every kind used. When every unit's rows equal those of its kind (the event study's
+    dummies are functions of the cohort and the period), every step of the sweeps but the sum
+    over units gives equal rows to units of one kind: the unit sums and means, the subtractions
+    and the convergence test are made once per kind. The period sums add the units' rows one
+    after another from 0 as before, on the units × periods × k array of the kinds' rows (the
+    same array, so the same additions). Returns the n × k residual, the numbers of
+    :func:`_twoway_residual` on the full design.
+    """
+    nk, n2, k = T.shape
+    n1 = len(kind)
+    T = np.array(T, dtype=float, copy=True)
+    c1 = np.full((nk, 1), float(n2))
+    c2 = np.full((n2, 1), float(n1))
+    scale = np.maximum(np.abs(T).max(axis=(0, 1)), 1e-300) if nk else np.full(k, 1e-300)
+    active = np.arange(k)
+    for _ in range(maxiter):
+        whole = len(active) == k
+        x = T if whole else T[:, :, active]
+        s1 = np.zeros((nk, len(active)))
+        for t in range(n2):  # from 0, one period after another
+            s1 += x[:, t, :]
+        m1 = s1 / c1
+        x -= m1[:, None, :]
+        m2 = np.add.reduce(np.take(x, kind, axis=0), axis=0, initial=0.0) / c2   # over units, in order
+        x -= m2[None, :, :]
+        if not whole:
+            T[:, :, active] = x
+        done = np.maximum(np.abs(m1).max(axis=0), np.abs(m2).max(axis=0)) < tol * scale[active]
+        active = active[~done]
+        if not len(active):
+            break
+    return np.take(T, kind, axis=0).reshape(n1 * n2, k)
+
+
 def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str,
-                     grid: bool | None = None):
+                     grid: bool | None = None, kinds: tuple[np.ndarray, np.ndarray] | None = None):
     """An n × (1 + k) array with the design demeaned by unit and time effects in columns 1 … k
     (column 0 left for the outcome) and the Gram matrix of those columns, after the identification check.
 
     The Gram matrix is taken on the columns 1 … k of the n × (1 + k) array, the layout in
     which the fit always computed it (the layout decides the order of BLAS's sums).
+    ``kinds = (T, kind)``: ``X`` is a grid design equal to ``T[kind]`` (see
+    :func:`_balanced_residual_by_kind`), demeaned on the kinds' rows.
     """
     R = np.empty((X.shape[0], 1 + X.shape[1]))
-    R[:, 1:] = _twoway_residual(X, g1, g2, grid=grid)
+    R[:, 1:] = (_twoway_residual(X, g1, g2, grid=grid) if kinds is None else
+                _balanced_residual_by_kind(*kinds))
     gram = R[:, 1:].T @ R[:, 1:]
     _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram)
     return R, gram
 
 
+def _design_kinds(design, columns: dict, data: pd.DataFrame, regressors: Sequence[str], order,
+                  unit_kinds: np.ndarray, n2: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, kind)`` of :func:`_balanced_residual_by_kind`: the grid rows of the first unit of every kind.
+
+    ``order`` puts the rows in (unit, period) order (a grid: unit u's periods at u·n2 …);
+    ``unit_kinds`` one value per unit code.
+    """
+    _, first, kind = np.unique(unit_kinds, return_index=True, return_inverse=True)
+    rows = (first[:, None] * n2 + np.arange(n2)[None, :]).ravel()   # grid positions of the kinds' units
+    at = np.arange(len(data))[order][rows]                          # and their rows in data
+    T = np.empty((len(first), n2, len(regressors)))
+    for j, c in enumerate(regressors):
+        T[:, :, j] = (columns[c][at] if c in columns else data[c].to_numpy(dtype=float)[at]).reshape(len(first), n2)
+    return T, kind.ravel()
+
+
 def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
               cluster: str | None, weights: str | None, hint: str, engine: str = "fast",
               codes: PanelCodes | None = None, design_key: tuple | None = None,
-              columns: dict[str, np.ndarray] | None = None):
+              columns: dict[str, np.ndarray] | None = None, unit_kinds: np.ndarray | None = None):
     """Fit y on regressors with unit and time effects.
 
     Returns ``(result, n_units, n_periods, n_clusters)``. ``engine="fast"`` (unweighted
@@ -418,7 +476,10 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
     its arrays must be the caller's own, never changed afterwards (they are kept without a copy).
     ``columns``: regressors given as arrays in the rows of ``data`` (name → values, e.g. the event
     study's dummies as booleans) instead of columns of ``data``; each is taken as float, the values
-    a float column of ``data`` would hold.
+    a float column of ``data`` would hold. ``unit_kinds``: a value per unit code such that the
+    regressors of a row depend only on its unit's value and its period (the event study's dummies:
+    the unit's cohort); on a balanced panel the design is then demeaned once per kind of unit
+    (:func:`_balanced_residual_by_kind`, the same numbers).
     """
     if codes is None:
         ucode, uniq_u = pd.factorize(data[unit], sort=False)
@@ -455,8 +516,12 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         key = (design_key if design_key is not None else X, g1, g2, tuple(regressors))
         found = lookup("twoway demeaned design", key)
         if found is None:
+            kinds = None
+            if unit_kinds is not None and is_grid:
+                kinds = _design_kinds(design, columns, data, regressors, order, unit_kinds, len(uniq_t))
+                X = np.take(kinds[0], kinds[1], axis=0).reshape(len(g1), len(regressors))
             X = design() if X is None else X
-            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint, grid=is_grid)
+            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint, grid=is_grid, kinds=kinds)
             # the design's columns of this fit's own residuals are kept (no copy); X and the codes
             # are this call's own arrays, never changed
             keep("twoway demeaned design", key, (R[:, 1:], gram), copy=False)
