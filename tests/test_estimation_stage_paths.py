@@ -223,3 +223,41 @@ def test_event_study_design_demeaned_by_cohort_is_the_full_demeaning(shuffle, mo
     np.testing.assert_array_equal(by_kind.params.to_numpy(), full.params.to_numpy())
     np.testing.assert_array_equal(by_kind.cov.to_numpy(), full.cov.to_numpy())
     np.testing.assert_array_equal(by_kind.model_result.demeaned[0], full.model_result.demeaned[0])
+
+
+@pytest.mark.parametrize("values", [np.array([2015, 2013, 2013, 2020, -4], dtype=np.int64),
+                                    np.array([3, 1, 3], dtype=np.uint8), np.array([], dtype=np.int64),
+                                    np.array([2.5, 1.0, np.nan, 1.0]), np.array(["b", "a", "b"], dtype=object)])
+def test_sorted_unique_is_numpy_unique(values):
+    from finsupport.estimate.panel import _sorted_unique
+
+    got, expected = _sorted_unique(values), np.unique(values)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("n_units", [1, 2047, 2048, 2049, 5000])
+def test_units_sum_by_blocks_is_the_sum_over_every_unit(n_units):
+    rng = np.random.default_rng(n_units)
+    x = rng.normal(size=(6, 4, 3)) * 10.0 ** rng.integers(-12, 12, (6, 4, 3))
+    x[0, 0, 0], x[1, 0, 0] = -0.0, -0.0  # the signs of zero kept as the one-pass sum keeps them
+    kind = rng.integers(0, 6, n_units)
+    expected = np.add.reduce(np.take(x, kind, axis=0), axis=0, initial=0.0)
+    got = twfe._units_sum(x, kind)
+    np.testing.assert_array_equal(got, expected)
+    assert (np.signbit(got) == np.signbit(expected)).all()
+    np.testing.assert_array_equal(twfe._units_sum(x[:, :, :1], np.zeros(n_units, int)),
+                                  np.add.reduce(np.take(x[:, :, :1], np.zeros(n_units, int), axis=0), axis=0,
+                                                initial=0.0))
+
+
+def test_event_study_on_cohorts_still_finds_collinear_dummies():
+    """Every unit treated in one cohort on a balanced panel: the dummies are collinear with the period
+    effects, found on the path that demeans once per cohort as on the full design."""
+    from finsupport.errors import EstimationError
+
+    df = _staggered(n=50, drop=0).assign(cohort=2014)
+    with pytest.raises(EstimationError, match="collinear|no variation"):
+        event_study(df, outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3))
+    with pytest.raises(EstimationError, match="collinear|no variation"):
+        event_study(df.iloc[1:], outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3))

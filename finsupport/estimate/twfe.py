@@ -283,15 +283,17 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     return X
 
 
-def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
-                     *, hint: str, R: np.ndarray | None = None, gram: np.ndarray | None = None) -> None:
+def _check_identified(X: np.ndarray | None, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
+                     *, hint: str, R: np.ndarray | None = None, gram: np.ndarray | None = None,
+                     orig: np.ndarray | None = None) -> None:
     """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear.
 
-    ``R`` is the two-way residual of ``X`` and ``gram`` = R'R when the caller has them.
+    ``R`` is the two-way residual of ``X`` and ``gram`` = R'R when the caller has them; ``orig``
+    the Euclidean norms of X's columns (then ``X`` may be None).
     """
     R = _twoway_residual(X, g1, g2) if R is None else R
     gram = R.T @ R if gram is None else gram
-    orig = np.sqrt(np.einsum("ij,ij->j", X, X))
+    orig = np.sqrt(np.einsum("ij,ij->j", X, X)) if orig is None else orig
     res = np.sqrt(np.clip(np.diag(gram), 0, None))
     absorbed = [n for n, o, r in zip(names, orig, res, strict=True) if o == 0 or r <= 1e-8 * o]
     if absorbed:
@@ -299,7 +301,7 @@ def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: n
             f"no variation left in {', '.join(absorbed)} once unit and time effects are removed "
             f"(constant within units or within periods), so the coefficient is not identified. "
             f"Fix: {hint}")
-    if X.shape[1] > 1:
+    if gram.shape[1] > 1:
         lam, vec = np.linalg.eigh(gram / np.outer(res, res))  # correlation-scaled Gram matrix, k × k
         if lam[0] <= 1e-13 * lam[-1]:
             involved = [n for n, v in zip(names, np.abs(vec[:, 0]), strict=True) if v > 1e-6]
@@ -386,8 +388,20 @@ def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
     return np.lexsort((tcode, ucode))
 
 
+def _units_sum(x: np.ndarray, kind: np.ndarray, *, block: int = 2048) -> np.ndarray:
+    """``numpy.add.reduce(x[kind], axis=0, initial=0.0)`` without the units × … array: a block of
+    units at a time, each block's first row added to the sum so far (the same additions in the same
+    order: one after another from 0)."""
+    acc = np.zeros(x.shape[1:])
+    for a in range(0, len(kind), block):
+        part = np.take(x, kind[a:a + block], axis=0)
+        part[0] += acc
+        acc = np.add.reduce(part, axis=0, initial=0.0)  # 0 + (acc + first row): the running sum is never −0
+    return acc
+
+
 def _balanced_residual_by_kind(T: np.ndarray, kind: np.ndarray, *, maxiter: int = 200,
-                               tol: float = 1e-11) -> np.ndarray:
+                               tol: float = 1e-11, out: np.ndarray | None = None) -> np.ndarray:
     """:func:`_balanced_residual` of a grid design whose units come in a few kinds, on one unit per kind.
 
     ``T`` (kinds × periods × k): the rows of one unit of each kind; ``kind`` (units): each unit's
@@ -395,9 +409,9 @@ def _balanced_residual_by_kind(T: np.ndarray, kind: np.ndarray, *, maxiter: int 
     dummies are functions of the cohort and the period), every step of the sweeps but the sum
     over units gives equal rows to units of one kind: the unit sums and means, the subtractions
     and the convergence test are made once per kind. The period sums add the units' rows one
-    after another from 0 as before, on the units × periods × k array of the kinds' rows (the
-    same array, so the same additions). Returns the n × k residual, the numbers of
-    :func:`_twoway_residual` on the full design.
+    after another from 0 as before (:func:`_units_sum`). Returns the n × k residual, the numbers
+    of :func:`_twoway_residual` on the full design; ``out`` (units × periods × k, may be a view):
+    written there instead.
     """
     nk, n2, k = T.shape
     n1 = len(kind)
@@ -414,7 +428,7 @@ def _balanced_residual_by_kind(T: np.ndarray, kind: np.ndarray, *, maxiter: int 
             s1 += x[:, t, :]
         m1 = s1 / c1
         x -= m1[:, None, :]
-        m2 = np.add.reduce(np.take(x, kind, axis=0), axis=0, initial=0.0) / c2   # over units, in order
+        m2 = _units_sum(x, kind) / c2   # over units, one after another from 0
         x -= m2[None, :, :]
         if not whole:
             T[:, :, active] = x
@@ -422,7 +436,11 @@ def _balanced_residual_by_kind(T: np.ndarray, kind: np.ndarray, *, maxiter: int 
         active = active[~done]
         if not len(active):
             break
-    return np.take(T, kind, axis=0).reshape(n1 * n2, k)
+    if out is None:
+        return np.take(T, kind, axis=0).reshape(n1 * n2, k)
+    for a in range(0, n1, 2048):
+        out[a:a + 2048] = np.take(T, kind[a:a + 2048], axis=0)
+    return out
 
 
 def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str,
@@ -435,15 +453,23 @@ def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.nda
     ``kinds = (T, kind)``: ``X`` is a grid design equal to ``T[kind]`` (see
     :func:`_balanced_residual_by_kind`), demeaned on the kinds' rows.
     """
-    R = np.empty((X.shape[0], 1 + X.shape[1]))
-    R[:, 1:] = (_twoway_residual(X, g1, g2, grid=grid) if kinds is None else
-                _balanced_residual_by_kind(*kinds))
+    if kinds is None:
+        R = np.empty((X.shape[0], 1 + X.shape[1]))
+        R[:, 1:] = _twoway_residual(X, g1, g2, grid=grid)
+        orig = None
+    else:
+        T, kind = kinds
+        n1, n2, k = len(kind), T.shape[1], T.shape[2]
+        R = np.empty((n1 * n2, 1 + k))
+        _balanced_residual_by_kind(T, kind, out=R.reshape(n1, n2, 1 + k)[:, :, 1:])
+        # the columns' norms per kind (exact for 0/1 dummies; they only decide the check below)
+        orig = np.sqrt(np.einsum("c,ctj->j", np.bincount(kind, minlength=len(T)).astype(float), T * T))
     gram = R[:, 1:].T @ R[:, 1:]
-    _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram)
+    _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram, orig=orig)
     return R, gram
 
 
-def _design_kinds(design, columns: dict, data: pd.DataFrame, regressors: Sequence[str], order,
+def _design_kinds(columns: dict, data: pd.DataFrame, regressors: Sequence[str], order,
                   unit_kinds: np.ndarray, n2: int) -> tuple[np.ndarray, np.ndarray]:
     """``(T, kind)`` of :func:`_balanced_residual_by_kind`: the grid rows of the first unit of every kind.
 
@@ -517,10 +543,10 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         found = lookup("twoway demeaned design", key)
         if found is None:
             kinds = None
-            if unit_kinds is not None and is_grid:
-                kinds = _design_kinds(design, columns, data, regressors, order, unit_kinds, len(uniq_t))
-                X = np.take(kinds[0], kinds[1], axis=0).reshape(len(g1), len(regressors))
-            X = design() if X is None else X
+            if unit_kinds is not None and is_grid:  # (X itself is not needed: the key is design_key)
+                kinds = _design_kinds(columns, data, regressors, order, unit_kinds, len(uniq_t))
+            else:
+                X = design() if X is None else X
             R, gram = _demeaned_design(X, list(regressors), g1, g2, hint, grid=is_grid, kinds=kinds)
             # the design's columns of this fit's own residuals are kept (no copy); X and the codes
             # are this call's own arrays, never changed
