@@ -261,3 +261,16 @@ def test_event_study_on_cohorts_still_finds_collinear_dummies():
         event_study(df, outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3))
     with pytest.raises(EstimationError, match="collinear|no variation"):
         event_study(df.iloc[1:], outcome="y", unit="firm", time="year", cohort="cohort", window=(-3, 3))
+
+
+def test_weights_influence_tells_signed_zero_weights_apart():
+    G = np.array([0.0, 2004, 2004, 0.0, -0.0, 2006])
+    w = np.array([0.0, -0.0, 1.5, -0.0, 2.0, 1.5])
+    group = np.array([2004.0, 2006])
+    pg = np.array([0.0, 0.25])
+    kinds = cs_aggregate._unit_kinds(G, w)
+    for keepers in (np.array([0, 1]), np.array([1])):  # a weight share of 0 next to one that is not
+        per_unit = cs_aggregate._wif(keepers, pg, w, G, group)
+        fast = cs_aggregate._wif(keepers, pg, w, G, group, kinds=kinds)
+        np.testing.assert_array_equal(fast, per_unit)
+        assert (np.signbit(fast) == np.signbit(per_unit)).all()

@@ -274,11 +274,16 @@ def _unit_kinds(G: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     A unit's row of ``wif`` depends only on its cohort and weight: :func:`_wif` computes the
     rows of the few distinct pairs and copies them to the units (``inverse``).
     """
-    if len(w) and (w == w[0]).all():  # equal weights (the usual case): the cohorts alone
+    # pairs told apart by their bits (a weight of −0 is not one of 0): each unit's row is computed from
+    # its own values; G enters only through ==, so its equal values may share a row
+    G, w = np.ascontiguousarray(G, dtype=float), np.ascontiguousarray(w, dtype=float)
+    wbits = w.view(np.int64)
+    if len(w) and (wbits == wbits[0]).all():  # equal weights (the usual case): the cohorts alone
         Gu, inv = np.unique(G, return_inverse=True)
         return Gu, np.full(len(Gu), w[0]), inv.ravel()
-    uk, inv = np.unique(np.column_stack([G, w]), axis=0, return_inverse=True)
-    return uk[:, 0].copy(), uk[:, 1].copy(), inv.ravel()
+    uk, inv = np.unique(np.column_stack([G.view(np.int64), wbits]), axis=0, return_inverse=True)
+    uk = np.ascontiguousarray(uk)
+    return uk[:, 0].view(float), uk[:, 1].view(float), inv.ravel()
 
 
 def _wif(keepers, pg, w, G, group, basis=None, kinds=None):
