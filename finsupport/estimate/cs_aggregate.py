@@ -60,6 +60,20 @@ def _cluster_means(psi: np.ndarray, clusters) -> np.ndarray:
     return (g.sum() / g.size().to_numpy()[:, None]).to_numpy()
 
 
+#: the eight signs (±1, float32) of every byte of packed bits, most significant bit first (``numpy.unpackbits``)
+_SIGNS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1
+
+
+def _signs(bits: np.ndarray, m: int) -> np.ndarray:
+    """Rows of packed bits as C-contiguous float32 rows of m signs ±1 (bit 1 = +1).
+
+    The same array as ``unpackbits(bits, axis=1, count=m)`` mapped to 2·b − 1, made in one
+    pass (a table look-up per byte) instead of four over rows × m values.
+    """
+    v = np.take(_SIGNS, bits, axis=0).reshape(len(bits), -1)
+    return v if v.shape[1] == m else np.ascontiguousarray(v[:, :m])
+
+
 def bootstrap_draws(psi: np.ndarray, clusters, bits: np.ndarray, *, chunk: int = 64,
                     also: np.ndarray | None = None):
     """Draws b = 1 … B of √m · mean_i(v_ib ψ_i) for every column of ψ (R ``did::mboot``'s ``bres``).
@@ -82,9 +96,7 @@ def bootstrap_draws(psi: np.ndarray, clusters, bits: np.ndarray, *, chunk: int =
     task.expect(draws, "draws")
     for s in range(0, draws, chunk):
         k = min(chunk, draws - s)
-        v = np.unpackbits(bits[s:s + k], axis=1, count=m).astype(np.float32)
-        v *= 2  # ±1 in place: no two more temporaries of draws × m floats per chunk
-        v -= 1
+        v = _signs(bits[s:s + k], m)
         for out, p32 in zip(outs, mats32, strict=True):
             out[s:s + k] = np.sqrt(m) * (v @ p32).astype(np.float64) / m
         task.advance(k)
@@ -256,13 +268,41 @@ class AggregateResult(EstimateResult):
         return self.summary()
 
 
-def _wif(keepers, pg, w, G, group, basis=None):
+def _unit_kinds(G: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (cohort, weight) pairs of the units and each unit's pair: ``(G_u, w_u, inverse)``.
+
+    A unit's row of ``wif`` depends only on its cohort and weight: :func:`_wif` computes the
+    rows of the few distinct pairs and copies them to the units (``inverse``).
+    """
+    # pairs told apart by their bits (a weight of −0 is not one of 0): each unit's row is computed from
+    # its own values; G enters only through ==, so its equal values may share a row
+    G, w = np.ascontiguousarray(G, dtype=float), np.ascontiguousarray(w, dtype=float)
+    wbits = w.view(np.int64)
+    if len(w) and (wbits == wbits[0]).all():  # equal weights (the usual case): the cohorts alone
+        Gu, inv = np.unique(G, return_inverse=True)
+        return Gu, np.full(len(Gu), w[0]), inv.ravel()
+    uk, inv = np.unique(np.column_stack([G.view(np.int64), wbits]), axis=0, return_inverse=True)
+    uk = np.ascontiguousarray(uk)
+    return uk[:, 0].view(float), uk[:, 1].view(float), inv.ravel()
+
+
+def _wif(keepers, pg, w, G, group, basis=None, kinds=None):
     """Influence function of the estimated aggregation weights (R did's ``wif``).
 
     ``basis = (c, cohorts)``: instead of the n values, the coefficients of the same
     function on c cell columns (zero) and the :func:`cohort_basis` columns of ``cohorts``.
+    ``kinds``: :func:`_unit_kinds` of ``G`` and ``w``; the rows are then computed once per
+    distinct (cohort, weight) and copied to the units. Each row is the same elementwise
+    arithmetic and the same row sum (a row of the same length) as computed for every unit,
+    so the same numbers.
     """
     s = pg[keepers].sum()
+    if basis is None and kinds is not None:
+        Gu, wu, inv = kinds
+        ind = (Gu[:, None] == group[keepers][None, :]) * wu[:, None] - pg[keepers][None, :]
+        if1 = ind / s
+        if2 = ind.sum(axis=1)[:, None] * (pg[keepers] / s ** 2)[None, :]
+        return np.take(if1 - if2, inv, axis=0)
     if basis is None:
         ind = (G[:, None] == group[keepers][None, :]) * w[:, None] - pg[keepers][None, :]
     else:
@@ -282,7 +322,7 @@ def _agg(att, psi, keepers, wts, wif=None):
 
 
 def _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, periods, *, min_e, max_e, balance_e,
-               basis=None):
+               basis=None, kinds=None):
     """The aggregation ``kind``: overall effect, its influence function, components and keys.
 
     Linear in ``psi`` and the ``wif`` terms: with ``basis`` (see :func:`_wif`) and ``psi``
@@ -293,7 +333,7 @@ def _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, periods, *, mi
     keys: list[float] = []
     if kind == "simple":
         keep = np.flatnonzero((group <= time) & (time <= group + max_e))
-        overall, inf = _agg(att, psi, keep, pg[keep] / pg[keep].sum(), _wif(keep, pg, w, G, group, basis))
+        overall, inf = _agg(att, psi, keep, pg[keep] / pg[keep].sum(), _wif(keep, pg, w, G, group, basis, kinds))
         key_name = None
     elif kind == "group":
         atts, infs = [], []
@@ -305,7 +345,7 @@ def _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, periods, *, mi
             keys.append(g)
         A, F = np.array(atts), np.column_stack(infs)
         allg = np.arange(len(glist))
-        overall, inf = _agg(A, F, allg, pgg / pgg.sum(), _wif(allg, pgg, w, G, glist, basis))
+        overall, inf = _agg(A, F, allg, pgg / pgg.sum(), _wif(allg, pgg, w, G, glist, basis, kinds))
         comps = list(zip(A, F.T, strict=True))
         key_name = "cohort"
     elif kind == "dynamic":
@@ -321,7 +361,7 @@ def _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, periods, *, mi
         atts, infs = [], []
         for e in eseq:
             k = np.flatnonzero((e_all == e) & include)
-            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group, basis))
+            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group, basis, kinds))
             atts.append(a)
             infs.append(f)
             keys.append(e)
@@ -335,7 +375,7 @@ def _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, periods, *, mi
         atts, infs = [], []
         for t1 in tlist:
             k = np.flatnonzero((group <= time) & (time == t1))
-            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group, basis))
+            a, f = _agg(att, psi, k, pg[k] / pg[k].sum(), _wif(k, pg, w, G, group, basis, kinds))
             atts.append(a)
             infs.append(f)
             keys.append(t1)
@@ -371,7 +411,8 @@ def aggregate(res, kind: str = "simple", *, min_e=-np.inf, max_e=np.inf, balance
     pgg = np.array([np.mean(w * (G == g)) for g in glist])
     pg = pgg[np.searchsorted(glist, group)]
     overall, inf, comps, keys, key_name = _influence(kind, att, psi, group, time, pg, pgg, glist, w, G, res.periods,
-                                                     min_e=min_e, max_e=max_e, balance_e=balance_e)
+                                                     min_e=min_e, max_e=max_e, balance_e=balance_e,
+                                                     kinds=_unit_kinds(G, w))
     Fall = np.column_stack([inf] + [c[1] for c in comps])
     se = se_from_influence(Fall, res.clusters)
     crit = stats.norm.ppf(1 - alpha / 2)

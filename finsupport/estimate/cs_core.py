@@ -619,9 +619,9 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
     rows, infl = [], []
     tfac = 1 if base_period == "varying" else 0
     closed = method == "reg" and not covariates
+    # periods as rows: a cell's outcomes are gathered from two contiguous rows, not strided columns
+    YT = np.ascontiguousarray(Y.T)
     if closed:
-        # periods as rows: a cell's outcomes are gathered from two contiguous rows, not strided columns
-        YT = np.ascontiguousarray(Y.T)
         # never-treated controls of a balanced panel: the same units in every cell, found once
         fixed = control_group == "never_treated" and panel != "unbalanced"
         ic_never = np.flatnonzero(never) if fixed else None
@@ -666,7 +666,7 @@ def _compute_att_gt(d: pd.DataFrame, periods: np.ndarray, dropped: list, *, outc
                 rows.append(dict(cohort=g, time=periods[cur], att=att, se=np.nan, post=bool(periods[cur] >= g),
                                  n_treated=nt, n_control=nc, base=periods[pret]))
                 continue
-            dY = Y[sel, cur] - Y[sel, pret]
+            dY = YT[cur][sel] - YT[pret][sel]   # Y[sel, cur] − Y[sel, pret], from contiguous rows
             Dsub = Dg[sel].astype(float)
             X = np.ones((int(sel.sum()), 1))
             if covariates:

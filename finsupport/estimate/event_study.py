@@ -292,15 +292,19 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
                                                f"got {s.dtype}", f"convert {col} to integer periods")])
     g = data[cohort].fillna(0).to_numpy(dtype=float)
     tt = data[time].to_numpy(dtype=float)
-    if not (np.all(np.mod(tt, 1) == 0) and np.all(np.mod(g, 1) == 0)):
-        raise DataError(problems=[_problem(time, "time or cohort has non-integer values",
-                                           "use integer periods (years, or period numbers) for both")])
     # one cohort per unit: checked on the unit codes; the ids of offending units only when there are any
     gmin = np.full(len(codes.units), np.inf)
     gmax = np.full(len(codes.units), -np.inf)
     np.minimum.at(gmin, codes.unit, g)
     np.maximum.at(gmax, codes.unit, g)
-    if (gmin != gmax).any():
+    constant = not (gmin != gmax).any()
+    # whole numbers: the periods checked on their distinct values, the cohorts on one value per unit
+    # when constant within units (every row's value), else on every row (this error comes first)
+    if not (np.all(np.mod(np.asarray(codes.times, dtype=float), 1) == 0)
+            and np.all(np.mod(gmin if constant else g, 1) == 0)):
+        raise DataError(problems=[_problem(time, "time or cohort has non-integer values",
+                                           "use integer periods (years, or period numbers) for both")])
+    if not constant:
         varying = pd.Series(g, index=data.index).groupby(data[unit].to_numpy()).nunique()
         bad = varying.index[varying > 1].tolist()
         raise EstimationError(
@@ -314,6 +318,7 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     e = np.where(treated, tt - g, np.nan)
     eb = np.clip(e, lo, hi)
     terms, n_obs, notes, regressors = {}, {}, [], []
+    dummies: dict[str, np.ndarray] = {}  # the fit takes them as arrays: no columns added to the frame
     for k in range(lo, hi + 1):
         name = _term(k, lo, hi)
         terms[k] = name
@@ -324,14 +329,16 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         if n_obs[k] == 0:
             notes.append(f"Note: no treated observation at event time {name}; not estimated.")
             continue
-        data[name] = col.astype(float)
+        dummies[name] = col
         regressors.append(name)
     if not regressors:
         raise EstimationError(f"no treated observation falls in the window {window!r} outside the "
                               f"reference period. Fix: widen the window.")
     res, n_u, n_t, n_c = _fit_panel(
         data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
-        cluster=cl, weights=None, engine=_engine(engine), codes=codes,
+        cluster=cl, weights=None, engine=_engine(engine), codes=codes, columns=dummies,
+        # without covariates a row's dummies depend only on its unit's cohort and its period
+        unit_kinds=None if covariates else gmin,
         # the dummies are functions of cohort, period, window and reference; covariates as they are
         design_key=("event study", g, tt, lo, hi, reference,
                     *(data[c].to_numpy(dtype=float) for c in covariates)),
@@ -343,6 +350,8 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
     warns = cluster_warnings(n_clusters=n_c, n_treated_clusters=_treated_clusters(data, treated, cl, unit=unit,
                                                                                   codes=codes),
                              cohort_sizes=sizes, wild=wild)
+    if wild:  # the wild bootstrap refits from the frame's columns when the fit kept no residuals
+        data = data.assign(**{name: col.astype(float) for name, col in dummies.items()})
     boot = _wild_fit(data, outcome=outcome, regressors=[*regressors, *covariates], unit=unit, time=time,
                      cluster=cl, draws=draws, weights=bootstrap_weights, seed=seed, fitted=res) if wild else None
     return EventStudyResult(res, outcome=outcome, unit=unit, time=time, cohort=cohort,

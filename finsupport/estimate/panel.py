@@ -106,12 +106,12 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     out["revenue_growth"] = rev.to_numpy() / lag - 1
     out["patents"] = df["invention_patents"].astype(float) if "invention_patents" in df else np.nan
     if data.designations is not None and len(data.designations):
-        years = np.unique(year)
+        years = _sorted_unique(year)
         if status is None:
             st = designation_status(data, tier=tier, years=years.tolist())
         else:
             if not {"firm_id", "year", "cohort", "active"} <= set(status.columns) or \
-                    not np.array_equal(np.unique(status["year"].to_numpy()), years):
+                    not np.array_equal(_sorted_unique(status["year"].to_numpy()), years):
                 raise ConfigError("analysis_panel(status=...): the status table is not designation_status() for "
                                   "the panel's years (it needs firm_id, year, cohort, active for every year of the "
                                   "flows); pass status=None to compute it")
@@ -131,6 +131,13 @@ def analysis_panel(data, flows: pd.DataFrame | None = None, *, tier: str = "litt
     if runs and firms.is_monotonic_increasing:  # already in firm and year order
         return out.reset_index(drop=True)
     return out.sort_values(["firm_id", "year"], ignore_index=True)
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``numpy.unique(a)``; for integers by hashing then sorting the few distinct values (the same array)."""
+    if isinstance(a, np.ndarray) and a.dtype.kind in "iu":
+        return np.sort(pd.unique(a))
+    return np.unique(a)
 
 
 def _join_left(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:

@@ -158,6 +158,7 @@ class _Ids:
         self._column = column
         self._hasnans: bool | None = None
         self._codes: dict[bool, tuple] = {}
+        self._with: dict[tuple, tuple] = {}
 
     @property
     def hasnans(self) -> bool:
@@ -169,6 +170,14 @@ class _Ids:
         if sort not in self._codes:
             self._codes[sort] = pd.factorize(self._column, sort=sort)
         return self._codes[sort]
+
+    def with_other(self, what: str, other: _Ids, compute: Callable[[], Any]) -> Any:
+        """``compute()`` for this column and ``other`` (e.g. the rows repeating a (unit, period) pair),
+        done once per pair of found columns: both are stored and never changed, so equal values."""
+        key = (what, id(other))
+        if key not in self._with or self._with[key][0] is not other:
+            self._with[key] = (other, compute())   # other kept: its id cannot be reused
+        return self._with[key][1]
 
     def sorted_from_unsorted(self):
         """``twfe._sorted_codes`` of the ``sort=False`` factorisation (sorted codes from the unsorted ones)."""

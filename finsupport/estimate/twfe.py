@@ -117,7 +117,8 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
     costly part of preparing a large panel).
     """
     cols = list(dict.fromkeys([unit, time, *required, *keep]))
-    data = df[cols].copy()
+    # a shallow copy: columns converted below are replaced in this frame, never written into df's arrays
+    data = df[cols].copy(deep=False)
     problems = []
     keys = {key: ids(data[key]) for key in (unit, time)}  # found once per column (shared_work)
     for key in (unit, time):
@@ -164,7 +165,9 @@ def _prepare_panel(df: pd.DataFrame, *, unit: str, time: str, required: Sequence
         keys = {key: ids(data[key]) for key in (unit, time)}  # other rows than those checked above
     ucode, uniq_u = keys[unit].factorize(False)
     tcode, uniq_t = keys[time].factorize(True)
-    dup = _repeated(ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t))
+    # the codes of found columns (shared_work) are those of an earlier estimation: checked once
+    dup = keys[unit].with_other("repeated pairs", keys[time], lambda: _repeated(
+        ucode.astype(np.int64) * max(len(uniq_t), 1) + tcode, len(uniq_u) * len(uniq_t)))
     if dup.any():
         raise DataError(problems=[_problem(
             f"{unit}, {time}", f"{int(dup.sum())} row(s) repeat a ({unit}, {time}) pair",
@@ -203,18 +206,18 @@ def _sort_key(v):
 
 
 def _twoway_residual(X: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, maxiter: int = 200,
-                     tol: float = 1e-11) -> np.ndarray:
+                     tol: float = 1e-11, grid: bool | None = None) -> np.ndarray:
     """Residual of the columns of X after projecting off unit and time effects.
 
     Alternating projections (exact after one sweep on a balanced panel); used only to
     detect regressors that the effects absorb or that are collinear. When the rows are
     every unit × every period in (unit, period) order, the sweeps run on the unit × period
     grid (:func:`_balanced_residual`), with the same additions in the same order, so the
-    same numbers.
+    same numbers. ``grid``: :func:`_is_grid` of the codes when the caller has it.
     """
     X = np.array(X, dtype=float, copy=True)
     n1, n2 = int(g1.max()) + 1, int(g2.max()) + 1
-    if _is_grid(g1, g2, n1, n2):
+    if _is_grid(g1, g2, n1, n2) if grid is None else grid:
         return _balanced_residual(X, n1, n2, maxiter=maxiter, tol=tol)
     c1 = np.bincount(g1, minlength=n1).astype(float)
     c2 = np.bincount(g2, minlength=n2).astype(float)
@@ -255,7 +258,11 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     c1 = np.full((n1, 1), float(n2))
     c2 = np.full((n2, 1), float(n1))
     X3 = X.reshape(n1, n2, k)
-    scale = np.array([max(np.abs(X[:, j]).max(), 1e-300) for j in range(k)])  # no n × k temporary
+    # the columns' largest magnitudes, a block of rows at a time (no n × k temporary, no strided passes)
+    scale = np.zeros(k)
+    for a in range(0, len(X), 1 << 16):
+        np.maximum(scale, np.abs(X[a:a + (1 << 16)]).max(axis=0), out=scale)
+    scale = np.maximum(scale, 1e-300)
     active = np.arange(k)
     for _ in range(maxiter):
         whole = len(active) == k
@@ -276,15 +283,17 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     return X
 
 
-def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
-                     *, hint: str, R: np.ndarray | None = None, gram: np.ndarray | None = None) -> None:
+def _check_identified(X: np.ndarray | None, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
+                     *, hint: str, R: np.ndarray | None = None, gram: np.ndarray | None = None,
+                     orig: np.ndarray | None = None) -> None:
     """Raise :class:`EstimationError` if a regressor is absorbed by the effects or collinear.
 
-    ``R`` is the two-way residual of ``X`` and ``gram`` = R'R when the caller has them.
+    ``R`` is the two-way residual of ``X`` and ``gram`` = R'R when the caller has them; ``orig``
+    the Euclidean norms of X's columns (then ``X`` may be None).
     """
     R = _twoway_residual(X, g1, g2) if R is None else R
     gram = R.T @ R if gram is None else gram
-    orig = np.sqrt(np.einsum("ij,ij->j", X, X))
+    orig = np.sqrt(np.einsum("ij,ij->j", X, X)) if orig is None else orig
     res = np.sqrt(np.clip(np.diag(gram), 0, None))
     absorbed = [n for n, o, r in zip(names, orig, res, strict=True) if o == 0 or r <= 1e-8 * o]
     if absorbed:
@@ -292,7 +301,7 @@ def _check_identified(X: np.ndarray, names: Sequence[str], g1: np.ndarray, g2: n
             f"no variation left in {', '.join(absorbed)} once unit and time effects are removed "
             f"(constant within units or within periods), so the coefficient is not identified. "
             f"Fix: {hint}")
-    if X.shape[1] > 1:
+    if gram.shape[1] > 1:
         lam, vec = np.linalg.eigh(gram / np.outer(res, res))  # correlation-scaled Gram matrix, k × k
         if lam[0] <= 1e-13 * lam[-1]:
             involved = [n for n, v in zip(names, np.abs(vec[:, 0]), strict=True) if v > 1e-6]
@@ -379,23 +388,107 @@ def _unit_time_order(ucode: np.ndarray, tcode: np.ndarray):
     return np.lexsort((tcode, ucode))
 
 
-def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str):
+def _units_sum(x: np.ndarray, kind: np.ndarray, *, block: int = 2048) -> np.ndarray:
+    """``numpy.add.reduce(x[kind], axis=0, initial=0.0)`` without the units × … array: a block of
+    units at a time, each block's first row added to the sum so far (the same additions in the same
+    order: one after another from 0)."""
+    acc = np.zeros(x.shape[1:])
+    for a in range(0, len(kind), block):
+        part = np.take(x, kind[a:a + block], axis=0)
+        part[0] += acc
+        acc = np.add.reduce(part, axis=0, initial=0.0)  # 0 + (acc + first row): the running sum is never −0
+    return acc
+
+
+def _balanced_residual_by_kind(T: np.ndarray, kind: np.ndarray, *, maxiter: int = 200,
+                               tol: float = 1e-11, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_balanced_residual` of a grid design whose units come in a few kinds, on one unit per kind.
+
+    ``T`` (kinds × periods × k): the rows of one unit of each kind; ``kind`` (units): each unit's
+    kind, every kind used. When every unit's rows equal those of its kind (the event study's
+    dummies are functions of the cohort and the period), every step of the sweeps but the sum
+    over units gives equal rows to units of one kind: the unit sums and means, the subtractions
+    and the convergence test are made once per kind. The period sums add the units' rows one
+    after another from 0 as before (:func:`_units_sum`). Returns the n × k residual, the numbers
+    of :func:`_twoway_residual` on the full design; ``out`` (units × periods × k, may be a view):
+    written there instead.
+    """
+    nk, n2, k = T.shape
+    n1 = len(kind)
+    T = np.array(T, dtype=float, copy=True)
+    c1 = np.full((nk, 1), float(n2))
+    c2 = np.full((n2, 1), float(n1))
+    scale = np.maximum(np.abs(T).max(axis=(0, 1)), 1e-300) if nk else np.full(k, 1e-300)
+    active = np.arange(k)
+    for _ in range(maxiter):
+        whole = len(active) == k
+        x = T if whole else T[:, :, active]
+        s1 = np.zeros((nk, len(active)))
+        for t in range(n2):  # from 0, one period after another
+            s1 += x[:, t, :]
+        m1 = s1 / c1
+        x -= m1[:, None, :]
+        m2 = _units_sum(x, kind) / c2   # over units, one after another from 0
+        x -= m2[None, :, :]
+        if not whole:
+            T[:, :, active] = x
+        done = np.maximum(np.abs(m1).max(axis=0), np.abs(m2).max(axis=0)) < tol * scale[active]
+        active = active[~done]
+        if not len(active):
+            break
+    if out is None:
+        return np.take(T, kind, axis=0).reshape(n1 * n2, k)
+    for a in range(0, n1, 2048):
+        out[a:a + 2048] = np.take(T, kind[a:a + 2048], axis=0)
+    return out
+
+
+def _demeaned_design(X: np.ndarray, names: list[str], g1: np.ndarray, g2: np.ndarray, hint: str,
+                     grid: bool | None = None, kinds: tuple[np.ndarray, np.ndarray] | None = None):
     """An n × (1 + k) array with the design demeaned by unit and time effects in columns 1 … k
     (column 0 left for the outcome) and the Gram matrix of those columns, after the identification check.
 
     The Gram matrix is taken on the columns 1 … k of the n × (1 + k) array, the layout in
     which the fit always computed it (the layout decides the order of BLAS's sums).
+    ``kinds = (T, kind)``: ``X`` is a grid design equal to ``T[kind]`` (see
+    :func:`_balanced_residual_by_kind`), demeaned on the kinds' rows.
     """
-    R = np.empty((X.shape[0], 1 + X.shape[1]))
-    R[:, 1:] = _twoway_residual(X, g1, g2)
+    if kinds is None:
+        R = np.empty((X.shape[0], 1 + X.shape[1]))
+        R[:, 1:] = _twoway_residual(X, g1, g2, grid=grid)
+        orig = None
+    else:
+        T, kind = kinds
+        n1, n2, k = len(kind), T.shape[1], T.shape[2]
+        R = np.empty((n1 * n2, 1 + k))
+        _balanced_residual_by_kind(T, kind, out=R.reshape(n1, n2, 1 + k)[:, :, 1:])
+        # the columns' norms per kind (exact for 0/1 dummies; they only decide the check below)
+        orig = np.sqrt(np.einsum("c,ctj->j", np.bincount(kind, minlength=len(T)).astype(float), T * T))
     gram = R[:, 1:].T @ R[:, 1:]
-    _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram)
+    _check_identified(X, names, g1, g2, hint=hint, R=R[:, 1:], gram=gram, orig=orig)
     return R, gram
+
+
+def _design_kinds(columns: dict, data: pd.DataFrame, regressors: Sequence[str], order,
+                  unit_kinds: np.ndarray, n2: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, kind)`` of :func:`_balanced_residual_by_kind`: the grid rows of the first unit of every kind.
+
+    ``order`` puts the rows in (unit, period) order (a grid: unit u's periods at u·n2 …);
+    ``unit_kinds`` one value per unit code.
+    """
+    _, first, kind = np.unique(unit_kinds, return_index=True, return_inverse=True)
+    rows = (first[:, None] * n2 + np.arange(n2)[None, :]).ravel()   # grid positions of the kinds' units
+    at = np.arange(len(data))[order][rows]                          # and their rows in data
+    T = np.empty((len(first), n2, len(regressors)))
+    for j, c in enumerate(regressors):
+        T[:, :, j] = (columns[c][at] if c in columns else data[c].to_numpy(dtype=float)[at]).reshape(len(first), n2)
+    return T, kind.ravel()
 
 
 def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], unit: str, time: str,
               cluster: str | None, weights: str | None, hint: str, engine: str = "fast",
-              codes: PanelCodes | None = None, design_key: tuple | None = None):
+              codes: PanelCodes | None = None, design_key: tuple | None = None,
+              columns: dict[str, np.ndarray] | None = None, unit_kinds: np.ndarray | None = None):
     """Fit y on regressors with unit and time effects.
 
     Returns ``(result, n_units, n_periods, n_clusters)``. ``engine="fast"`` (unweighted
@@ -407,6 +500,12 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
     study's cohorts, periods and window), compared instead of the regressors themselves when
     looking for the demeaned design of an earlier fit (:func:`~finsupport.estimate.reuse.shared_work`);
     its arrays must be the caller's own, never changed afterwards (they are kept without a copy).
+    ``columns``: regressors given as arrays in the rows of ``data`` (name → values, e.g. the event
+    study's dummies as booleans) instead of columns of ``data``; each is taken as float, the values
+    a float column of ``data`` would hold. ``unit_kinds``: a value per unit code such that the
+    regressors of a row depend only on its unit's value and its period (the event study's dummies:
+    the unit's cohort); on a balanced panel the design is then demeaned once per kind of unit
+    (:func:`_balanced_residual_by_kind`, the same numbers).
     """
     if codes is None:
         ucode, uniq_u = pd.factorize(data[unit], sort=False)
@@ -414,11 +513,16 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
     else:
         ucode, uniq_u, tcode, uniq_t = codes.unit, codes.units, codes.time, codes.times
     order = _unit_time_order(ucode, tcode)
-    # row-major as the reordered copy always was: the layout decides the order of BLAS's sums
-    # (filled column by column: no column-major copy of the frame first)
-    X = np.empty((len(data), len(regressors)))
-    for j, c in enumerate(regressors):
-        X[:, j] = data[c].to_numpy(dtype=float)[order]
+    columns = columns or {}
+
+    def design() -> np.ndarray:
+        # row-major as the reordered copy always was: the layout decides the order of BLAS's sums
+        # (filled column by column: no column-major copy of the frame first)
+        X = np.empty((len(data), len(regressors)))
+        for j, c in enumerate(regressors):
+            X[:, j] = (columns[c] if c in columns else data[c].to_numpy(dtype=float))[order]
+        return X
+
     if weights is None and engine == "fast":
         ccode = None
         n_clusters = None
@@ -431,24 +535,33 @@ def _fit_panel(data: pd.DataFrame, *, outcome: str, regressors: Sequence[str], u
         # the regressors and the panel: another outcome on the same design (shared_work) takes it
         # as computed (each column is demeaned on its own, so the numbers are the same)
         g1, g2 = ucode[order], tcode[order]
+        # every code occurs (factorised), so the grid is that of _twoway_residual's own check: found once
+        is_grid = _is_grid(g1, g2, len(uniq_u), len(uniq_t)) if len(g1) else False
+        # with a design_key the regressors themselves are needed only when no earlier fit demeaned them
+        X = design() if design_key is None else None
         key = (design_key if design_key is not None else X, g1, g2, tuple(regressors))
         found = lookup("twoway demeaned design", key)
         if found is None:
-            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint)
+            kinds = None
+            if unit_kinds is not None and is_grid:  # (X itself is not needed: the key is design_key)
+                kinds = _design_kinds(columns, data, regressors, order, unit_kinds, len(uniq_t))
+            else:
+                X = design() if X is None else X
+            R, gram = _demeaned_design(X, list(regressors), g1, g2, hint, grid=is_grid, kinds=kinds)
             # the design's columns of this fit's own residuals are kept (no copy); X and the codes
             # are this call's own arrays, never changed
             keep("twoway demeaned design", key, (R[:, 1:], gram), copy=False)
         else:
             XR, gram = found
-            R = np.empty((len(y), 1 + X.shape[1]))
+            R = np.empty((len(y), 1 + len(regressors)))
             R[:, 1:] = XR
-        R[:, 0] = _twoway_residual(y[:, None], g1, g2)[:, 0]
-        grid = ((len(uniq_u), len(uniq_t)) if cluster == unit and _is_grid(g1, g2, len(uniq_u), len(uniq_t))
-                else None)
+        R[:, 0] = _twoway_residual(y[:, None], g1, g2, grid=is_grid)[:, 0]
+        grid = (len(uniq_u), len(uniq_t)) if cluster == unit and is_grid else None
         res = _FastPanelResult.from_residuals(R[:, 0], R[:, 1:], list(regressors), ccode,
                                               n_effects=len(uniq_u) + len(uniq_t) - 1, gram=gram, grid=grid)
         res.demeaned = (R, g1, g2, ccode)
         return res, len(uniq_u), len(uniq_t), n_clusters
+    X = design()
     _check_identified(X, list(regressors), ucode[order], tcode[order], hint=hint)
     idx = pd.MultiIndex.from_arrays([ucode[order], tcode[order]], names=["unit", "time"])
     from linearmodels.panel import PanelOLS
