@@ -251,7 +251,8 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
                     + f" (first certification years in the data: {', '.join(map(str, found)) or 'none'}); "
                     "correct headline_cohorts ([] = every certified firm)")
         pick = np.isin(coh, cohorts) if cohorts else coh > 0
-        firms = pd.Index(pd.unique(status["firm_id"].to_numpy()[pick]))
+        # the ids taken from their own array (pyarrow text), not made a million Python strings first
+        firms = pd.Index(status["firm_id"].array[pick].unique())
         who = (f"firms first certified in {', '.join(map(str, cohorts))}" if cohorts else "certified firms")
     tab = support_share(flows, years=yrs, firms=firms, extended=True).set_index("component")
     tot = tab.loc["total"]
