@@ -101,6 +101,28 @@ def test_integer_group_codes_are_sorted_factorize(values, dtype, wide):
     pd.testing.assert_index_equal(pd.Index(u), pd.Index(wu))
 
 
+@settings(max_examples=80, deadline=None)
+@given(runs=st.lists(st.tuples(st.sampled_from(["ever certified", "never certified", "b", "", None]),
+                               st.integers(1, 30)), min_size=0, max_size=12),
+       shuffle=st.booleans(), chunks=st.integers(1, 3))
+def test_text_group_codes_encoded_run_by_run_are_sorted_factorize(runs, shuffle, chunks):
+    # a firm's attribute on firm-by-firm rows (runs of one value, each encoded once) or shuffled rows, missing
+    # values (a group of their own, last), empty text, pyarrow text in several chunks
+    import pyarrow as pa
+
+    values = [v for v, n in runs for _ in range(n)]
+    if shuffle:
+        values = [values[i] for i in np.random.default_rng(len(values)).permutation(len(values))]
+    cut = np.linspace(0, len(values), chunks + 1).astype(int)
+    arr = pa.chunked_array([pa.array(values[a:b], pa.string()) for a, b in zip(cut[:-1], cut[1:], strict=True)],
+                           type=pa.string())
+    s = pd.Series(pd.arrays.ArrowStringArray(arr))
+    k, u = shares._sorted_codes(s)
+    wk, wu = pd.factorize(s, sort=True, use_na_sentinel=False)
+    np.testing.assert_array_equal(k, wk.astype(np.int64))
+    pd.testing.assert_index_equal(pd.Index(u), pd.Index(wu))
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 60),
        by=st.sampled_from([["year"], ["sector"], ["year", "sector"], ["sector", "cohort", "year"]]))

@@ -696,6 +696,16 @@ def _sorted_codes(s: pd.Series):
     if arr is None or not len(s):
         k, u = pd.factorize(s, sort=True, use_na_sentinel=False)
         return k.astype(np.int64), u
+    if len(arr) > 64:
+        # a firm's attribute on firm-by-firm rows (certified, sector): runs of equal values, each
+        # encoded once at its first row (comparing neighbours costs less than hashing every row)
+        import pyarrow.compute as pc
+
+        change = np.asarray(pc.fill_null(pc.not_equal(arr[1:], arr[:-1]), True), dtype=bool)
+        starts = np.flatnonzero(np.r_[True, change])
+        if 2 * len(starts) <= len(arr):
+            k, u = _sorted_codes(s.iloc[starts])
+            return np.repeat(k, np.diff(np.r_[starts, len(arr)])), u
     enc = arr.dictionary_encode(null_encoding="encode")
     enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
     local = np.asarray(enc.indices, dtype=np.int64)
