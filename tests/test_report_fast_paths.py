@@ -249,6 +249,29 @@ def test_quality_summary_matches_groupby(rows, dtype):
     pd.testing.assert_frame_equal(build.quality_summary(log), _quality_summary_by_groupby(log))
 
 
+@settings(max_examples=40, deadline=None)
+@given(blocks=st.lists(st.tuples(st.sampled_from(["bad", "odd", "gap"]), st.integers(1, 700), st.integers(0, 5),
+                                 st.booleans()), min_size=1, max_size=5),
+       dtype=st.sampled_from(["string[pyarrow]", "object"]))
+def test_quality_summary_of_long_checks_matches_groupby(blocks, dtype):
+    # checks adding their rows together (runs of one rule, a rule in several runs), one firm-year repeated for
+    # hundreds of rows before the next distinct ones appear (the examples are not among the first rows), up to
+    # five distinct firm-years per run, missing firms
+    frames = []
+    for issue, n, distinct, missing in blocks:
+        firm = ["a"] * n
+        for j in range(min(distinct, n)):   # the last rows bring the other firm-years
+            firm[n - 1 - j] = f"f{j}"
+        if missing:
+            firm[n // 2] = None
+        frames.append(pd.DataFrame({"stage": "measure", "table": "financials", "column": "x", "issue": issue,
+                                    "action": "flagged" if issue == "odd" else "excluded", "firm_id": firm,
+                                    "year": 2020}))
+    log = pd.concat(frames, ignore_index=True).astype({"firm_id": dtype, "year": "Int64"})
+    log["row"], log["detail"] = range(len(log)), ""
+    pd.testing.assert_frame_equal(build.quality_summary(log), _quality_summary_by_groupby(log))
+
+
 # --------------------------------------------------------------------------- the data-quality log written early
 
 SMALL = {"analysis": {"enabled": False}, "output": {"figures": [], "progress": False},

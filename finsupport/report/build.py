@@ -805,25 +805,58 @@ def quality_summary(log: pd.DataFrame) -> pd.DataFrame:
     if not len(log):
         return pd.DataFrame(columns=["changes_numbers", *keys, "rows", "n_firms_affected", "examples"])
     log = log.assign(**{k: log[k].astype("string").fillna("") for k in keys})
-    g = log.groupby(keys, sort=True, dropna=False)
+    # a check adds its rows together: each run of rows with the same keys is grouped once, at its first row
+    change = np.zeros(len(log) - 1, dtype=bool)
+    for k in keys:
+        a = log[k].array
+        change |= (a[1:] != a[:-1]).to_numpy(dtype=bool)
+    starts = np.flatnonzero(np.r_[True, change])
+    lengths = np.diff(np.r_[starts, len(log)])
+    g = log.iloc[starts].groupby(keys, sort=True, dropna=False)
     out = g.size().rename("rows").to_frame()
+    head_rule = g.ngroup().to_numpy(dtype=np.int64)
+    out["rows"] = np.bincount(head_rule, weights=lengths, minlength=len(out)).astype(np.int64)
     if "firm_id" in log:
-        # each row's rule as its number in the order of ``out`` (the keys hashed once above); firms and
-        # examples counted on integer codes, not by a function called on every rule's rows
-        rule = g.ngroup().to_numpy().astype(np.int64)
-        out["n_firms_affected"] = _distinct_firsts(rule, pd.factorize(log["firm_id"])[0], len(out))[0]
-        ex = log["firm_id"].astype("string").fillna("?") + (
-            " " + log["year"].astype("Int64").astype("string") if "year" in log else "").fillna("")
-        counts, first = _distinct_firsts(rule, pd.factorize(ex)[0], len(out), keep=3)
-        text = ex.to_numpy(dtype=object, na_value=None)
-        out["examples"] = pd.array([", ".join(text[first[i]]) + (", …" if counts[i] > 3 else "")
-                                    for i in range(len(out))], dtype=ex.dtype)
+        # each row's rule as its number in the order of ``out``; firms counted on integer codes, examples
+        # from the first rows of each rule, not by a function called on every rule's rows
+        rule = np.repeat(head_rule, lengths)
+        out["n_firms_affected"] = _distinct_firsts(rule, pd.factorize(_as_text(log["firm_id"]))[0], len(out))[0]
+
+        def examples(rows: np.ndarray) -> pd.Series:   # "firm year" of the rows
+            sub = log.iloc[rows]
+            return sub["firm_id"].astype("string").fillna("?") + (
+                " " + sub["year"].astype("Int64").astype("string") if "year" in log else "").fillna("")
+
+        members = np.argsort(rule, kind="stable")   # each rule's rows, in row order
+        bounds = np.r_[0, np.cumsum(np.bincount(rule, minlength=len(out)))]
+        texts, dtype = [], None
+        for i in range(len(out)):
+            rows = members[bounds[i]:bounds[i + 1]]
+            take = 16
+            while True:   # the first rows until four distinct examples (or all rows) are seen
+                if 4 * take >= len(rows):
+                    take = len(rows)
+                ex = examples(rows[:take])
+                dtype = ex.dtype
+                seen = pd.unique(ex.dropna())
+                if len(seen) > 3 or take >= len(rows):
+                    break
+                take *= 8
+            texts.append(", ".join(seen[:3]) + (", …" if len(seen) > 3 else ""))
+        out["examples"] = pd.array(texts, dtype=dtype)
     out = out.reset_index()
     act = out["action"].str.lower()
     changes = act.apply(lambda a: any(w in a for w in _CHANGES)) & ~act.str.contains("flag")
     out.insert(0, "changes_numbers", np.where(changes, "yes", "no"))
     out = out.sort_values(["changes_numbers", "rows"], ascending=[False, False], kind="stable")
     return out.reset_index(drop=True)
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """An object column of text as pyarrow text (hashed without a Python call per value); anything else as is."""
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
+        return s.astype("string[pyarrow]")
+    return s
 
 
 def _distinct_firsts(group: np.ndarray, codes: np.ndarray, n_groups: int, keep: int = 0):
