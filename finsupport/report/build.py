@@ -442,10 +442,12 @@ def _designations(result, who: _Who) -> Sheet:
         s = result.status
         # firms counted on their codes (formed once), awards of the year without a function per group
         codes = who.status_codes[0]
-        by_year = pd.DataFrame({"firms": np.where(codes >= 0, codes, np.nan), "in_force": s["active"].to_numpy(),
-                                "newly_designated": s["years_since"].eq(0).fillna(False).to_numpy(bool)},
-                               index=s.index).groupby(s["year"]).agg(
-            {"firms": "nunique", "in_force": "sum", "newly_designated": "sum"})
+        g = pd.DataFrame({"in_force": s["active"].to_numpy(),
+                          "newly_designated": s["years_since"].eq(0).fillna(False).to_numpy(bool)},
+                         index=s.index).groupby(s["year"])
+        by_year = g.agg({"in_force": "sum", "newly_designated": "sum"})
+        year = g.ngroup().fillna(-1).to_numpy(dtype=np.int64)   # -1: no year, in no group
+        by_year.insert(0, "firms", _distinct_firsts(year, np.where(year >= 0, codes, -1), len(by_year))[0])
         if pd.api.types.is_integer_dtype(s["years_since"].dtype):   # the count in the type of the column counted
             by_year = by_year.astype({"newly_designated": s["years_since"].dtype})
         blocks.append((f"{who.tier.capitalize()} in force by year (firms of the panel)", by_year.reset_index()))
