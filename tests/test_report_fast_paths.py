@@ -99,6 +99,28 @@ def test_firm_codes_match_factorize(ids, sort, dtype):
     pd.testing.assert_index_equal(firms, pd.Index(want_firms, name="firm_id"))
 
 
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", None]), st.integers(-5, 2030)), max_size=30),
+       sort=st.booleans(), dtype=st.sampled_from(["int64", "int16", "uint16", "float64"]))
+def test_firm_max_of_sorted_codes_matches_groupby(rows, sort, dtype):
+    # the maximum of each run of sorted codes = groupby max on the codes: integers of several widths, floats
+    # (grouped as before), rows without a firm, unsorted rows
+    if sort:
+        rows = sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))
+    ids = pd.Series([r[0] for r in rows], dtype="string[pyarrow]", name="firm_id")
+    vals = np.array([r[1] for r in rows], dtype=np.int64)
+    if dtype == "uint16":
+        vals = np.abs(vals)
+    values = pd.Series(vals.astype(dtype), name="cohort")
+    codes = build._firm_codes(ids)
+    got = build._firm_max(values, codes)
+    c, firms = codes
+    keep = c >= 0
+    m = pd.Series(values.to_numpy()[keep]).groupby(c[keep], sort=True).max()
+    want = pd.Series(m.to_numpy(), index=firms.take(m.index.to_numpy()), name="cohort")
+    pd.testing.assert_series_equal(got, want)
+
+
 class _Result:
     """The parts of a run's result that the per-firm helpers read."""
 

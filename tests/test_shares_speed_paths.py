@@ -209,3 +209,18 @@ def test_one_row_per_firm_and_group_keeps_kahans_first_step():
     assert y.loc[2020, "amount"] == 0.0 and not np.signbit(y.loc[2020, "amount"])
     assert y.loc[2020, "mean_firm_share"] == 0.0 and not np.signbit(y.loc[2020, "median_firm_share"])
     assert y.loc[2021, "amount"] == 3.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(runs=st.lists(st.tuples(st.sampled_from(["000001", "000002", "000010", "x", "", None]), st.integers(1, 30)),
+                     max_size=12),
+       pick=st.lists(st.sampled_from(["000001", "000010", "", "y"]), max_size=3), shuffle=st.booleans())
+def test_firm_selection_looked_up_run_by_run_is_isin(runs, pick, shuffle):
+    # the headline firms' rows found once per run of one firm's rows = isin on every row: missing ids, empty
+    # text, firms not in the rows, rows shuffled (every row looked up)
+    ids = [v for v, n in runs for _ in range(n)]
+    if shuffle:
+        ids = [ids[i] for i in np.random.default_rng(len(ids)).permutation(len(ids))]
+    df = pd.DataFrame({"firm_id": pd.Series(ids, dtype="string[pyarrow]"), "year": 2020})
+    want = df["firm_id"].isin(pick).to_numpy(dtype=bool)
+    np.testing.assert_array_equal(shares._selection(df, None, pick), want)

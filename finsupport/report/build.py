@@ -112,7 +112,15 @@ def _firm_max(values: pd.Series, codes: tuple[np.ndarray, pd.Index]) -> pd.Serie
     """``values.groupby(firm_id).max()`` from :func:`_firm_codes` of the same rows (indexed by
     firm in order of appearance, not sorted: callers look firms up, they do not list them)."""
     c, firms = codes
-    v = pd.Series(values.to_numpy(), copy=False)
+    arr = values.to_numpy()
+    if arr.dtype.kind in "iu" and len(c) and c[0] == 0 and (np.diff(c) >= 0).all() and c[-1] == len(firms) - 1:
+        # integers (no missing value) on codes counted along sorted rows, every firm present: the
+        # maximum of each run, exact, in firm order (groupby's order)
+        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        if len(starts) == len(firms):
+            return pd.Series(np.maximum.reduceat(arr, starts), index=firms.take(np.arange(len(firms))),
+                             name=values.name)
+    v = pd.Series(arr, copy=False)
     if (c < 0).any():   # rows without a firm belong to no group, as in groupby
         keep = c >= 0
         v, c = v[keep], c[keep]
