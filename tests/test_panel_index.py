@@ -82,23 +82,3 @@ def test_firm_attributes_on_the_flows_are_those_of_a_merge():
     for c in ("sector", "province"):
         pd.testing.assert_series_equal(flows[c], want[c].astype(firms[c].dtype), check_names=True)
         assert isinstance(flows[c].index, pd.RangeIndex)
-
-
-@settings(max_examples=100, deadline=None)
-@given(runs=st.lists(st.tuples(st.sampled_from(["A", "B", "C", "Z", "", None]), st.integers(1, 40)), max_size=12),
-       shuffle=st.booleans(), chunks=st.integers(1, 3))
-def test_firm_codes_looked_up_run_by_run_are_those_of_get_indexer(runs, shuffle, chunks):
-    # rows of one firm together (looked up once per run) or shuffled (every row), missing ids, ids not in
-    # the panel (Z, ""), a table of one row or none, and pyarrow text in several chunks
-    import pyarrow as pa
-
-    px = PanelIndex(pd.Series(["A", "B", "C"], dtype="string[pyarrow]"), pd.Series([2020, 2020, 2020]))
-    ids = [v for v, n in runs for _ in range(n)]
-    if shuffle:
-        ids = [ids[i] for i in np.random.default_rng(len(ids)).permutation(len(ids))]
-    cut = np.linspace(0, len(ids), chunks + 1).astype(int)
-    arr = pa.chunked_array([pa.array(ids[a:b], pa.string()) for a, b in zip(cut[:-1], cut[1:], strict=True)],
-                           type=pa.string())
-    s = pd.Series(pd.arrays.ArrowStringArray(arr))
-    want = px.firms.get_indexer(pd.Index(ids, dtype=object))
-    np.testing.assert_array_equal(px.firm_codes(s), want)

@@ -13,9 +13,6 @@ import pandas as pd
 
 __all__ = ["PanelIndex"]
 
-#: ids of longer tables are looked up run by run when at least half the rows repeat their neighbour's id
-_RUNS_FROM = 64
-
 
 class PanelIndex:
     """The firm-years of a panel (e.g. ``financials``) in (firm, year) order."""
@@ -55,15 +52,6 @@ class PanelIndex:
 
             values = known.combine_chunks() if hasattr(known, "combine_chunks") else known
             values = values if values.type == arr.type else values.cast(arr.type)
-            if len(arr) > _RUNS_FROM:
-                # rows of one firm one after another (grants as exported, firm by firm): each run of equal
-                # ids is looked up once, at its first row (a comparison of neighbours costs less than a hash)
-                change = np.asarray(pc.fill_null(pc.not_equal(arr[1:], arr[:-1]), True), dtype=bool)
-                starts = np.flatnonzero(np.r_[True, change])
-                if 2 * len(starts) <= len(arr):
-                    heads = arr.take(starts)
-                    pos = np.asarray(pc.fill_null(pc.index_in(heads, value_set=values), -1), dtype=np.int64)
-                    return np.repeat(pos, np.diff(np.r_[starts, len(arr)]))
             return np.asarray(pc.fill_null(pc.index_in(arr, value_set=values), -1), dtype=np.int64)
         return np.asarray(self.firms.get_indexer(ids), dtype=np.int64)
 
