@@ -215,9 +215,9 @@ def test_one_row_per_firm_and_group_keeps_kahans_first_step():
 @given(runs=st.lists(st.tuples(st.sampled_from(["000001", "000002", "000010", "x", "", None]), st.integers(1, 30)),
                      max_size=12),
        pick=st.lists(st.sampled_from(["000001", "000010", "", "y"]), max_size=3), shuffle=st.booleans())
-def test_firm_selection_looked_up_run_by_run_is_isin(runs, pick, shuffle):
-    # the headline firms' rows found once per run of one firm's rows = isin on every row: missing ids, empty
-    # text, firms not in the rows, rows shuffled (every row looked up)
+def test_firm_selection_is_isin(runs, pick, shuffle):
+    # the headline firms' rows (pyarrow's hash set) = isin on every row: runs of one firm's rows, missing ids,
+    # empty text, firms not in the rows, rows shuffled
     ids = [v for v, n in runs for _ in range(n)]
     if shuffle:
         ids = [ids[i] for i in np.random.default_rng(len(ids)).permutation(len(ids))]

@@ -189,13 +189,7 @@ def _selection(df: pd.DataFrame, years, firms) -> np.ndarray | None:
         keep = (yr.between(years[0], years[1]) if isinstance(years, tuple) and len(years) == 2
                 else yr.isin(list(years))).to_numpy(dtype=bool)
     if firms is not None:
-        ids, values = df["firm_id"], pd.Index(list(firms)).astype(str)
-        starts = _runs(ids)   # firm-by-firm rows: each firm's run looked up once
-        if starts is not None:
-            inside = np.repeat(np.asarray(isin_values(ids.iloc[starts], values), dtype=bool),
-                               np.diff(np.r_[starts, len(ids)]))
-        else:
-            inside = np.asarray(isin_values(ids, values), dtype=bool)
+        inside = np.asarray(isin_values(df["firm_id"], pd.Index(list(firms)).astype(str)), dtype=bool)
         keep = inside if keep is None else keep & inside
     return keep
 
@@ -686,9 +680,9 @@ def _group_codes(df: pd.DataFrame, by: list[str], cache: dict | None = None) -> 
 
 def _runs(s: pd.Series) -> np.ndarray | None:
     """The first row of each run of equal values of pyarrow text (a missing value a run of its own),
-    when there are at most half as many runs as rows (firm-by-firm rows): then a lookup or an encoding
-    of each run's first value, repeated over the run, gives what one of every row gives, for less
-    (comparing neighbours costs less than hashing). None otherwise."""
+    when there are at most half as many runs as rows (firm-by-firm rows): then an encoding of each
+    run's first value, repeated over the run, gives what one of every row gives, for less (0.01-0.015 s
+    instead of 0.025-0.04 s for a text column of a million rows). None otherwise."""
     arr = getattr(s.array, "_pa_array", None)
     if arr is None or len(arr) <= 64:
         return None
