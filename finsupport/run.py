@@ -270,7 +270,8 @@ def _headline(cfg: Config, flows: pd.DataFrame, status: pd.DataFrame | None):
             tier = cfg["sample"]["tier"]
             raise ConfigError(f"no firm of tier {tier} is certified in the designations ([sample] tier = "
                               f"{tier!r}); correct the tier, or the designations' tier column")
-        firms = pd.Index(pd.unique(status["firm_id"].to_numpy()[pick]))
+        # the ids taken from their own array (pyarrow text), not made a million Python strings first
+        firms = pd.Index(status["firm_id"].array[pick].unique())
         who = (f"firms first certified in {', '.join(map(str, cohorts))}" if cohorts else "certified firms")
     tab = support_share(flows, years=yrs, firms=firms, extended=True).set_index("component")
     tot = tab.loc["total"]

@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import finsupport as fs
 from finsupport.certify.audit import TESTS, audit_criteria
@@ -183,3 +185,20 @@ def test_criteria_without_direction_column_still_audit():
         {"firm_id": ["a"], "tier": "little_giant", "year": [2022], "batch": [4]})), criteria=crit)
     assert res.table.loc[0, "criteria_not_tested"] == "" and len(res.not_tested) == 0
     assert "not tested" not in res.summary_text()
+
+
+@settings(max_examples=150, deadline=None)
+@given(pairs=st.lists(st.tuples(st.sampled_from([300.0, 1000.0, 0.0, -0.0, np.nan]),
+                                st.sampled_from([1e8, 2e8, -0.0, 0.0, np.nan])), max_size=30))
+def test_threshold_pairs_factorized_as_a_multiindex(pairs):
+    # codes of the (employees, revenue) threshold pairs without a tuple per award: the same codes and the same
+    # first pair of each code as MultiIndex.factorize, with missing thresholds and a zero of either sign
+    from finsupport.certify.audit import _factorize_pairs
+
+    a = np.array([p[0] for p in pairs], dtype=float)
+    b = np.array([p[1] for p in pairs], dtype=float)
+    codes, got = _factorize_pairs(a, b)
+    want_codes, want = pd.MultiIndex.from_arrays([a, b]).factorize()
+    np.testing.assert_array_equal(codes, want_codes)
+    words = [f"{e:,.0f} {r:,.0f}" for e, r in got]
+    assert words == [f"{e:,.0f} {r:,.0f}" for e, r in want]

@@ -84,6 +84,43 @@ def test_firm_max_matches_groupby(dtype):
     assert (codes[[3, 17]] == -1).all() and len(firms) == df["firm_id"].nunique()
 
 
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.sampled_from(["a", "b", "B", "c", "10", "9", "é", "", None]), min_size=0, max_size=30),
+       sort=st.booleans(), dtype=st.sampled_from(["string[pyarrow]", "object", "str"]))
+def test_firm_codes_match_factorize(ids, sort, dtype):
+    # sorted pyarrow text is counted along the rows instead of hashed: the same codes and firms
+    # as pandas.factorize, whatever the order, missing ids, one row or none, text codes
+    if sort:
+        ids = sorted(ids, key=lambda v: (v is None, v or ""))
+    s = pd.Series(ids, dtype=dtype, name="firm_id")
+    codes, firms = build._firm_codes(s)
+    want_codes, want_firms = pd.factorize(s)
+    np.testing.assert_array_equal(codes, want_codes)
+    pd.testing.assert_index_equal(firms, pd.Index(want_firms, name="firm_id"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", None]), st.integers(-5, 2030)), max_size=30),
+       sort=st.booleans(), dtype=st.sampled_from(["int64", "int16", "uint16", "float64"]))
+def test_firm_max_of_sorted_codes_matches_groupby(rows, sort, dtype):
+    # the maximum of each run of sorted codes = groupby max on the codes: integers of several widths, floats
+    # (grouped as before), rows without a firm, unsorted rows
+    if sort:
+        rows = sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))
+    ids = pd.Series([r[0] for r in rows], dtype="string[pyarrow]", name="firm_id")
+    vals = np.array([r[1] for r in rows], dtype=np.int64)
+    if dtype == "uint16":
+        vals = np.abs(vals)
+    values = pd.Series(vals.astype(dtype), name="cohort")
+    codes = build._firm_codes(ids)
+    got = build._firm_max(values, codes)
+    c, firms = codes
+    keep = c >= 0
+    m = pd.Series(values.to_numpy()[keep]).groupby(c[keep], sort=True).max()
+    want = pd.Series(m.to_numpy(), index=firms.take(m.index.to_numpy()), name="cohort")
+    pd.testing.assert_series_equal(got, want)
+
+
 class _Result:
     """The parts of a run's result that the per-firm helpers read."""
 
@@ -144,6 +181,46 @@ def test_flows_summary_with_and_without_codes():
     pd.testing.assert_frame_equal(build._flows_summary(flows, build._firm_codes(flows["firm_id"])), got)
 
 
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["b", "a", "c", "10", None]), st.sampled_from([2019.0, 2018.0, np.nan]),
+                               st.floats(-1e6, 1e6)), min_size=1, max_size=30),
+       dtype=st.sampled_from(["string[pyarrow]", "object"]))
+def test_flows_summary_matches_groupby(rows, dtype):
+    # firms per year counted on codes = groupby nunique: rows in any order, a firm-year twice, missing ids
+    # and years (a row without a year is in no year's line), one row
+    firm, year, amount = map(list, zip(*rows, strict=True))
+    flows = pd.DataFrame({"firm_id": pd.Series(firm, dtype=dtype), "year": year, "revenue": amount})
+    g = flows.groupby("year", sort=True)
+    want = pd.concat([g.size().rename("firm_years"), g["firm_id"].nunique().rename("firms"),
+                      g[["revenue"]].sum()], axis=1).reset_index()
+    pd.testing.assert_frame_equal(build._flows_summary(flows), want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 6)), max_size=40), sparse=st.booleans())
+def test_distinct_firsts_match_groupby(pairs, sparse):
+    # distinct values per group (-1 missing, not counted) and the rows of the first three, whether counted
+    # on a table of every cell or by sorting (codes far apart)
+    group = np.array([p[0] for p in pairs], dtype=np.int64)
+    codes = np.array([p[1] for p in pairs], dtype=np.int64)
+    if sparse:
+        codes = np.where(codes >= 0, codes * 10_000, -1)
+    counts, _ = build._distinct_firsts(group, codes, 4)
+    counts3, firsts = build._distinct_firsts(group, codes, 4, keep=3)
+    s = pd.Series(np.where(codes >= 0, codes, np.nan))
+    want = s.groupby(group).nunique().reindex(range(4), fill_value=0).to_numpy()
+    np.testing.assert_array_equal(counts, want)
+    np.testing.assert_array_equal(counts3, want)
+    for gi in range(4):
+        rows = [i for i in range(len(pairs)) if group[i] == gi and codes[i] >= 0]
+        seen, want_rows = set(), []
+        for i in rows:
+            if codes[i] not in seen:
+                seen.add(codes[i])
+                want_rows.append(i)
+        assert firsts[gi] == want_rows[:3]
+
+
 def test_quality_summary_examples_per_rule():
     # two rules; the first has four distinct firm-years (examples cut at three, then "…")
     log = pd.DataFrame({
@@ -157,6 +234,64 @@ def test_quality_summary_examples_per_rule():
     assert out.loc["odd", "examples"] == "? 2020, e"
     assert out.loc["odd", "n_firms_affected"] == 1
     assert out["changes_numbers"].tolist() == ["yes", "no"]
+
+
+def _quality_summary_by_groupby(log: pd.DataFrame) -> pd.DataFrame:
+    """quality_summary as it was written with pandas' groupby (a function called on every rule's rows)."""
+    keys = ["stage", "table", "column", "issue", "action"]
+    log = log.assign(**{k: log[k].astype("string").fillna("") for k in keys})
+    g = log.groupby(keys, sort=True, dropna=False)
+    out = g.size().rename("rows").to_frame()
+    out["n_firms_affected"] = g["firm_id"].nunique()
+    ex = log["firm_id"].astype("string").fillna("?") + (
+        " " + log["year"].astype("Int64").astype("string")).fillna("")
+    out["examples"] = ex.groupby(g.ngroup().to_numpy(), sort=True).agg(
+        lambda s: ", ".join(pd.unique(s.dropna())[:3]) + (", …" if s.nunique() > 3 else "")).array
+    out = out.reset_index()
+    act = out["action"].str.lower()
+    changes = act.apply(lambda a: any(w in a for w in build._CHANGES)) & ~act.str.contains("flag")
+    out.insert(0, "changes_numbers", np.where(changes, "yes", "no"))
+    out = out.sort_values(["changes_numbers", "rows"], ascending=[False, False], kind="stable")
+    return out.reset_index(drop=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["read", "measure"]), st.sampled_from(["bad", "odd", None]),
+                               st.sampled_from(["excluded", "flagged", "repaired"]),
+                               st.sampled_from(["a", "b", "c", "d", "e", "?", "a 2020", None]),
+                               st.sampled_from([2018, 2019, 2020, None])), min_size=1, max_size=40),
+       dtype=st.sampled_from(["string[pyarrow]", "object"]))
+def test_quality_summary_matches_groupby(rows, dtype):
+    # counts and examples on codes = nunique and the first distinct values per rule with groupby: missing
+    # firms and years, ids that read like another firm-year ("a 2020" without a year), rules in any order
+    stage, issue, action, firm, year = map(list, zip(*rows, strict=True))
+    log = pd.DataFrame({"stage": stage, "table": "firms", "column": "x", "issue": issue, "action": action,
+                        "firm_id": pd.Series(firm, dtype=dtype), "year": pd.array(year, dtype="Int64"),
+                        "row": range(len(rows)), "detail": ""})
+    pd.testing.assert_frame_equal(build.quality_summary(log), _quality_summary_by_groupby(log))
+
+
+@settings(max_examples=40, deadline=None)
+@given(blocks=st.lists(st.tuples(st.sampled_from(["bad", "odd", "gap"]), st.integers(1, 700), st.integers(0, 5),
+                                 st.booleans()), min_size=1, max_size=5),
+       dtype=st.sampled_from(["string[pyarrow]", "object"]))
+def test_quality_summary_of_long_checks_matches_groupby(blocks, dtype):
+    # checks adding their rows together (runs of one rule, a rule in several runs), one firm-year repeated for
+    # hundreds of rows before the next distinct ones appear (the examples are not among the first rows), up to
+    # five distinct firm-years per run, missing firms
+    frames = []
+    for issue, n, distinct, missing in blocks:
+        firm = ["a"] * n
+        for j in range(min(distinct, n)):   # the last rows bring the other firm-years
+            firm[n - 1 - j] = f"f{j}"
+        if missing:
+            firm[n // 2] = None
+        frames.append(pd.DataFrame({"stage": "measure", "table": "financials", "column": "x", "issue": issue,
+                                    "action": "flagged" if issue == "odd" else "excluded", "firm_id": firm,
+                                    "year": 2020}))
+    log = pd.concat(frames, ignore_index=True).astype({"firm_id": dtype, "year": "Int64"})
+    log["row"], log["detail"] = range(len(log)), ""
+    pd.testing.assert_frame_equal(build.quality_summary(log), _quality_summary_by_groupby(log))
 
 
 # --------------------------------------------------------------------------- the data-quality log written early

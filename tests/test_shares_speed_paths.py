@@ -101,6 +101,28 @@ def test_integer_group_codes_are_sorted_factorize(values, dtype, wide):
     pd.testing.assert_index_equal(pd.Index(u), pd.Index(wu))
 
 
+@settings(max_examples=80, deadline=None)
+@given(runs=st.lists(st.tuples(st.sampled_from(["ever certified", "never certified", "b", "", None]),
+                               st.integers(1, 30)), min_size=0, max_size=12),
+       shuffle=st.booleans(), chunks=st.integers(1, 3))
+def test_text_group_codes_encoded_run_by_run_are_sorted_factorize(runs, shuffle, chunks):
+    # a firm's attribute on firm-by-firm rows (runs of one value, each encoded once) or shuffled rows, missing
+    # values (a group of their own, last), empty text, pyarrow text in several chunks
+    import pyarrow as pa
+
+    values = [v for v, n in runs for _ in range(n)]
+    if shuffle:
+        values = [values[i] for i in np.random.default_rng(len(values)).permutation(len(values))]
+    cut = np.linspace(0, len(values), chunks + 1).astype(int)
+    arr = pa.chunked_array([pa.array(values[a:b], pa.string()) for a, b in zip(cut[:-1], cut[1:], strict=True)],
+                           type=pa.string())
+    s = pd.Series(pd.arrays.ArrowStringArray(arr))
+    k, u = shares._sorted_codes(s)
+    wk, wu = pd.factorize(s, sort=True, use_na_sentinel=False)
+    np.testing.assert_array_equal(k, wk.astype(np.int64))
+    pd.testing.assert_index_equal(pd.Index(u), pd.Index(wu))
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 60),
        by=st.sampled_from([["year"], ["sector"], ["year", "sector"], ["sector", "cohort", "year"]]))
@@ -187,3 +209,18 @@ def test_one_row_per_firm_and_group_keeps_kahans_first_step():
     assert y.loc[2020, "amount"] == 0.0 and not np.signbit(y.loc[2020, "amount"])
     assert y.loc[2020, "mean_firm_share"] == 0.0 and not np.signbit(y.loc[2020, "median_firm_share"])
     assert y.loc[2021, "amount"] == 3.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(runs=st.lists(st.tuples(st.sampled_from(["000001", "000002", "000010", "x", "", None]), st.integers(1, 30)),
+                     max_size=12),
+       pick=st.lists(st.sampled_from(["000001", "000010", "", "y"]), max_size=3), shuffle=st.booleans())
+def test_firm_selection_is_isin(runs, pick, shuffle):
+    # the headline firms' rows (pyarrow's hash set) = isin on every row: runs of one firm's rows, missing ids,
+    # empty text, firms not in the rows, rows shuffled
+    ids = [v for v, n in runs for _ in range(n)]
+    if shuffle:
+        ids = [ids[i] for i in np.random.default_rng(len(ids)).permutation(len(ids))]
+    df = pd.DataFrame({"firm_id": pd.Series(ids, dtype="string[pyarrow]"), "year": 2020})
+    want = df["firm_id"].isin(pick).to_numpy(dtype=bool)
+    np.testing.assert_array_equal(shares._selection(df, None, pick), want)

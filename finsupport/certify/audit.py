@@ -31,6 +31,18 @@ def _b(mask, valid) -> pd.Series:
     return out
 
 
+def _factorize_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """``pd.MultiIndex.from_arrays([a, b]).factorize()`` of two float arrays: each row's pair as a code in
+    order of first appearance (NaN equal to NaN, 0.0 to -0.0), and each pair's values as the MultiIndex's
+    levels hold them, without forming a Python tuple per row."""
+    ka, ua = pd.factorize(a, use_na_sentinel=False)
+    kb, ub = pd.factorize(b, use_na_sentinel=False)
+    codes, _ = pd.factorize(ka.astype(np.int64) * max(len(ub), 1) + kb)
+    first = np.unique(codes, return_index=True)[1]
+    # each value as its first occurrence in its own array (as a MultiIndex level keeps it: 0.0 or -0.0)
+    return codes, list(zip(ua[ka[first]].tolist(), ub[kb[first]].tolist(), strict=True))
+
+
 def _join_names(mask: np.ndarray) -> np.ndarray:
     """Comma-separated test names where ``mask`` (awards × tests) is True, column-wise."""
     # each row's pattern of tests as a number; the 2^7 joined names made once and taken by it
@@ -273,7 +285,7 @@ def audit_criteria(data, *, tier: str = "little_giant", criteria: pd.DataFrame |
     small_rev = _b(rev < rev_t, ~np.isnan(rev))
     out["sme_size_value"], out["sme_size_employees"] = rev, emp
     # the words once per distinct pair of thresholds (one per regime), taken for every award
-    pair_codes, pairs = pd.MultiIndex.from_arrays([emp_t, rev_t]).factorize()
+    pair_codes, pairs = _factorize_pairs(emp_t, rev_t)
     words = [f"employees < {e:,.0f} or revenue < {r:,.0f}" for e, r in pairs]
     out["sme_size_threshold"] = np.array(words, dtype=object)[pair_codes] if len(aw) else []
     out["sme_size"] = (small_emp | small_rev).to_numpy()

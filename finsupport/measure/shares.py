@@ -678,6 +678,21 @@ def _group_codes(df: pd.DataFrame, by: list[str], cache: dict | None = None) -> 
     return np.asarray(group, dtype=np.int64), labels
 
 
+def _runs(s: pd.Series) -> np.ndarray | None:
+    """The first row of each run of equal values of pyarrow text (a missing value a run of its own),
+    when there are at most half as many runs as rows (firm-by-firm rows): then an encoding of each
+    run's first value, repeated over the run, gives what one of every row gives, for less (0.01-0.015 s
+    instead of 0.025-0.04 s for a text column of a million rows). None otherwise."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None or len(arr) <= 64:
+        return None
+    import pyarrow.compute as pc
+
+    change = np.asarray(pc.fill_null(pc.not_equal(arr[1:], arr[:-1]), True), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, change])
+    return starts if 2 * len(starts) <= len(arr) else None
+
+
 def _sorted_codes(s: pd.Series):
     """``pd.factorize(s, sort=True, use_na_sentinel=False)``, as int64 codes; for pyarrow text the rows
     are hashed by pyarrow and only the distinct values go through ``factorize``."""
@@ -696,6 +711,11 @@ def _sorted_codes(s: pd.Series):
     if arr is None or not len(s):
         k, u = pd.factorize(s, sort=True, use_na_sentinel=False)
         return k.astype(np.int64), u
+    starts = _runs(s)
+    if starts is not None:
+        # a firm's attribute on firm-by-firm rows (certified, sector): each run encoded once
+        k, u = _sorted_codes(s.iloc[starts])
+        return np.repeat(k, np.diff(np.r_[starts, len(s)])), u
     enc = arr.dictionary_encode(null_encoding="encode")
     enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
     local = np.asarray(enc.indices, dtype=np.int64)

@@ -91,7 +91,19 @@ def _firm_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
     The ids are hashed once; grouping on the codes afterwards is cheap, where every
     ``groupby("firm_id")`` hashes a million text ids again (~0.1 s each at 100,000 firms).
+    Pyarrow text already in sorted order (the flows, the status panel: firm by firm) is not
+    hashed: a firm's code is the number of changes of id before its first row, the same
+    codes and firms as ``pandas.factorize`` gives.
     """
+    arr = getattr(ids.array, "_pa_array", None)
+    if arr is not None and len(arr) > 1 and not arr.null_count:
+        import pyarrow.compute as pc
+
+        if not pc.any(pc.less(arr[1:], arr[:-1])).as_py():
+            new = np.asarray(pc.not_equal(arr[1:], arr[:-1]), dtype=bool)
+            codes = np.concatenate([[0], np.cumsum(new, dtype=np.intp)])
+            firms = ids.iloc[np.flatnonzero(np.r_[True, new])].array
+            return codes, pd.Index(firms, name=ids.name)
     codes, firms = pd.factorize(ids)
     return codes, pd.Index(firms, name=ids.name)
 
@@ -100,7 +112,15 @@ def _firm_max(values: pd.Series, codes: tuple[np.ndarray, pd.Index]) -> pd.Serie
     """``values.groupby(firm_id).max()`` from :func:`_firm_codes` of the same rows (indexed by
     firm in order of appearance, not sorted: callers look firms up, they do not list them)."""
     c, firms = codes
-    v = pd.Series(values.to_numpy(), copy=False)
+    arr = values.to_numpy()
+    if arr.dtype.kind in "iu" and len(c) and c[0] == 0 and (np.diff(c) >= 0).all() and c[-1] == len(firms) - 1:
+        # integers (no missing value) on codes counted along sorted rows, every firm present: the
+        # maximum of each run, exact, in firm order (groupby's order)
+        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        if len(starts) == len(firms):
+            return pd.Series(np.maximum.reduceat(arr, starts), index=firms.take(np.arange(len(firms))),
+                             name=values.name)
+    v = pd.Series(arr, copy=False)
     if (c < 0).any():   # rows without a firm belong to no group, as in groupby
         keep = c >= 0
         v, c = v[keep], c[keep]
@@ -430,10 +450,12 @@ def _designations(result, who: _Who) -> Sheet:
         s = result.status
         # firms counted on their codes (formed once), awards of the year without a function per group
         codes = who.status_codes[0]
-        by_year = pd.DataFrame({"firms": np.where(codes >= 0, codes, np.nan), "in_force": s["active"].to_numpy(),
-                                "newly_designated": s["years_since"].eq(0).fillna(False).to_numpy(bool)},
-                               index=s.index).groupby(s["year"]).agg(
-            {"firms": "nunique", "in_force": "sum", "newly_designated": "sum"})
+        g = pd.DataFrame({"in_force": s["active"].to_numpy(),
+                          "newly_designated": s["years_since"].eq(0).fillna(False).to_numpy(bool)},
+                         index=s.index).groupby(s["year"])
+        by_year = g.agg({"in_force": "sum", "newly_designated": "sum"})
+        year = g.ngroup().fillna(-1).to_numpy(dtype=np.int64)   # -1: no year, in no group
+        by_year.insert(0, "firms", _distinct_firsts(year, np.where(year >= 0, codes, -1), len(by_year))[0])
         if pd.api.types.is_integer_dtype(s["years_since"].dtype):   # the count in the type of the column counted
             by_year = by_year.astype({"newly_designated": s["years_since"].dtype})
         blocks.append((f"{who.tier.capitalize()} in force by year (firms of the panel)", by_year.reset_index()))
@@ -793,21 +815,86 @@ def quality_summary(log: pd.DataFrame) -> pd.DataFrame:
     if not len(log):
         return pd.DataFrame(columns=["changes_numbers", *keys, "rows", "n_firms_affected", "examples"])
     log = log.assign(**{k: log[k].astype("string").fillna("") for k in keys})
-    g = log.groupby(keys, sort=True, dropna=False)
+    # a check adds its rows together: each run of rows with the same keys is grouped once, at its first row
+    change = np.zeros(len(log) - 1, dtype=bool)
+    for k in keys:
+        a = log[k].array
+        change |= (a[1:] != a[:-1]).to_numpy(dtype=bool)
+    starts = np.flatnonzero(np.r_[True, change])
+    lengths = np.diff(np.r_[starts, len(log)])
+    g = log.iloc[starts].groupby(keys, sort=True, dropna=False)
     out = g.size().rename("rows").to_frame()
+    head_rule = g.ngroup().to_numpy(dtype=np.int64)
+    out["rows"] = np.bincount(head_rule, weights=lengths, minlength=len(out)).astype(np.int64)
     if "firm_id" in log:
-        out["n_firms_affected"] = g["firm_id"].nunique()
-        ex = log["firm_id"].astype("string").fillna("?") + (
-            " " + log["year"].astype("Int64").astype("string") if "year" in log else "").fillna("")
-        # grouped on the rule's number (the keys hashed once above), in the order of ``out``
-        out["examples"] = ex.groupby(g.ngroup().to_numpy(), sort=True).agg(
-            lambda s: ", ".join(pd.unique(s.dropna())[:3]) + (", …" if s.nunique() > 3 else "")).array
+        # each row's rule as its number in the order of ``out``; firms counted on integer codes, examples
+        # from the first rows of each rule, not by a function called on every rule's rows
+        rule = np.repeat(head_rule, lengths)
+        out["n_firms_affected"] = _distinct_firsts(rule, pd.factorize(_as_text(log["firm_id"]))[0], len(out))[0]
+
+        def examples(rows: np.ndarray) -> pd.Series:   # "firm year" of the rows
+            sub = log.iloc[rows]
+            return sub["firm_id"].astype("string").fillna("?") + (
+                " " + sub["year"].astype("Int64").astype("string") if "year" in log else "").fillna("")
+
+        members = np.argsort(rule, kind="stable")   # each rule's rows, in row order
+        bounds = np.r_[0, np.cumsum(np.bincount(rule, minlength=len(out)))]
+        texts, dtype = [], None
+        for i in range(len(out)):
+            rows = members[bounds[i]:bounds[i + 1]]
+            take = 16
+            while True:   # the first rows until four distinct examples (or all rows) are seen
+                if 4 * take >= len(rows):
+                    take = len(rows)
+                ex = examples(rows[:take])
+                dtype = ex.dtype
+                seen = pd.unique(ex.dropna())
+                if len(seen) > 3 or take >= len(rows):
+                    break
+                take *= 8
+            texts.append(", ".join(seen[:3]) + (", …" if len(seen) > 3 else ""))
+        out["examples"] = pd.array(texts, dtype=dtype)
     out = out.reset_index()
     act = out["action"].str.lower()
     changes = act.apply(lambda a: any(w in a for w in _CHANGES)) & ~act.str.contains("flag")
     out.insert(0, "changes_numbers", np.where(changes, "yes", "no"))
     out = out.sort_values(["changes_numbers", "rows"], ascending=[False, False], kind="stable")
     return out.reset_index(drop=True)
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """An object column of text as pyarrow text (hashed without a Python call per value); anything else as is."""
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
+        return s.astype("string[pyarrow]")
+    return s
+
+
+def _distinct_firsts(group: np.ndarray, codes: np.ndarray, n_groups: int, keep: int = 0):
+    """Per group: how many distinct codes (``-1``, a missing value, not counted), and the rows where
+    the first ``keep`` of them first occur, in row order: ``groupby(group).nunique()`` and
+    ``pd.unique(s.dropna())[:keep]`` of the values the codes stand for."""
+    ok = codes >= 0
+    g, c = group[ok], codes[ok].astype(np.int64)
+    rows = np.flatnonzero(ok)
+    width = int(c.max()) + 1 if len(c) else 1
+    if not keep and n_groups * width <= 4 * len(c) + 1024:
+        # a table of every (group, value) cell (years × firms of a panel): no sorting
+        present = np.zeros(n_groups * width, dtype=bool)
+        present[g * width + c] = True
+        return present.reshape(n_groups, width).sum(axis=1, dtype=np.int64), None
+    pairs, at = np.unique(g * width + c, return_index=True)   # each (group, value) once, at its first row
+    pair_group = pairs // width
+    counts = np.bincount(pair_group, minlength=n_groups).astype(np.int64)
+    if not keep:
+        return counts, None
+    order = np.lexsort((at, pair_group))   # by group, then by first row
+    pair_group, first_row = pair_group[order], rows[at[order]]
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    rank = np.arange(len(pair_group)) - starts[pair_group]
+    firsts = [[] for _ in range(n_groups)]
+    for gi, r in zip(pair_group[rank < keep].tolist(), first_row[rank < keep].tolist(), strict=True):
+        firsts[gi].append(r)
+    return counts, firsts
 
 
 def _quality(result, who: _Who, folder_name: str, fmt: str) -> Sheet:
@@ -859,8 +946,10 @@ def _flows_summary(flows: pd.DataFrame, codes: tuple[np.ndarray, pd.Index] | Non
     amounts = [c for c in flows.columns if COLUMNS.get(str(c)) is not None and COLUMNS[str(c)].kind == "amount"]
     g = flows.groupby("year", sort=True)
     c = (codes if codes is not None else _firm_codes(flows["firm_id"]))[0]
-    firms = pd.Series(np.where(c >= 0, c, np.nan), index=flows.index).groupby(flows["year"], sort=True).nunique()
-    out = pd.concat([g.size().rename("firm_years"), firms.rename("firms"), g[amounts].sum()], axis=1)
+    size = g.size()
+    year = g.ngroup().fillna(-1).to_numpy(dtype=np.int64)   # -1: no year, in no group
+    firms = pd.Series(_distinct_firsts(year, np.where(year >= 0, c, -1), len(size))[0], index=size.index)
+    out = pd.concat([size.rename("firm_years"), firms.rename("firms"), g[amounts].sum()], axis=1)
     if "debt_missing" in flows:
         out["debt_missing"] = g["debt_missing"].sum().astype(np.int64)
     return out.reset_index()
