@@ -140,7 +140,7 @@ def _remove_empty(folders: list[Path]) -> None:
 
 
 def _load_data(cfg: Config, prog: Progress, *, after_read=None):
-    """The configured data, read and validated; ``after_read()`` called between the two."""
+    """The configured data, read and validated; ``after_read()`` called once they are."""
     from .data.readers import read_dataset
     from .data.validate import validate_dataset
     from .example import load_example
@@ -153,12 +153,12 @@ def _load_data(cfg: Config, prog: Progress, *, after_read=None):
             data = read_dataset(cfg.data_path, mapping=d["mapping"] or None, preset=d["preset"] or None,
                                 units=d["units"] or None, validate=False)
             task.note(", ".join(f"{n} {len(df):,} rows" for n, df in data.tables().items()))
-    if after_read is not None:
-        after_read()
     if cfg.data_path is not None:
         # validation apart from reading, so that each has its own time
         with prog.stage("validate"):
             validate_dataset(data)
+    if after_read is not None:
+        after_read()
     if d["synthetic"]:
         data.provenance["synthetic"] = True
     if d["description"]:
@@ -488,8 +488,9 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     prog = progress_to if progress_to is not None else Progress(enabled=show)
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     ok = False
-    # the figure process starts once the data are read: its imports then overlap with validation
-    # and measurement, which keep one core busy, not with the parse, which keeps both busy
+    # the figure process starts once the data are read and validated: its imports then overlap with
+    # measurement, certification and the share tables, which keep one core busy, not with the parse
+    # or validation, which use both (a data error then also starts no process)
     worker: list = []
 
     def start_figures() -> None:
