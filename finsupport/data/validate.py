@@ -330,18 +330,15 @@ def _years(s: pd.Series, table: str, column: str, log, problems: list, stage: st
                 detail=("'" + txt[repaired].astype(str) + "' read as " + per["year"][repaired].astype(str)).tolist())
     unread = (~per["ok"] & ~is_marker.fillna(True)).fillna(False).astype(bool)
     outside = (out.notna() & ((out < 1900) | (out > 2200))).fillna(False).astype(bool) & ~unread
-    if unread.any():
-        examples = ", ".join(repr(v) for v in txt[unread].head(3))
-        problems.append({"table": table, "column": column, "rows": list(s.index[unread]),
-                         "message": f"not a year ({examples})",
-                         "hint": "use four-digit years such as 2019 (2019-12-31, 20191231, 2019年报 and 2019A "
-                                 "are also read)"})
-    if outside.any():
-        examples = ", ".join(repr(v) for v in txt[outside].head(3))
-        problems.append({"table": table, "column": column, "rows": list(s.index[outside]),
-                         "message": f"year outside 1900–2200 ({examples})",
-                         "hint": "correct the year (a typo, or a code or amount in the year column: check the "
-                                 "column mapping)"})
+    for bad, what, hint in (
+            (unread, "not a year", "use four-digit years such as 2019 (2019-12-31, 20191231, 2019年报 and 2019A "
+                                   "are also read)"),
+            (outside, "year outside 1900–2200", "correct the year (a typo, or a code or amount in the year "
+                                               "column: check the column mapping)")):
+        if bad.any():
+            examples = ", ".join(repr(v) for v in txt[bad].head(3))
+            problems.append({"table": table, "column": column, "rows": list(s.index[bad]),
+                             "message": f"{what} ({examples})", "hint": hint})
     bad = unread | outside
     return out.where(~bad).round().astype("Int64")
 
