@@ -1588,6 +1588,7 @@ class _Builder:
 
     def _csmar_missing_codes(self, t: str, df: pd.DataFrame) -> pd.DataFrame:
         """GTA/CSMAR extracts write -95, -97, -99 for 'not applicable / not disclosed / missing'."""
+        copied = False
         for col in df.columns:
             if column_kind(t, col) not in ("amount", "number", "count"):
                 continue
@@ -1600,6 +1601,8 @@ class _Builder:
                           firm_id=df.loc[code, "firm_id"] if "firm_id" in df else None,
                           detail=[f"{x:g} read as missing (-95, -97 and -99 are CSMAR's codes for missing values)"
                                   for x in num[code]])
+                if not copied:   # the frame may be a slice of the one read: its own columns from here
+                    df, copied = df.copy(deep=not _COPY_ON_WRITE), True
                 df[col] = v.mask(code)
         return df
 
