@@ -64,7 +64,9 @@ from .validate import (
     _FALSE,
     _TRUE,
     MISSING_MARKERS,
+    _blank_text,
     _edge_space,
+    _empty,
     _numeric,
     exclude_interim,
     non_ascii,
@@ -1800,24 +1802,9 @@ class _Builder:
 def _filled(col: pd.Series) -> pd.Series:
     """Cells holding something other than white space (``col.str.strip().ne("")``, without new strings)."""
     arr = getattr(col.array, "_pa_array", None)
-    if arr is not None:
-        import pyarrow.compute as pc
-
-        blank = _empty(col)
-        if _edge_space(col) is not False:   # a cell of white space only begins with it
-            blank = blank | np.asarray(pc.fill_null(pc.utf8_is_space(arr), False), dtype=bool)
-        return pd.Series(~blank, index=col.index)
+    if arr is not None and str(arr.type) in ("string", "large_string"):
+        return pd.Series(~_blank_text(col), index=col.index)
     return col.str.strip().ne("")
-
-
-def _empty(col: pd.Series) -> np.ndarray | None:
-    """``col == ""`` for an Arrow text column (missing cells are not empty); None for any other column."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is None:
-        return None
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(arr), 0), False), dtype=bool)
 
 
 def _plain_numbers(col: pd.Series) -> np.ndarray | None:

@@ -84,18 +84,35 @@ def _edge_space(col: pd.Series) -> bool | None:
     return False
 
 
-def _blank_text(s: pd.Series) -> np.ndarray:
-    """Text cells that are empty or white space only (``s.str.strip() == ""``; missing cells are not)."""
-    arr = getattr(s.array, "_pa_array", None)
-    if arr is not None and str(arr.type) in ("string", "large_string"):
-        import pyarrow.compute as pc
+def _empty(col: pd.Series) -> np.ndarray | None:
+    """``col == ""`` for an Arrow text column (missing cells are not empty); None for any other column."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is None or str(arr.type) not in ("string", "large_string"):
+        return None
+    import pyarrow.compute as pc
 
-        empty = np.asarray(pc.fill_null(pc.equal(pc.binary_length(arr), 0), False), dtype=bool)
-        if _edge_space(s) is False:   # no cell begins or ends with white space: only empty ones
-            return empty
-        # white space as Python's str.strip sees it (the reader's test of blank cells)
-        return empty | np.asarray(pc.fill_null(pc.utf8_is_space(arr), False), dtype=bool)
-    return s.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(arr), 0), False), dtype=bool)
+
+
+def _blank_text(s: pd.Series) -> np.ndarray:
+    """Text cells that are empty or white space only (``s.str.strip() == ""``; missing cells are not),
+    for Arrow text without new strings."""
+    empty = _empty(s)
+    if empty is None:
+        return s.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+    if _edge_space(s) is False:   # no cell begins or ends with white space: only empty ones
+        return empty
+    import pyarrow.compute as pc
+
+    # a cell of white space only begins with it; white space as Python's str.strip sees it
+    return empty | np.asarray(pc.fill_null(pc.utf8_is_space(s.array._pa_array), False), dtype=bool)
+
+
+def _log_markers(log, stage: str, table: str, column: str, cells: pd.Series) -> None:
+    """One "missing-value marker" record per cell in ``cells`` (indexed by row): its text read as missing."""
+    if len(cells):
+        log.add(stage=stage, table=table, column=column, rows=cells.index, issue="missing-value marker",
+                action="repaired", detail=[f"'{v}' read as missing" for v in cells])
 
 
 def _as_text(s: pd.Series) -> pd.Series:
@@ -134,10 +151,7 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
     fast = to_float(s.astype("string"))
     if fast is not None:  # every cell a plain number (the common case): one correctly rounded cast
         words = fast.isna() & s.notna()  # 'nan' written as text is read as missing, and said so
-        if words.any():
-            log.add(stage=stage, table=table, column=column, rows=s.index[words],
-                    issue="missing-value marker", action="repaired",
-                    detail=[f"'{v}' read as missing" for v in s[words]])
+        _log_markers(log, stage, table, column, s[words])
         _not_finite(fast, table, column, problems)
         return fast
     txt = s.astype("string").str.strip()
@@ -150,11 +164,7 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
     num = to_float(cleaned.mask(is_marker.fillna(True)))
     if num is None:  # some cell is not a plain number: find which
         num = pd.to_numeric(cleaned, errors="coerce")
-    marker_rows = s.index[is_marker.fillna(True) & s.notna() & txt.notna()]
-    if len(marker_rows):
-        log.add(stage=stage, table=table, column=column, rows=marker_rows,
-                issue="missing-value marker", action="repaired",
-                detail=[f"'{v}' read as missing" for v in txt.loc[marker_rows]])
+    _log_markers(log, stage, table, column, txt[is_marker.fillna(True) & s.notna() & txt.notna()])
     bad = num.isna() & ~is_marker.fillna(True)
     if bad.any():
         rows = list(s.index[bad])
@@ -390,13 +400,9 @@ def _bools(s: pd.Series, table: str, column: str, problems: list, log=None, stag
     out = _bool_values(s, table, column, problems)
     if log is not None and not pd.api.types.is_bool_dtype(s):
         miss = out.isna().to_numpy() & s.notna().to_numpy()
-        if miss.any():
+        if miss.any():   # an empty cell is simply missing; a marker is said so
             txt = s[miss].astype("string").str.strip()
-            marker = (txt.ne("") & txt.str.lower().isin(MISSING_MARKERS)).fillna(False).to_numpy(dtype=bool)
-            if marker.any():
-                log.add(stage=stage, table=table, column=column, rows=txt.index[marker],
-                        issue="missing-value marker", action="repaired",
-                        detail=[f"'{v}' read as missing" for v in txt[marker]])
+            _log_markers(log, stage, table, column, txt[(txt.ne("") & _is_marker(txt)).fillna(False)])
     return out
 
 

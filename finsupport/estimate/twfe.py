@@ -255,24 +255,36 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
     additions it would get alone.
     """
     k = X.shape[1]
-    c1 = np.full((n1, 1), float(n2))
-    c2 = np.full((n2, 1), float(n1))
-    X3 = X.reshape(n1, n2, k)
     # the columns' largest magnitudes, a block of rows at a time (no n × k temporary, no strided passes)
     scale = np.zeros(k)
     for a in range(0, len(X), 1 << 16):
         np.maximum(scale, np.abs(X[a:a + (1 << 16)]).max(axis=0), out=scale)
-    scale = np.maximum(scale, 1e-300)
+    _sweep(X.reshape(n1, n2, k), n1, np.maximum(scale, 1e-300),
+           lambda x: np.add.reduce(x, axis=0, initial=0.0), maxiter=maxiter, tol=tol)
+    return X
+
+
+def _sweep(X3: np.ndarray, n_units: int, scale: np.ndarray, units_sum, *, maxiter: int, tol: float) -> None:
+    """The alternating demeaning of a (rows of units) × periods × columns array, in place.
+
+    Each sweep subtracts the unit means (the period columns added one after another from 0),
+    then the period means (``units_sum(x)``: the sum over the ``n_units`` units, one after
+    another from 0; ``X3`` may hold one row per unit or one per kind of unit). A column stops
+    when its largest mean is below ``tol`` × its largest magnitude ``scale`` (the others go on).
+    """
+    m, n2, k = X3.shape
+    c1 = np.full((m, 1), float(n2))
+    c2 = np.full((n2, 1), float(n_units))
     active = np.arange(k)
     for _ in range(maxiter):
         whole = len(active) == k
         x = X3 if whole else X3[:, :, active]
-        s1 = np.zeros((n1, len(active)))
+        s1 = np.zeros((m, len(active)))
         for t in range(n2):  # from 0, one period after another
             s1 += x[:, t, :]
         m1 = s1 / c1
         x -= m1[:, None, :]
-        m2 = np.add.reduce(x, axis=0, initial=0.0) / c2   # over units, one after another from 0
+        m2 = units_sum(x) / c2   # over units, one after another from 0
         x -= m2[None, :, :]
         if not whole:
             X3[:, :, active] = x
@@ -280,7 +292,6 @@ def _balanced_residual(X: np.ndarray, n1: int, n2: int, *, maxiter: int, tol: fl
         active = active[~done]
         if not len(active):
             break
-    return X
 
 
 def _check_identified(X: np.ndarray | None, names: Sequence[str], g1: np.ndarray, g2: np.ndarray,
@@ -416,26 +427,8 @@ def _balanced_residual_by_kind(T: np.ndarray, kind: np.ndarray, *, maxiter: int 
     nk, n2, k = T.shape
     n1 = len(kind)
     T = np.array(T, dtype=float, copy=True)
-    c1 = np.full((nk, 1), float(n2))
-    c2 = np.full((n2, 1), float(n1))
     scale = np.maximum(np.abs(T).max(axis=(0, 1)), 1e-300) if nk else np.full(k, 1e-300)
-    active = np.arange(k)
-    for _ in range(maxiter):
-        whole = len(active) == k
-        x = T if whole else T[:, :, active]
-        s1 = np.zeros((nk, len(active)))
-        for t in range(n2):  # from 0, one period after another
-            s1 += x[:, t, :]
-        m1 = s1 / c1
-        x -= m1[:, None, :]
-        m2 = _units_sum(x, kind) / c2   # over units, one after another from 0
-        x -= m2[None, :, :]
-        if not whole:
-            T[:, :, active] = x
-        done = np.maximum(np.abs(m1).max(axis=0), np.abs(m2).max(axis=0)) < tol * scale[active]
-        active = active[~done]
-        if not len(active):
-            break
+    _sweep(T, n1, scale, lambda x: _units_sum(x, kind), maxiter=maxiter, tol=tol)
     if out is None:
         return np.take(T, kind, axis=0).reshape(n1 * n2, k)
     for a in range(0, n1, 2048):
