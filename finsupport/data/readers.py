@@ -533,10 +533,14 @@ class _TypedCSV:
 
     header: list[str]
     body: pd.DataFrame
-    numbers: frozenset[int]
     #: the typed columns' own arrays, by position (new and writable: the tables keep them as they are;
     #: ``body[j].to_numpy()`` would be a read-only view under pandas' copy-on-write)
-    arrays: dict[int, np.ndarray] = field(default_factory=dict)
+    arrays: dict[int, np.ndarray]
+
+    @property
+    def numbers(self) -> frozenset[int]:
+        """The positions of the typed columns."""
+        return frozenset(self.arrays)
 
 
 _ARROW_COLUMN_ERROR = re.compile(r"In CSV column #(\d+)")
@@ -660,7 +664,7 @@ def _typed_csv(body: memoryview, delim: str, typed: Callable[[list[str]], dict[i
                 cols[j] = col.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
                 cols[j].index = index
         df = pd.DataFrame(cols, index=index, copy=False)
-        return _TypedCSV(header, df, frozenset(kinds), {j: cols[j] for j in kinds})
+        return _TypedCSV(header, df, {j: cols[j] for j in kinds})
     return None
 
 
