@@ -139,8 +139,8 @@ def _remove_empty(folders: list[Path]) -> None:
             pass
 
 
-def _load_data(cfg: Config, prog: Progress, *, after_read=None):
-    """The configured data, read and validated; ``after_read()`` called once they are."""
+def _load_data(cfg: Config, prog: Progress, *, after_load=None):
+    """The configured data, read and validated; ``after_load()`` called once they are."""
     from .data.readers import read_dataset
     from .data.validate import validate_dataset
     from .example import load_example
@@ -157,8 +157,8 @@ def _load_data(cfg: Config, prog: Progress, *, after_read=None):
         # validation apart from reading, so that each has its own time
         with prog.stage("validate"):
             validate_dataset(data)
-    if after_read is not None:
-        after_read()
+    if after_load is not None:
+        after_load()
     if d["synthetic"]:
         data.provenance["synthetic"] = True
     if d["description"]:
@@ -501,7 +501,7 @@ def run(config: str | Path | dict | Config | None = None, *, out: str | Path | N
     beside = ThreadPoolExecutor(max_workers=1)   # detail files written while the run estimates
     early: dict = {}
     try:
-        result = _prepare(cfg, prog, notes, after_read=start_figures)
+        result = _prepare(cfg, prog, notes, after_load=start_figures)
         figures = worker[0] if worker else None
         if strict and result.findings:
             raise _strict_error(result.findings)
@@ -576,14 +576,14 @@ def prepare(config: str | Path | dict | Config | None = None) -> RunResult:
     return _prepare(load_config(config), Progress(enabled=False), [])
 
 
-def _prepare(cfg: Config, prog: Progress, notes: list[str], *, after_read=None) -> RunResult:
+def _prepare(cfg: Config, prog: Progress, notes: list[str], *, after_load=None) -> RunResult:
     from .certify.audit import audit_criteria
     from .certify.status import designation_status
     from .estimate.panel import check_financial_outcomes
     from .measure.flows import support_flows
     from .measure.plausibility import check_plausibility
 
-    data = _load_data(cfg, prog, after_read=after_read)
+    data = _load_data(cfg, prog, after_load=after_load)
     if cfg["analysis"]["enabled"]:
         # an unknown outcome stops the run now, not after measuring
         check_financial_outcomes(cfg["analysis"]["outcomes"], data, key="analysis.outcomes")
