@@ -69,6 +69,7 @@ from .validate import (
     _empty,
     _numeric,
     exclude_interim,
+    mark_clean_text,
     non_ascii,
     to_float,
 )
@@ -1540,7 +1541,7 @@ class _Builder:
         if empty.any():   # no copy of a column without empty cells
             stripped = stripped.mask(empty)
         if not (kind in ("amount", "number", "count") and factor and factor != 1):
-            return stripped
+            return mark_clean_text(stripped)   # validation need not look for blanks or spaces again
         out = stripped.astype(object).where(stripped.notna(), None)
         cleaned = stripped.str.replace(",", "", regex=False).str.replace("−", "-", regex=False)
         ok = cleaned.str.fullmatch(_NUMBER_RE.pattern).fillna(False).astype(bool)

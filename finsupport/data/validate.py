@@ -27,8 +27,10 @@ Rules (each logged):
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 import unicodedata
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -50,38 +52,109 @@ _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "true.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否"}
 
 
-# bytes that may begin or end a cell that str.strip() changes: ASCII white space and the
-# separators Python counts as white space, and any byte of a non-ASCII character
+# bytes that may begin or end a cell that str.strip() changes. Python's white space (the same
+# set as Arrow's utf8_trim_whitespace) is ASCII or a character of two bytes led by C2 (U+0085,
+# U+00A0) or of three led by E1, E2 or E3 (U+1680, U+2000–U+205F, U+3000); Chinese characters
+# (led by E4–E9) and any other text cannot begin or end with it.
 _SPACE_BYTES = np.zeros(256, dtype=bool)
 _SPACE_BYTES[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
-_SPACE_BYTES[128:] = True
+_SPACE_LEAD = np.zeros(256, dtype=bool)
+_SPACE_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 
-def _edge_space(col: pd.Series) -> bool | None:
-    """Whether a cell of an Arrow text column may begin or end with white space, from the first and
-    last byte of every cell (a non-ASCII byte counts as may); None for any other column."""
+#: Arrow text arrays known to hold neither an empty cell nor white space at a cell's edge (the
+#: reader's stripped columns), by id; an Arrow array never changes, so the check holds while it lives
+_CLEAN_TEXT: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def mark_clean_text(col: pd.Series) -> pd.Series:
+    """Record that ``col`` (stripped, its empty cells missing) needs neither check again; returns it."""
     arr = getattr(col.array, "_pa_array", None)
-    if arr is None:
-        return None
+    if arr is not None and str(arr.type) in ("string", "large_string"):
+        _CLEAN_TEXT[id(arr)] = arr
+    return col
+
+
+def _clean_text(arr) -> bool:
+    return _CLEAN_TEXT.get(id(arr)) is arr
+
+
+#: the white space beyond ASCII (Python's str.isspace, the same as Arrow's): code points
+_SPACE_POINTS = np.array([0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
+
+
+def _space_characters(data: np.ndarray, at: np.ndarray) -> bool:
+    """Whether a character of two or three bytes that begins at one of the byte positions ``at``
+    (each a lead byte C2 or E1–E3) is white space."""
+    if not len(at):
+        return False
+    b0, b1, b2 = (data.take(at + k, mode="clip").astype(np.int64) for k in range(3))
+    point = np.where(b0 == 0xC2, ((b0 & 0x1F) << 6) | (b1 & 0x3F), ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F))
+    return bool(np.isin(point, _SPACE_POINTS).any())
+
+
+def _text_chunks(arr):
+    """``(offsets, data, chunk)`` for each non-empty chunk of a pyarrow text array: the chunk's
+    ``len + 1`` offsets into ``data``, its buffer of bytes as uint8 (may hold other cells' bytes
+    beyond them). Raises TypeError for an array that is not text."""
     import pyarrow as pa
 
     for ch in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
         large = pa.types.is_large_string(ch.type)
         if not (large or pa.types.is_string(ch.type)):
-            return None
+            raise TypeError(ch.type)
+        if not len(ch):
+            continue
         bufs = ch.buffers()
-        if not len(ch) or bufs[2] is None:
-            continue
         offs = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[ch.offset: ch.offset + len(ch) + 1]
-        data = np.frombuffer(bufs[2], dtype=np.uint8)
-        if not data.size:   # every cell empty
-            continue
-        start, end = offs[:-1], offs[1:]
-        # every cell's first and last byte (an empty cell's are ignored; "clip" keeps them in the buffer)
-        edge = _SPACE_BYTES.take(data.take(start, mode="clip")) | _SPACE_BYTES.take(data.take(end - 1, mode="clip"))
-        if (edge & (end > start)).any():
-            return True
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, dtype=np.uint8)
+        yield offs, data, ch
+
+
+def _edge_space(col: pd.Series) -> bool | None:
+    """Whether a cell of an Arrow text column may begin or end with white space, from the bytes of
+    the characters at its edges (no string is made); None for any other column.
+
+    An empty cell's edge bytes belong to a neighbouring cell (or are clipped into the buffer), so
+    they can only add a "may", never hide one."""
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is None:
+        return None
+    if _clean_text(arr):
+        return False
+    try:
+        for offs, data, _ in _text_chunks(arr):
+            if not data.size:   # every cell empty
+                continue
+            first, last = data.take(offs[:-1], mode="clip"), data.take(offs[1:] - 1, mode="clip")
+            if last.max() < 0x80 and first.max() < 0x80:   # ASCII edges (white space is 9–13 and 28–32)
+                if min(first.min(), last.min()) <= 32 and (
+                        _SPACE_BYTES.take(first).any() or _SPACE_BYTES.take(last).any()):
+                    return True
+                continue
+            if _SPACE_BYTES.take(first).any() or _SPACE_BYTES.take(last).any():
+                return True
+            # a character of two or three bytes led by C2, E1–E3 at either edge: decoded (dashes and
+            # quotation marks share those lead bytes with white space)
+            at = [offs[:-1][_SPACE_LEAD.take(first)]]
+            ends = offs[1:][last >= 0x80]   # cells ending in a character of two or more bytes
+            if len(ends):
+                before, lead = data.take(ends - 2, mode="clip"), data.take(ends - 3, mode="clip")
+                at += [(ends - 2)[before == 0xC2], (ends - 3)[(lead >= 0xE1) & (lead <= 0xE3)]]
+            if _space_characters(data, np.concatenate(at)):
+                return True
+    except TypeError:
+        return None
     return False
+
+
+def _ascii_bytes(arr) -> bool:
+    """Whether every byte of a pyarrow text array's cells is ASCII (one pass over its bytes)."""
+    for offs, data, _ in _text_chunks(arr):
+        cells = data[offs[0]: offs[-1]]
+        if cells.size and cells.max() >= 0x80:
+            return False
+    return True
 
 
 def _empty(col: pd.Series) -> np.ndarray | None:
@@ -89,18 +162,24 @@ def _empty(col: pd.Series) -> np.ndarray | None:
     arr = getattr(col.array, "_pa_array", None)
     if arr is None or str(arr.type) not in ("string", "large_string"):
         return None
+    if _clean_text(arr):
+        return np.zeros(len(arr), dtype=bool)
+    if not arr.null_count:   # every cell present: empty where its offsets are equal
+        parts = [offs[1:] == offs[:-1] for offs, _, _ in _text_chunks(arr)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
     import pyarrow.compute as pc
 
     return np.asarray(pc.fill_null(pc.equal(pc.binary_length(arr), 0), False), dtype=bool)
 
 
-def _blank_text(s: pd.Series) -> np.ndarray:
+def _blank_text(s: pd.Series, *, stripped: bool = False) -> np.ndarray:
     """Text cells that are empty or white space only (``s.str.strip() == ""``; missing cells are not),
-    for Arrow text without new strings."""
+    for Arrow text without new strings. ``stripped``: the cells are stripped already (blank is empty)."""
     empty = _empty(s)
     if empty is None:
-        return s.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
-    if _edge_space(s) is False:   # no cell begins or ends with white space: only empty ones
+        txt = s.astype("string")
+        return (txt if stripped else txt.str.strip()).eq("").fillna(False).to_numpy(dtype=bool)
+    if stripped or _edge_space(s) is False:   # no cell begins or ends with white space: only empty ones
         return empty
     import pyarrow.compute as pc
 
@@ -128,10 +207,38 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 _MARKER_LEN = max(len(m) for m in MISSING_MARKERS)
+# every spelling of a marker that lower-cases to it ("NA", "Null", "nAn" …): only ASCII letters
+# change (no other character lower-cases to a letter of a marker), so these are all of them
+_MARKER_SPELLINGS = sorted({"".join(p) for m in MISSING_MARKERS for p in itertools.product(
+    *[(c, c.upper()) if c.isascii() and c.isalpha() else (c,) for c in m])})
+
+
+_MARKER_FIRST = np.zeros(256, dtype=bool)
+_MARKER_FIRST[[m.encode()[0] for m in _MARKER_SPELLINGS if m]] = True
+
+
+def _may_begin(arr, first: np.ndarray) -> bool:
+    """Whether a cell of a pyarrow text array is empty or begins with a byte where ``first`` holds
+    (a missing cell counts as empty: it only sends the column to the full look-up)."""
+    for offs, data, _ in _text_chunks(arr):
+        if not data.size or (offs[1:] <= offs[:-1]).any() or first.take(data.take(offs[:-1], mode="clip")).any():
+            return True
+    return False
 
 
 def _is_marker(txt: pd.Series) -> pd.Series:
-    """``txt.str.lower().isin(MISSING_MARKERS)``, lower-casing only the cells short enough to be a marker."""
+    """``txt.str.lower().isin(MISSING_MARKERS)``: for Arrow text, one look-up of each cell among
+    the markers' spellings in either case (no lower-cased copy); otherwise lower-casing only the
+    cells short enough to be a marker."""
+    arr = getattr(txt.array, "_pa_array", None)
+    if arr is not None and str(arr.type) in ("string", "large_string"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not _may_begin(arr, _MARKER_FIRST):   # firm codes begin with a digit or a letter no marker begins with
+            return pd.Series(np.zeros(len(txt), dtype=bool), index=txt.index)
+        hit = pc.is_in(arr, value_set=pa.array(_MARKER_SPELLINGS, type=arr.type))
+        return pd.Series(np.asarray(pc.fill_null(hit, False), dtype=bool), index=txt.index)
     short = (txt.str.len() <= _MARKER_LEN).fillna(False).astype(bool)
     if short.all():
         return txt.str.lower().isin(MISSING_MARKERS).fillna(False).astype(bool)
@@ -245,6 +352,8 @@ def non_ascii(s: pd.Series) -> pd.Series:
     if arr is not None:
         import pyarrow.compute as pc
 
+        if _ascii_bytes(arr):   # the common case, from the bytes at once
+            return pd.Series(np.zeros(len(s), dtype=bool), index=s.index)
         return pd.Series(np.asarray(pc.fill_null(pc.invert(pc.string_is_ascii(arr)), False), dtype=bool),
                          index=s.index)
     return s.astype("string").str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
@@ -495,7 +604,7 @@ def normalise_table(df: pd.DataFrame, table: str, log, problems: list, *, stage:
                 df[col] = df[col].astype("string")
             if _edge_space(df[col]) is not False:   # stripped whatever the format (a clean column: no copy)
                 df[col] = df[col].str.strip()
-            blank = _blank_text(df[col])
+            blank = _blank_text(df[col], stripped=True)
             if blank.any():   # an empty cell is missing whatever the format (CSV's reader already says so)
                 df[col] = df[col].mask(blank)
         elif kind == "year":
@@ -575,6 +684,11 @@ def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems:
 def _row_hash(df: pd.DataFrame, codes: dict[str, TextCodes] | None = None) -> np.ndarray:
     """A 64-bit hash of each row over every column; equal rows (as ``duplicated`` compares them) hash alike.
 
+    Each column's values as 64-bit words times an odd constant of its own, summed. A product carries
+    every bit of a word into the leading bits that :func:`_repeats` sorts by. Unequal rows collide
+    only by chance or by a relation between their words that real columns do not hold; a collision
+    only adds a row to the exact comparison.
+
     ``codes``: :class:`TextCodes` of text columns, by name, used instead of encoding them again."""
     h = np.zeros(len(df), dtype=np.uint64)
     for j in range(df.shape[1]):
@@ -583,7 +697,7 @@ def _row_hash(df: pd.DataFrame, codes: dict[str, TextCodes] | None = None) -> np
         if given is None or len(given.index) != len(s):
             given = TextCodes.of(s)   # pyarrow text: its hash table, one dictionary for every chunk
         if given is not None:
-            x = given.index.astype(np.uint64)   # a copy (-1 for missing wraps to one value)
+            x = given.index.view(np.uint64)   # -1 for missing wraps to one value
         elif pd.api.types.is_float_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
             v = s.to_numpy(dtype=float) + 0.0  # -0.0 equals 0.0
             v[np.isnan(v)] = np.nan  # one NaN
@@ -591,18 +705,52 @@ def _row_hash(df: pd.DataFrame, codes: dict[str, TextCodes] | None = None) -> np
         elif isinstance(s.dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.BooleanDtype)) or (
                 pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.ArrowDtype)):
             # whole numbers as they are, missing as one sentinel (a value equal to it only adds a row)
-            x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).astype(np.uint64)  # a copy
+            x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).view(np.uint64)
         else:
-            x = pd.factorize(s)[0].astype(np.int64).astype(np.uint64)
-        # splitmix64 finaliser, then a multiply-add into the row's hash (in place: x is a new array)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-        h *= np.uint64(0x100000001B3)
-        h += x
+            x = pd.factorize(s)[0].astype(np.int64).view(np.uint64)
+        h += x * _COLUMN_WORDS[j % len(_COLUMN_WORDS)]
     return h
+
+
+def _splitmix64(n: int) -> list[int]:
+    """The first ``n`` outputs of splitmix64 seeded with 0 (Steele, Lea & Flood 2014)."""
+    out, state, m = [], 0, (1 << 64) - 1
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & m
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        out.append(z ^ (z >> 31))
+    return out
+
+
+#: one odd 64-bit constant per column position (the low bit set: multiplying by it loses no bit)
+_COLUMN_WORDS = [np.uint64(c | 1) for c in _splitmix64(16)]
+
+
+def _rows_at(df: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
+    """The rows at the increasing positions ``at`` for comparing them (``df.iloc[at]``; Arrow text as
+    Python strings, taken chunk by chunk: pyarrow joins a chunked array's chunks to take from it,
+    about 30 ms a column of two million cells however few rows are taken)."""
+    if len(at) > 10_000:
+        return df.iloc[at]
+    cols = {}
+    for j in range(df.shape[1]):
+        s = df.iloc[:, j]
+        arr = getattr(s.array, "_pa_array", None)
+        if arr is not None and str(arr.type) in ("string", "large_string") and getattr(arr, "num_chunks", 1) > 1:
+            import pyarrow as pa
+
+            bounds = np.cumsum([0] + [len(c) for c in arr.chunks])
+            which = np.searchsorted(bounds, at, side="right") - 1
+            vals: list = []
+            for k in np.unique(which):
+                vals += arr.chunk(int(k)).take(pa.array(at[which == k] - bounds[k])).to_pylist()
+            cols[j] = pd.Series(vals, dtype=object)
+        else:
+            cols[j] = s.iloc[at].reset_index(drop=True)
+    out = pd.DataFrame(cols)
+    out.index = df.index[at]
+    return out
 
 
 def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None,
@@ -620,38 +768,40 @@ def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None,
     # rows whose hash repeats (equal rows hash alike; a collision only adds a row to compare)
     h = _row_hash(df[within] if within else df, codes)
     cand = _repeats(h)
-    out = pd.Series(False, index=df.index)
-    if cand.any():
-        out[cand] = df[cand].duplicated(keep=keep).to_numpy()
-    return out
+    out = np.zeros(len(df), dtype=bool)
+    if cand.any():   # by position: a mask would be converted for every column of the whole table
+        at = np.flatnonzero(cand)
+        out[at] = _rows_at(df, at).duplicated(keep=keep).to_numpy()
+    return pd.Series(out, index=df.index)
 
 
 def _repeats(v: np.ndarray, n_values: int | None = None) -> np.ndarray:
     """Rows whose value occurs more than once (``duplicated(keep=False)``).
 
-    Values from 0 to ``n_values`` (not many more than rows) are counted directly. 64-bit
-    hashes (``n_values=None``) are sorted: no two equal neighbours, the common case, means no
-    repeat, without a count over 2^bits buckets for every row. Otherwise the repeated values mark
-    their buckets (the leading bits) and only the rows in a marked bucket are compared with them
-    exactly."""
+    Values from 0 to ``n_values`` (not many more than rows) are counted directly. For 64-bit
+    hashes (``n_values=None``) the leading 32 bits are sorted (half the bytes of the hashes): no
+    two equal neighbours, the common case, means no repeat. Otherwise the repeated leading halves
+    mark their buckets in a table small enough to stay in cache, and only the rows in a marked
+    bucket (every row of a repeated value among them) are compared exactly."""
     n = len(v)
     if n_values is not None and n_values <= 8 * n + 1024:
         return np.bincount(v, minlength=n_values)[v] > 1 if n else np.zeros(0, dtype=bool)
     if n_values is not None or n < 1 << 16:   # sparse values, or few rows: pandas' hash table
         return pd.Series(v).duplicated(keep=False).to_numpy()
-    s = np.sort(v)
+    top = (v.astype(np.uint64, copy=False) >> np.uint64(32)).astype(np.uint32)
+    s = np.sort(top)
     same = s[1:] == s[:-1]
     if not same.any():
         return np.zeros(n, dtype=bool)
     rep = s[1:][same]
-    rep = rep[np.append(True, rep[1:] != rep[:-1])]   # each repeated value once
-    bits = min(n.bit_length() + 2, 26)
-    shift = np.uint64(64 - bits)
+    rep = rep[np.append(True, rep[1:] != rep[:-1])]   # each repeated leading half once
+    bits = min(max(len(rep).bit_length() + 10, 12), 32)   # about one bucket in a thousand marked
+    shift = np.uint32(32 - bits)
     marked = np.zeros(1 << bits, dtype=bool)
-    marked[(rep.astype(np.uint64, copy=False) >> shift).astype(np.intp)] = True
-    cand = marked[(v.astype(np.uint64, copy=False) >> shift).astype(np.intp)]
+    marked[(rep >> shift).astype(np.intp)] = True
+    cand = np.flatnonzero(marked[top >> shift])
     out = np.zeros(n, dtype=bool)
-    out[cand] = pd.Series(v[cand]).isin(rep).to_numpy()
+    out[cand] = pd.Series(v[cand]).duplicated(keep=False).to_numpy()
     return out
 
 
@@ -707,13 +857,71 @@ def validate_dataset(data, *, stage: str = "validate") -> None:
         early.close()
 
 
+def _normalised(df: pd.DataFrame, name: str, log, problems: list, stage: str) -> pd.DataFrame:
+    """One table normalised, its rows without a key excluded and its impossible negatives reported."""
+    df = exclude_interim(df, name, log, stage)
+    df = normalise_table(df, name, log, problems, stage=stage)
+    spec = TABLES[name]
+    # rows without the key cannot be attributed to a firm-year
+    for kcol in [c for c in ("firm_id", "year") if c in df.columns and (c in spec.key or name != "firms")]:
+        miss = df[kcol].isna()
+        df = _exclude(df, miss, log, name, f"missing {kcol}", "row cannot be attributed", stage, kcol)
+    for col in spec.nonnegative:
+        if col in df.columns:
+            neg = df[col] < 0
+            if neg.any():
+                problems.append({"table": name, "column": col, "rows": list(df.index[neg.fillna(False)]),
+                                 "message": "negative values where none are possible",
+                                 "hint": "check the sign convention of the export"})
+    return df
+
+
+def _repeated_rows(df: pd.DataFrame, name: str, ids: TextCodes | None, log, problems: list,
+                   stage: str) -> tuple[pd.DataFrame, TextCodes | None]:
+    """Identical rows flagged (a table without a key) or kept once (a keyed table), and keys that
+    repeat with different values reported; returns the table and its firm codes, kept in step."""
+    spec = TABLES[name]
+    codes = {"firm_id": ids} if ids is not None else None
+    # a grant or investment listed twice with every value equal: often a file appended twice
+    # (a row repeats an earlier one exactly when some row is duplicated: one pass finds both)
+    rep = _duplicated(df, keep="first", codes=codes) if not spec.key and len(df) else None
+    if rep is not None and rep.any():
+        sel = df[rep]
+        log.add(stage=stage, table=name, rows=sel.index, issue="identical rows", action="flagged",
+                firm_id=sel["firm_id"] if "firm_id" in sel else None, year=sel.get("year"),
+                detail="every value equals an earlier row's; both are counted — remove one if the file was "
+                       "appended twice")
+    if spec.key and all(k in df.columns for k in spec.key):
+        # identical rows share their key: both checks look only at the rows whose key repeats
+        repeats = _duplicated_key(df, list(spec.key), ids).to_numpy()
+        dup_all = np.zeros(len(df), dtype=bool)
+        if repeats.any():   # (by position, as in _duplicated)
+            at = np.flatnonzero(repeats)
+            dup_all[at] = _rows_at(df, at).duplicated(keep="first").to_numpy()
+        df = _exclude(df, pd.Series(dup_all, index=df.index), log, name, "exact duplicate row",
+                      "identical to an earlier row; kept once", stage)
+        if dup_all.any():
+            repeats = repeats[~dup_all]
+            ids = ids.keep(~dup_all) if ids is not None else None
+        dup_key = np.zeros(len(df), dtype=bool)
+        if repeats.any():   # a key that repeated only in a row now excluded is single again
+            at = np.flatnonzero(repeats)
+            dup_key[at] = _rows_at(df[list(spec.key)], at).duplicated(keep=False).to_numpy()
+        if dup_key.any():
+            keys = df.loc[dup_key, list(spec.key)].astype(str).agg("/".join, axis=1)
+            problems.append({"table": name, "column": ", ".join(spec.key), "rows": list(df.index[dup_key]),
+                             "message": f"the same key appears with different values ({', '.join(keys.unique()[:3])})",
+                             "hint": "remove the conflicting duplicates (often a bad merge) so that each key appears once"})
+    return df, ids
+
+
 def _validate_dataset(data, early: _EarlyCodes, stage: str) -> None:
     log = data.quality
     problems: list[dict] = []
     tables = data.tables()
     task = current_task()  # a run's "validate" stage: each table, then the checks across tables
     task.expect(len(tables) + 1, "tables")
-    firm_codes: dict[str, TextCodes] = {}
+    normalised: list[str] = []
     for name, df in tables.items():
         task.note(f"{name}, {len(df):,} rows")
         task.advance(1)
@@ -722,51 +930,16 @@ def _validate_dataset(data, early: _EarlyCodes, stage: str) -> None:
             problems.append({"table": name, "column": ", ".join(dup), "message": "column appears more than once",
                              "hint": "rename or remove the duplicate columns (check the header mapping)"})
             continue
-        df = exclude_interim(df, name, log, stage)
-        df = normalise_table(df, name, log, problems, stage=stage)
-        spec = TABLES[name]
-        # rows without the key cannot be attributed to a firm-year
-        for kcol in [c for c in ("firm_id", "year") if c in df.columns and (c in spec.key or name != "firms")]:
-            miss = df[kcol].isna()
-            df = _exclude(df, miss, log, name, f"missing {kcol}", "row cannot be attributed", stage, kcol)
-        for col in spec.nonnegative:
-            if col in df.columns:
-                neg = df[col] < 0
-                if neg.any():
-                    problems.append({"table": name, "column": col, "rows": list(df.index[neg.fillna(False)]),
-                                     "message": "negative values where none are possible",
-                                     "hint": "check the sign convention of the export"})
-        # the firm codes encoded once for the checks below and the look-up in the firms table
+        tables[name] = _normalised(df, name, log, problems, stage)
+        normalised.append(name)
+    # the firm codes were encoded on the second thread while every table was normalised: the checks
+    # that compare them come after, so that they seldom wait for it
+    task.note("repeated rows and keys")
+    firm_codes: dict[str, TextCodes] = {}
+    for name in normalised:
+        df = tables[name]
         ids = early.of(name, df["firm_id"]) if "firm_id" in df.columns else None
-        codes = {"firm_id": ids} if ids is not None else None
-        # a grant or investment listed twice with every value equal: often a file appended twice
-        # (a row repeats an earlier one exactly when some row is duplicated: one pass finds both)
-        rep = _duplicated(df, keep="first", codes=codes) if not spec.key and len(df) else None
-        if rep is not None and rep.any():
-            sel = df[rep]
-            log.add(stage=stage, table=name, rows=sel.index, issue="identical rows", action="flagged",
-                    firm_id=sel["firm_id"] if "firm_id" in sel else None, year=sel.get("year"),
-                    detail="every value equals an earlier row's; both are counted — remove one if the file was "
-                           "appended twice")
-        if spec.key and all(k in df.columns for k in spec.key):
-            # identical rows share their key: both checks look only at the rows whose key repeats
-            repeats = _duplicated_key(df, list(spec.key), ids).to_numpy()
-            dup_all = pd.Series(False, index=df.index)
-            if repeats.any():
-                dup_all[repeats] = df[repeats].duplicated(keep="first").to_numpy()
-            df = _exclude(df, dup_all, log, name, "exact duplicate row", "identical to an earlier row; kept once", stage)
-            if dup_all.any():
-                repeats = repeats[~dup_all.to_numpy()]
-                ids = ids.keep(~dup_all.to_numpy()) if ids is not None else None
-            dup_key = pd.Series(False, index=df.index)
-            if repeats.any():   # a key that repeated only in a row now excluded is single again
-                dup_key[repeats] = df[repeats].duplicated(list(spec.key), keep=False).to_numpy()
-            if dup_key.any():
-                keys = df.loc[dup_key, list(spec.key)].astype(str).agg("/".join, axis=1)
-                problems.append({"table": name, "column": ", ".join(spec.key), "rows": list(df.index[dup_key]),
-                                 "message": f"the same key appears with different values ({', '.join(keys.unique()[:3])})",
-                                 "hint": "remove the conflicting duplicates (often a bad merge) so that each key appears once"})
-        tables[name] = df
+        tables[name], ids = _repeated_rows(df, name, ids, log, problems, stage)
         if ids is not None:
             firm_codes[name] = ids
     # orphans: rows for firms that are not in the firms table
