@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, load_config
-from .data.validate import isin_values
+from .data.arrow_text import isin_values
 from .errors import ConfigError, DataError, EstimationError
 from .progress import Progress
 

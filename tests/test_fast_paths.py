@@ -4,7 +4,7 @@ Reading a CSV file takes shortcuts when it can: UTF-8 bytes go straight to pyarr
 parser (``_utf8_frame``), the plain-number columns of a plain table are parsed as numbers
 by that parser (``_typed_csv``), a column of plain numbers is parsed once while the grid is
 read (``_plain_numbers``), duplicate rows are looked for among rows whose hash repeats
-(``_duplicated``), yes/no columns are judged once per distinct spelling. Each test here
+(``repeated_rows.duplicated_rows``), yes/no columns are judged once per distinct spelling. Each test here
 switches a shortcut off and checks that the tables, the data-quality log and the errors
 stay the same.
 """
@@ -20,7 +20,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import finsupport.data.arrow_text as arrow_text
 import finsupport.data.readers as readers
+import finsupport.data.repeated_rows as repeated_rows
 import finsupport.data.validate as validate
 from finsupport.data.readers import read_dataset
 from finsupport.errors import DataError
@@ -143,8 +145,8 @@ def test_blank_text_cells_are_missing_whatever_the_format(tmp_path):
     as Python objects)."""
     cells = ["", " ", "\u3000", "guidance_fund", " guidance_fund ", "private", "\t"]
     col = pd.Series(cells + [None], dtype=pd.StringDtype("pyarrow", na_value=np.nan))
-    assert validate._blank_text(col).tolist() == [not c.strip() for c in cells] + [False]
-    assert validate._blank_text(col.astype(object)).tolist() == [not c.strip() for c in cells] + [False]
+    assert arrow_text.blank_text(col).tolist() == [not c.strip() for c in cells] + [False]
+    assert arrow_text.blank_text(col.astype(object)).tolist() == [not c.strip() for c in cells] + [False]
     firms = pd.DataFrame({"firm_id": ["000001", "000002"], "name": ["a", " "]})
     equity = pd.DataFrame({"firm_id": ["000001"] * len(cells), "year": range(2015, 2015 + len(cells)),
                            "investor": ["fund"] * len(cells), "investor_type": cells,
@@ -182,7 +184,7 @@ def test_duplicate_rows_by_hash_equal_pandas_duplicated(rows, keep, key):
     df["firm_id"] = df["firm_id"].astype("str")
     df["year"] = df["year"].astype("Int64")
     df.index = np.arange(len(df)) * 3 + 2   # source line numbers
-    got = validate._duplicated(df, keep=keep, within=["firm_id", "year"] if key else None)
+    got = repeated_rows.duplicated_rows(df, keep=keep, within=["firm_id", "year"] if key else None)
     pd.testing.assert_series_equal(got, df.duplicated(keep=keep), check_names=False)
 
 
@@ -204,23 +206,23 @@ def test_checks_on_encoded_firm_codes_equal_pandas(rows, cut, keep, known):
                        "year": pd.Series([r[1] for r in rows], dtype="Int64"),
                        "amount": pd.Series([r[2] for r in rows], dtype=float)})
     df.index = np.arange(len(df)) * 3 + 2
-    codes = validate.TextCodes.of(df["firm_id"])
+    codes = arrow_text.TextCodes.of(df["firm_id"])
     for within in (None, ["firm_id", "year"]):
-        got = validate._duplicated(df, keep=keep, within=within, codes={"firm_id": codes})
+        got = repeated_rows.duplicated_rows(df, keep=keep, within=within, codes={"firm_id": codes})
         pd.testing.assert_series_equal(got, df.duplicated(keep=keep), check_names=False)
-    pd.testing.assert_series_equal(validate._duplicated_key(df, ["firm_id", "year"], codes),
+    pd.testing.assert_series_equal(repeated_rows.duplicated_key(df, ["firm_id", "year"], codes),
                                    df.duplicated(["firm_id", "year"], keep=False), check_names=False)
     expected = df["firm_id"].astype(object).isin(known).to_numpy() & df["firm_id"].notna().to_numpy()
-    np.testing.assert_array_equal(validate.isin_values(df["firm_id"], pd.Index(known, dtype="string[pyarrow]"),
+    np.testing.assert_array_equal(arrow_text.isin_values(df["firm_id"], pd.Index(known, dtype="string[pyarrow]"),
                                                        codes=codes), expected)
     mask = (np.arange(len(df)) % 2 == 0)
     kept = codes.keep(mask)
-    np.testing.assert_array_equal(validate.isin_values(df["firm_id"][mask], known, codes=kept), expected[mask])
+    np.testing.assert_array_equal(arrow_text.isin_values(df["firm_id"][mask], known, codes=kept), expected[mask])
     # several tables at once (one in large_string, one empty): each equals its own look-up
-    large = validate.TextCodes.of(pd.Series(pd.arrays.ArrowStringArray(
+    large = arrow_text.TextCodes.of(pd.Series(pd.arrays.ArrowStringArray(
         pa.chunked_array([pa.array(ids[::-1], type=pa.large_string())]))))
-    empty = validate.TextCodes.of(pd.Series(pd.array([], dtype="string[pyarrow]")))
-    both = validate.in_known({"a": codes, "b": large, "c": empty, "d": kept}, pd.Index(known, dtype="string[pyarrow]"))
+    empty = arrow_text.TextCodes.of(pd.Series(pd.array([], dtype="string[pyarrow]")))
+    both = arrow_text.in_known({"a": codes, "b": large, "c": empty, "d": kept}, pd.Index(known, dtype="string[pyarrow]"))
     np.testing.assert_array_equal(both["a"], expected)
     np.testing.assert_array_equal(both["b"], expected[::-1])
     assert both["c"].shape == (0,)
@@ -256,7 +258,7 @@ def test_keyed_tables_exclude_identical_rows_and_name_conflicting_keys_as_pandas
 @pytest.mark.parametrize("planted", [True, False])
 @pytest.mark.parametrize("n", [10, 70_000, 300_000])
 def test_repeated_values_found_by_bucket_equal_pandas(n, planted):
-    """``_repeats`` on 64-bit hashes (above 65,536 rows: sorted, then the buckets of the repeated
+    """``repeats`` on 64-bit hashes (above 65,536 rows: sorted, then the buckets of the repeated
     values compared exactly, so values that share a bucket but differ are told apart; without
     repeats, none found) and on dense integer keys (counted directly)."""
     rng = np.random.default_rng(n)
@@ -271,10 +273,10 @@ def test_repeated_values_found_by_bucket_equal_pandas(n, planted):
         rng.shuffle(h)
     expected = pd.Series(h).duplicated(keep=False).to_numpy()
     assert expected.any() == planted
-    np.testing.assert_array_equal(validate._repeats(h), expected)
+    np.testing.assert_array_equal(repeated_rows.repeats(h), expected)
     k = rng.integers(0, 2 * n, n)
-    np.testing.assert_array_equal(validate._repeats(k, 2 * n), pd.Series(k).duplicated(keep=False).to_numpy())
-    np.testing.assert_array_equal(validate._repeats(k, 100 * n), pd.Series(k).duplicated(keep=False).to_numpy())
+    np.testing.assert_array_equal(repeated_rows.repeats(k, 2 * n), pd.Series(k).duplicated(keep=False).to_numpy())
+    np.testing.assert_array_equal(repeated_rows.repeats(k, 100 * n), pd.Series(k).duplicated(keep=False).to_numpy())
 
 
 def test_whole_number_years_read_as_the_float_path_reads_them():
@@ -305,7 +307,7 @@ def test_yes_no_judged_once_per_spelling_names_the_same_rows():
 def test_firm_codes_matched_as_pandas_matches_them():
     """``isin_values`` (pyarrow's hash set) against pandas' own ``isin``, with missing codes and
     value sets given as Arrow-backed text, a list, and numbers written as text."""
-    from finsupport.data.validate import isin_values
+    from finsupport.data.arrow_text import isin_values
 
     arrow = pd.StringDtype("pyarrow", na_value=np.nan)
     s = pd.Series(["000001", "000002", None, "600519", " 000003", "000001"], dtype=arrow)
@@ -448,9 +450,9 @@ def test_cells_with_white_space_at_an_edge_are_always_seen(cells, start, chunks)
     col = pa.chunked_array(parts, type=pa.large_string()).to_pandas(types_mapper=lambda t: dtype).iloc[start:]
     kept = cells[start:]
     if any(c is not None and c != c.strip() for c in kept):
-        assert readers._edge_space(col) is True
+        assert arrow_text.edge_space(col) is True
     assert readers._filled(col).tolist() == [c is None or bool(c.strip()) for c in kept]   # missing: not judged
-    assert readers._empty(col).tolist() == [c == "" for c in kept]
+    assert arrow_text.empty_cells(col).tolist() == [c == "" for c in kept]
 
 
 @pytest.mark.parametrize("dirt", ["clean", "spaces", "markers", "orphans and repeats"])
@@ -487,7 +489,7 @@ def test_firm_codes_encoded_early_give_what_encoding_after_normalising_gives(tmp
     arrow = getattr(read_dataset(tmp_path, validate=False).grants["firm_id"].array, "_pa_array", None) is not None
     assert used == ([("grants", dirt != "markers")] if arrow else [])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(validate._EarlyCodes, "of", lambda self, name, s: validate.TextCodes.of(s))
+        mp.setattr(validate._EarlyCodes, "of", lambda self, name, s: arrow_text.TextCodes.of(s))
         _same(early, _outcome(tmp_path))
     if dirt == "orphans and repeats":
         assert early[0] == "ok"

@@ -14,6 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import finsupport.data.arrow_text as arrow_text
+import finsupport.data.repeated_rows as repeated_rows
 import finsupport.data.validate as validate
 from finsupport.data.readers import read_dataset
 
@@ -40,7 +42,7 @@ def test_every_white_space_character_at_an_edge_is_seen(where):
         for text in ("中国制造", "abc", "é", "—"):
             cell = sp + text if where == "begins" else text + sp
             col = _column(["小巨人企业", "000001", cell, "专精特新"], chunks=2)
-            assert validate._edge_space(col) is True, (hex(ord(sp)), text)
+            assert arrow_text.edge_space(col) is True, (hex(ord(sp)), text)
 
 
 def test_chinese_and_other_non_ascii_text_needs_no_strip():
@@ -51,7 +53,7 @@ def test_chinese_and_other_non_ascii_text_needs_no_strip():
     assert all(c is None or c == c.strip() for c in cells)
     for chunks in (1, 3):
         for large in (True, False):
-            assert validate._edge_space(_column(cells, chunks, large)) is False
+            assert arrow_text.edge_space(_column(cells, chunks, large)) is False
 
 
 @settings(max_examples=300, deadline=None)
@@ -62,10 +64,10 @@ def test_edge_space_never_misses_a_cell_strip_changes(cells, chunks, start):
     col = _column(cells, chunks).iloc[start:]
     kept = cells[start:]
     if any(c is not None and c != c.strip() for c in kept):
-        assert validate._edge_space(col) is True
-    assert validate._empty(col).tolist() == [c == "" for c in kept]
-    assert validate._blank_text(col).tolist() == [c is not None and not c.strip() for c in kept]
-    assert validate._ascii_bytes(col.array._pa_array) == all(c is None or c.isascii() for c in kept)
+        assert arrow_text.edge_space(col) is True
+    assert arrow_text.empty_cells(col).tolist() == [c == "" for c in kept]
+    assert arrow_text.blank_text(col).tolist() == [c is not None and not c.strip() for c in kept]
+    assert arrow_text.ascii_bytes(col.array._pa_array) == all(c is None or c.isascii() for c in kept)
 
 
 @settings(max_examples=200, deadline=None)
@@ -108,7 +110,7 @@ def test_repeats_of_chunked_text_rows_compared_as_pandas_compares_them(n_repeats
                        "programme": _column(list(programme), chunks=4)})
     df.index = np.arange(n) + 2
     for keep in ("first", False):
-        got = validate._duplicated(df, keep=keep)
+        got = repeated_rows.duplicated_rows(df, keep=keep)
         expected = df.duplicated(keep=keep)
         pd.testing.assert_series_equal(got, expected, check_names=False)
     assert expected.sum() >= (n_repeats - 1) * 0.9
@@ -125,17 +127,17 @@ def test_columns_the_reader_cleaned_are_not_checked_again_and_validate_the_same(
                   "revenue": [1.0, 2.0, 3.0, 4.0]}).to_parquet(folder / "financials.parquet")
     raw = read_dataset(folder, validate=False)
     col = raw.financials["firm_id"]
-    assert validate._clean_text(col.array._pa_array)
-    assert validate._edge_space(col) is False and not validate._empty(col).any()
+    assert arrow_text.clean_text(col.array._pa_array)
+    assert arrow_text.edge_space(col) is False and not arrow_text.empty_cells(col).any()
     fresh = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(col.tolist())])))
-    assert not validate._clean_text(fresh.array._pa_array)   # the same cells in another array: checked
+    assert not arrow_text.clean_text(fresh.array._pa_array)   # the same cells in another array: checked
 
     def outcome():
         d = read_dataset(folder)
         return d.tables(), d.quality.to_frame()
 
     skipped = outcome()
-    monkeypatch.setattr(validate, "_clean_text", lambda arr: False)
+    monkeypatch.setattr(arrow_text, "clean_text", lambda arr: False)
     checked = outcome()
     for n in skipped[0]:
         pd.testing.assert_frame_equal(skipped[0][n], checked[0][n])

@@ -8,7 +8,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ..data.validate import isin_values
+from ..data.arrow_text import isin_values
 from ..errors import ConfigError
 from ..reference.programme import criteria_regime, selection_criteria, untested_criteria
 

@@ -104,7 +104,7 @@ class Dataset:
 
     def subset(self, *, firms=None, years=None) -> Dataset:
         """Keep only the given firm codes and/or years in every table."""
-        from .validate import isin_values
+        from .arrow_text import isin_values
 
         out = {}
         for n, df in self.tables().items():

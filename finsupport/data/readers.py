@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ..progress import current_task
+from .arrow_text import blank_text, edge_space, empty_cells, mark_clean_text, non_ascii
 from .csmar import merge_on_key, subsidy_items
 from .dataset import Dataset
 from .mapping import (
@@ -64,13 +65,8 @@ from .validate import (
     _FALSE,
     _TRUE,
     MISSING_MARKERS,
-    _blank_text,
-    _edge_space,
-    _empty,
     _numeric,
     exclude_interim,
-    mark_clean_text,
-    non_ascii,
     to_float,
 )
 from .wide import reshape_wide
@@ -214,10 +210,10 @@ class _Hashing:
     """The sha256 of a file's bytes, computed on a second thread while they are parsed (hashing and
     parsing both let go of the interpreter lock); :meth:`info` waits for it."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data) -> None:
         self._digest = hashlib.sha256()
         self._size = len(data)
-        self._thread = threading.Thread(target=self._digest.update, args=(data,))
+        self._thread = threading.Thread(target=self._digest.update, args=(memoryview(data),))
         self._thread.start()
 
     def info(self) -> dict:
@@ -709,14 +705,27 @@ def _typed_columns(table: str, opts: _Options, header: list[str]) -> dict[int, s
 
 
 # -- Parquet -----------------------------------------------------------------------
+def _parquet_bytes(path: Path, table: str):
+    """The file's bytes: with pyarrow, its pages mapped into memory (parsed and hashed from the same
+    pages, with no copy into the interpreter); otherwise read at once."""
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return _file_bytes(path, table)
+    try:
+        return pa.memory_map(str(path)).read_buffer()
+    except OSError:
+        return _file_bytes(path, table)   # (which names the file and the reason)
+
+
 def _read_parquet(path: Path, table: str, info: dict) -> _Source:
-    data = _file_bytes(path, table)
+    data = _parquet_bytes(path, table)
     hashed = _Hashing(data)
     try:
         try:   # Arrow's own reader over the bytes (a Python file object is read through the interpreter)
             import pyarrow as pa
 
-            source = pa.BufferReader(pa.py_buffer(data))
+            source = pa.BufferReader(data if isinstance(data, pa.Buffer) else pa.py_buffer(data))
         except ImportError:
             source = io.BytesIO(data)
         df = pd.read_parquet(source)
@@ -1530,13 +1539,13 @@ class _Builder:
                 self.note(t, "full-width characters", "repaired", rows=idx[changed.to_numpy()], column=name,
                           detail=[f"'{a}' read as '{b.strip()}'" for a, b in zip(st[changed], w[changed], strict=True)])
         # nothing to strip when no cell begins or ends with white space (read from the bytes)
-        stripped = w if _edge_space(w) is False else w.str.strip()
+        stripped = w if edge_space(w) is False else w.str.strip()
         if kind == "id" and stripped is not w:
             spaced = ((stripped != w) & (stripped != "")).fillna(False).astype(bool)
             if spaced.any():
                 self.note(t, "spaces around a code", "repaired", rows=idx[spaced.to_numpy()], column=name,
                           detail="leading/trailing spaces removed")
-        empty = _empty(stripped)
+        empty = empty_cells(stripped)
         empty = empty if empty is not None else (stripped == "").fillna(False).to_numpy(dtype=bool)
         if empty.any():   # no copy of a column without empty cells
             stripped = stripped.mask(empty)
@@ -1808,7 +1817,7 @@ def _filled(col: pd.Series) -> pd.Series:
     """Cells holding something other than white space (``col.str.strip().ne("")``, without new strings)."""
     arr = getattr(col.array, "_pa_array", None)
     if arr is not None and str(arr.type) in ("string", "large_string"):
-        return pd.Series(~_blank_text(col), index=col.index)
+        return pd.Series(~blank_text(col), index=col.index)
     return col.str.strip().ne("")
 
 

@@ -30,7 +30,6 @@ import datetime as _dt
 import itertools
 import re
 import unicodedata
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -38,7 +37,17 @@ import pandas as pd
 
 from ..errors import DataError
 from ..progress import current_task
+from .arrow_text import (
+    TextCodes,
+    arrow_strings,
+    blank_text,
+    edge_space,
+    in_known,
+    isin_values,
+    may_begin,
+)
 from .periods import parse_periods
+from .repeated_rows import duplicated_key, duplicated_rows, rows_at
 from .spec import TABLES
 
 __all__ = ["validate_dataset", "MISSING_MARKERS", "normalise_table", "exclude_interim"]
@@ -50,141 +59,6 @@ MISSING_MARKERS = frozenset(
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "true.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否"}
-
-
-# bytes that may begin or end a cell that str.strip() changes. Python's white space (the same
-# set as Arrow's utf8_trim_whitespace) is ASCII or a character of two bytes led by C2 (U+0085,
-# U+00A0) or of three led by E1, E2 or E3 (U+1680, U+2000–U+205F, U+3000); Chinese characters
-# (led by E4–E9) and any other text cannot begin or end with it.
-_SPACE_BYTES = np.zeros(256, dtype=bool)
-_SPACE_BYTES[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
-_SPACE_LEAD = np.zeros(256, dtype=bool)
-_SPACE_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
-
-
-#: Arrow text arrays known to hold neither an empty cell nor white space at a cell's edge (the
-#: reader's stripped columns), by id; an Arrow array never changes, so the check holds while it lives
-_CLEAN_TEXT: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
-def mark_clean_text(col: pd.Series) -> pd.Series:
-    """Record that ``col`` (stripped, its empty cells missing) needs neither check again; returns it."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is not None and str(arr.type) in ("string", "large_string"):
-        _CLEAN_TEXT[id(arr)] = arr
-    return col
-
-
-def _clean_text(arr) -> bool:
-    return _CLEAN_TEXT.get(id(arr)) is arr
-
-
-#: the white space beyond ASCII (Python's str.isspace, the same as Arrow's): code points
-_SPACE_POINTS = np.array([0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
-
-
-def _space_characters(data: np.ndarray, at: np.ndarray) -> bool:
-    """Whether a character of two or three bytes that begins at one of the byte positions ``at``
-    (each a lead byte C2 or E1–E3) is white space."""
-    if not len(at):
-        return False
-    b0, b1, b2 = (data.take(at + k, mode="clip").astype(np.int64) for k in range(3))
-    point = np.where(b0 == 0xC2, ((b0 & 0x1F) << 6) | (b1 & 0x3F), ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F))
-    return bool(np.isin(point, _SPACE_POINTS).any())
-
-
-def _text_chunks(arr):
-    """``(offsets, data, chunk)`` for each non-empty chunk of a pyarrow text array: the chunk's
-    ``len + 1`` offsets into ``data``, its buffer of bytes as uint8 (may hold other cells' bytes
-    beyond them). Raises TypeError for an array that is not text."""
-    import pyarrow as pa
-
-    for ch in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-        large = pa.types.is_large_string(ch.type)
-        if not (large or pa.types.is_string(ch.type)):
-            raise TypeError(ch.type)
-        if not len(ch):
-            continue
-        bufs = ch.buffers()
-        offs = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[ch.offset: ch.offset + len(ch) + 1]
-        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, dtype=np.uint8)
-        yield offs, data, ch
-
-
-def _edge_space(col: pd.Series) -> bool | None:
-    """Whether a cell of an Arrow text column may begin or end with white space, from the bytes of
-    the characters at its edges (no string is made); None for any other column.
-
-    An empty cell's edge bytes belong to a neighbouring cell (or are clipped into the buffer), so
-    they can only add a "may", never hide one."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is None:
-        return None
-    if _clean_text(arr):
-        return False
-    try:
-        for offs, data, _ in _text_chunks(arr):
-            if not data.size:   # every cell empty
-                continue
-            first, last = data.take(offs[:-1], mode="clip"), data.take(offs[1:] - 1, mode="clip")
-            if last.max() < 0x80 and first.max() < 0x80:   # ASCII edges (white space is 9–13 and 28–32)
-                if min(first.min(), last.min()) <= 32 and (
-                        _SPACE_BYTES.take(first).any() or _SPACE_BYTES.take(last).any()):
-                    return True
-                continue
-            if _SPACE_BYTES.take(first).any() or _SPACE_BYTES.take(last).any():
-                return True
-            # a character of two or three bytes led by C2, E1–E3 at either edge: decoded (dashes and
-            # quotation marks share those lead bytes with white space)
-            at = [offs[:-1][_SPACE_LEAD.take(first)]]
-            ends = offs[1:][last >= 0x80]   # cells ending in a character of two or more bytes
-            if len(ends):
-                before, lead = data.take(ends - 2, mode="clip"), data.take(ends - 3, mode="clip")
-                at += [(ends - 2)[before == 0xC2], (ends - 3)[(lead >= 0xE1) & (lead <= 0xE3)]]
-            if _space_characters(data, np.concatenate(at)):
-                return True
-    except TypeError:
-        return None
-    return False
-
-
-def _ascii_bytes(arr) -> bool:
-    """Whether every byte of a pyarrow text array's cells is ASCII (one pass over its bytes)."""
-    for offs, data, _ in _text_chunks(arr):
-        cells = data[offs[0]: offs[-1]]
-        if cells.size and cells.max() >= 0x80:
-            return False
-    return True
-
-
-def _empty(col: pd.Series) -> np.ndarray | None:
-    """``col == ""`` for an Arrow text column (missing cells are not empty); None for any other column."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is None or str(arr.type) not in ("string", "large_string"):
-        return None
-    if _clean_text(arr):
-        return np.zeros(len(arr), dtype=bool)
-    if not arr.null_count:   # every cell present: empty where its offsets are equal
-        parts = [offs[1:] == offs[:-1] for offs, _, _ in _text_chunks(arr)]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(arr), 0), False), dtype=bool)
-
-
-def _blank_text(s: pd.Series, *, stripped: bool = False) -> np.ndarray:
-    """Text cells that are empty or white space only (``s.str.strip() == ""``; missing cells are not),
-    for Arrow text without new strings. ``stripped``: the cells are stripped already (blank is empty)."""
-    empty = _empty(s)
-    if empty is None:
-        txt = s.astype("string")
-        return (txt if stripped else txt.str.strip()).eq("").fillna(False).to_numpy(dtype=bool)
-    if stripped or _edge_space(s) is False:   # no cell begins or ends with white space: only empty ones
-        return empty
-    import pyarrow.compute as pc
-
-    # a cell of white space only begins with it; white space as Python's str.strip sees it
-    return empty | np.asarray(pc.fill_null(pc.utf8_is_space(s.array._pa_array), False), dtype=bool)
 
 
 def _log_markers(log, stage: str, table: str, column: str, cells: pd.Series) -> None:
@@ -200,7 +74,7 @@ def _as_text(s: pd.Series) -> pd.Series:
         txt = s.map(lambda v: pd.NA if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
         return txt.astype("string")
     out = s.astype("string")
-    if _edge_space(out) is not False:   # nothing to strip in a column read by finsupport's reader
+    if edge_space(out) is not False:   # nothing to strip in a column read by finsupport's reader
         out = out.str.strip()
     marker = _is_marker(out)
     return out.mask(marker) if marker.any() else out   # no copy of a column without markers
@@ -217,15 +91,6 @@ _MARKER_FIRST = np.zeros(256, dtype=bool)
 _MARKER_FIRST[[m.encode()[0] for m in _MARKER_SPELLINGS if m]] = True
 
 
-def _may_begin(arr, first: np.ndarray) -> bool:
-    """Whether a cell of a pyarrow text array is empty or begins with a byte where ``first`` holds
-    (a missing cell counts as empty: it only sends the column to the full look-up)."""
-    for offs, data, _ in _text_chunks(arr):
-        if not data.size or (offs[1:] <= offs[:-1]).any() or first.take(data.take(offs[:-1], mode="clip")).any():
-            return True
-    return False
-
-
 def _is_marker(txt: pd.Series) -> pd.Series:
     """``txt.str.lower().isin(MISSING_MARKERS)``: for Arrow text, one look-up of each cell among
     the markers' spellings in either case (no lower-cased copy); otherwise lower-casing only the
@@ -235,7 +100,7 @@ def _is_marker(txt: pd.Series) -> pd.Series:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if not _may_begin(arr, _MARKER_FIRST):   # firm codes begin with a digit or a letter no marker begins with
+        if not may_begin(arr, _MARKER_FIRST):   # firm codes begin with a digit or a letter no marker begins with
             return pd.Series(np.zeros(len(txt), dtype=bool), index=txt.index)
         hit = pc.is_in(arr, value_set=pa.array(_MARKER_SPELLINGS, type=arr.type))
         return pd.Series(np.asarray(pc.fill_null(hit, False), dtype=bool), index=txt.index)
@@ -284,56 +149,9 @@ def _numeric(s: pd.Series, table: str, column: str, log, problems: list, stage: 
     return num
 
 
-def _arrow_strings(s: pd.Series):
-    """The column as a pyarrow string array, or None without pyarrow (then pandas' own paths are used)."""
-    try:
-        import pyarrow as pa
-    except ImportError:
-        return None
-    arr = getattr(s.array, "_pa_array", None)
-    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string(), from_pandas=True)
-    return arr
-
-
-class TextCodes:
-    """A text column encoded once: ``index`` (int64; -1 where missing) into the distinct ``values``
-    (a pyarrow array). Equal cells get equal codes, so the checks that compare firm codes (repeated
-    rows and keys, codes missing from the firms table) hash each code once, not once per check."""
-
-    def __init__(self, index: np.ndarray, values) -> None:
-        self.index = index
-        self.values = values
-
-    @classmethod
-    def of(cls, s: pd.Series) -> TextCodes | None:
-        """The codes of an Arrow text column (None for any other column or without pyarrow)."""
-        arr = getattr(s.array, "_pa_array", None)
-        if arr is None or str(arr.type) not in ("string", "large_string"):
-            return None
-        return cls.of_arrow(arr)
-
-    @classmethod
-    def of_arrow(cls, arr) -> TextCodes:
-        """The codes of a pyarrow text array (chunked or not)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if not len(arr):   # (pyarrow 14 cannot combine the chunks of an empty dictionary array)
-            return cls(np.zeros(0, dtype=np.int64), pa.array([], type=arr.type))
-
-        enc = arr.dictionary_encode()   # one dictionary for every chunk
-        enc = enc.combine_chunks() if hasattr(enc, "combine_chunks") else enc
-        return cls(np.asarray(pc.fill_null(enc.indices, -1), dtype=np.int64), enc.dictionary)
-
-    def keep(self, mask: np.ndarray) -> TextCodes:
-        """The codes of the rows where ``mask`` holds (the column after excluding the others)."""
-        return TextCodes(self.index[mask], self.values)
-
-
 def to_float(s: pd.Series) -> pd.Series | None:
     """Text cells to floats, correctly rounded (pyarrow's parser); None where a cell is not a plain number."""
-    arr = _arrow_strings(s)
+    arr = arrow_strings(s)
     if arr is None:
         return None
     import pyarrow as pa
@@ -344,65 +162,6 @@ def to_float(s: pd.Series) -> pd.Series | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return pd.Series(out.to_numpy(zero_copy_only=False), index=s.index, dtype=float)
-
-
-def non_ascii(s: pd.Series) -> pd.Series:
-    """Cells with a character outside ASCII (full-width forms to normalise), without a regex where possible."""
-    arr = _arrow_strings(s)
-    if arr is not None:
-        import pyarrow.compute as pc
-
-        if _ascii_bytes(arr):   # the common case, from the bytes at once
-            return pd.Series(np.zeros(len(s), dtype=bool), index=s.index)
-        return pd.Series(np.asarray(pc.fill_null(pc.invert(pc.string_is_ascii(arr)), False), dtype=bool),
-                         index=s.index)
-    return s.astype("string").str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
-
-
-def isin_values(s: pd.Series, values, *, codes: TextCodes | None = None) -> np.ndarray:
-    """``s.isin(values)`` as a boolean array, fast for many text values (firm codes).
-
-    ``codes``: the column's :class:`TextCodes`, if made: each distinct code is looked up once."""
-    if codes is not None and len(codes.index) == len(s):
-        hit = isin_values(pd.Series(pd.arrays.ArrowStringArray(codes.values)), values)
-        return np.append(hit, False)[codes.index]   # -1 (missing) takes the appended False
-    if pd.api.types.is_string_dtype(s.dtype):
-        arr = _arrow_strings(s)
-        if arr is not None:
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
-            # pandas' own isin converts a large set of Arrow strings cell by cell (about 1 s per
-            # 100,000 firm codes); pyarrow's hash set takes milliseconds
-            given = getattr(getattr(values, "array", None), "_pa_array", None)
-            if given is not None and (pa.types.is_string(given.type) or pa.types.is_large_string(given.type)):
-                value_set = pc.drop_null(given).combine_chunks().cast(arr.type)
-            else:
-                vals = pd.Series(values).dropna().astype(str).to_numpy(dtype=object)
-                value_set = pa.array(vals, type=pa.string()).cast(arr.type)
-            return np.asarray(pc.fill_null(pc.is_in(arr, value_set=value_set), False), dtype=bool)
-    return s.isin(values).to_numpy(dtype=bool)
-
-
-def in_known(codes: dict[str, TextCodes], known) -> dict[str, np.ndarray]:
-    """``isin_values(column, known, codes=...)`` for several tables' firm codes at once: the distinct
-    codes of every table are looked up in one pass, so the hash set of the ``known`` codes is
-    built once, not once per table. ``{}`` without pyarrow (then each table is looked up alone)."""
-    codes = {name: c for name, c in codes.items() if c is not None}
-    if not codes:
-        return {}
-    try:
-        import pyarrow as pa
-    except ImportError:
-        return {}
-    distinct = pa.concat_arrays([c.values.cast(pa.large_string()) for c in codes.values()])
-    hit = isin_values(pd.Series(pd.arrays.ArrowStringArray(distinct)), known)
-    out, start = {}, 0
-    for name, c in codes.items():
-        k = len(c.values)
-        out[name] = np.append(hit[start:start + k], False)[c.index]   # -1 (missing) takes the appended False
-        start += k
-    return out
 
 
 def _not_finite(num: pd.Series, table: str, column: str, problems: list) -> None:
@@ -602,9 +361,9 @@ def normalise_table(df: pd.DataFrame, table: str, log, problems: list, *, stage:
         elif kind == "text":
             if not pd.api.types.is_string_dtype(df[col]) or df[col].dtype == object:
                 df[col] = df[col].astype("string")
-            if _edge_space(df[col]) is not False:   # stripped whatever the format (a clean column: no copy)
+            if edge_space(df[col]) is not False:   # stripped whatever the format (a clean column: no copy)
                 df[col] = df[col].str.strip()
-            blank = _blank_text(df[col], stripped=True)
+            blank = blank_text(df[col], stripped=True)
             if blank.any():   # an empty cell is missing whatever the format (CSV's reader already says so)
                 df[col] = df[col].mask(blank)
         elif kind == "year":
@@ -681,145 +440,6 @@ def _reconcile_ids(df: pd.DataFrame, known: pd.Index, table: str, log, problems:
     return df, True
 
 
-def _row_hash(df: pd.DataFrame, codes: dict[str, TextCodes] | None = None) -> np.ndarray:
-    """A 64-bit hash of each row over every column; equal rows (as ``duplicated`` compares them) hash alike.
-
-    Each column's values as 64-bit words times an odd constant of its own, summed. A product carries
-    every bit of a word into the leading bits that :func:`_repeats` sorts by. Unequal rows collide
-    only by chance or by a relation between their words that real columns do not hold; a collision
-    only adds a row to the exact comparison.
-
-    ``codes``: :class:`TextCodes` of text columns, by name, used instead of encoding them again."""
-    h = np.zeros(len(df), dtype=np.uint64)
-    for j in range(df.shape[1]):
-        s = df.iloc[:, j]
-        given = (codes or {}).get(df.columns[j])
-        if given is None or len(given.index) != len(s):
-            given = TextCodes.of(s)   # pyarrow text: its hash table, one dictionary for every chunk
-        if given is not None:
-            x = given.index.view(np.uint64)   # -1 for missing wraps to one value
-        elif pd.api.types.is_float_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
-            v = s.to_numpy(dtype=float) + 0.0  # -0.0 equals 0.0
-            v[np.isnan(v)] = np.nan  # one NaN
-            x = v.view(np.uint64)
-        elif isinstance(s.dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.BooleanDtype)) or (
-                pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.ArrowDtype)):
-            # whole numbers as they are, missing as one sentinel (a value equal to it only adds a row)
-            x = s.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min).view(np.uint64)
-        else:
-            x = pd.factorize(s)[0].astype(np.int64).view(np.uint64)
-        h += x * _COLUMN_WORDS[j % len(_COLUMN_WORDS)]
-    return h
-
-
-def _splitmix64(n: int) -> list[int]:
-    """The first ``n`` outputs of splitmix64 seeded with 0 (Steele, Lea & Flood 2014)."""
-    out, state, m = [], 0, (1 << 64) - 1
-    for _ in range(n):
-        state = (state + 0x9E3779B97F4A7C15) & m
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & m
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
-        out.append(z ^ (z >> 31))
-    return out
-
-
-#: one odd 64-bit constant per column position (the low bit set: multiplying by it loses no bit)
-_COLUMN_WORDS = [np.uint64(c | 1) for c in _splitmix64(16)]
-
-
-def _rows_at(df: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
-    """The rows at the increasing positions ``at`` for comparing them (``df.iloc[at]``; Arrow text as
-    Python strings, taken chunk by chunk: pyarrow joins a chunked array's chunks to take from it,
-    about 30 ms a column of two million cells however few rows are taken)."""
-    if len(at) > 10_000:
-        return df.iloc[at]
-    cols = {}
-    for j in range(df.shape[1]):
-        s = df.iloc[:, j]
-        arr = getattr(s.array, "_pa_array", None)
-        if arr is not None and str(arr.type) in ("string", "large_string") and getattr(arr, "num_chunks", 1) > 1:
-            import pyarrow as pa
-
-            bounds = np.cumsum([0] + [len(c) for c in arr.chunks])
-            which = np.searchsorted(bounds, at, side="right") - 1
-            vals: list = []
-            for k in np.unique(which):
-                vals += arr.chunk(int(k)).take(pa.array(at[which == k] - bounds[k])).to_pylist()
-            cols[j] = pd.Series(vals, dtype=object)
-        else:
-            cols[j] = s.iloc[at].reset_index(drop=True)
-    out = pd.DataFrame(cols)
-    out.index = df.index[at]
-    return out
-
-
-def _duplicated(df: pd.DataFrame, *, keep, within: list[str] | None = None,
-                codes: dict[str, TextCodes] | None = None) -> pd.Series:
-    """``df.duplicated(keep=keep)`` over every column, comparing whole rows only where a few columns agree.
-
-    Identical rows agree on any columns and hash alike, so the rows whose hash over the
-    ``within`` columns (the table's key; by default the firm, the year and the float columns)
-    repeats hold every identical row: the whole-row comparison runs on those few rows
-    instead of on the whole table.
-    """
-    if not within:   # the firm, the year and the amounts tell rows apart nearly always: hash those
-        within = [c for c in df.columns if c in ("firm_id", "year")
-                  or (pd.api.types.is_float_dtype(df[c].dtype) and not isinstance(df[c].dtype, pd.ArrowDtype))]
-    # rows whose hash repeats (equal rows hash alike; a collision only adds a row to compare)
-    h = _row_hash(df[within] if within else df, codes)
-    cand = _repeats(h)
-    out = np.zeros(len(df), dtype=bool)
-    if cand.any():   # by position: a mask would be converted for every column of the whole table
-        at = np.flatnonzero(cand)
-        out[at] = _rows_at(df, at).duplicated(keep=keep).to_numpy()
-    return pd.Series(out, index=df.index)
-
-
-def _repeats(v: np.ndarray, n_values: int | None = None) -> np.ndarray:
-    """Rows whose value occurs more than once (``duplicated(keep=False)``).
-
-    Values from 0 to ``n_values`` (not many more than rows) are counted directly. For 64-bit
-    hashes (``n_values=None``) the leading 32 bits are sorted (half the bytes of the hashes): no
-    two equal neighbours, the common case, means no repeat. Otherwise the repeated leading halves
-    mark their buckets in a table small enough to stay in cache, and only the rows in a marked
-    bucket (every row of a repeated value among them) are compared exactly."""
-    n = len(v)
-    if n_values is not None and n_values <= 8 * n + 1024:
-        return np.bincount(v, minlength=n_values)[v] > 1 if n else np.zeros(0, dtype=bool)
-    if n_values is not None or n < 1 << 16:   # sparse values, or few rows: pandas' hash table
-        return pd.Series(v).duplicated(keep=False).to_numpy()
-    top = (v.astype(np.uint64, copy=False) >> np.uint64(32)).astype(np.uint32)
-    s = np.sort(top)
-    same = s[1:] == s[:-1]
-    if not same.any():
-        return np.zeros(n, dtype=bool)
-    rep = s[1:][same]
-    rep = rep[np.append(True, rep[1:] != rep[:-1])]   # each repeated leading half once
-    bits = min(max(len(rep).bit_length() + 10, 12), 32)   # about one bucket in a thousand marked
-    shift = np.uint32(32 - bits)
-    marked = np.zeros(1 << bits, dtype=bool)
-    marked[(rep >> shift).astype(np.intp)] = True
-    cand = np.flatnonzero(marked[top >> shift])
-    out = np.zeros(n, dtype=bool)
-    out[cand] = pd.Series(v[cand]).duplicated(keep=False).to_numpy()
-    return out
-
-
-def _duplicated_key(df: pd.DataFrame, key: list[str], ids: TextCodes | None) -> pd.Series:
-    """``df.duplicated(key, keep=False)``; for the firm, or the firm and a whole-number year, from the firm codes."""
-    if ids is not None and key == ["firm_id"] and len(ids.index) == len(df):
-        return pd.Series(_repeats(ids.index + 1, len(ids.values) + 1), index=df.index)
-    if ids is not None and key == ["firm_id", "year"] and len(ids.index) == len(df):
-        year = df["year"]
-        if pd.api.types.is_integer_dtype(year.dtype) and not year.isna().any() and len(df):
-            y = year.to_numpy(dtype=np.int64)
-            # one int64 per (firm, year): the firm's code (missing: -1) times the span of years, plus the year
-            span = int(y.max() - y.min()) + 1
-            both = (ids.index + 1) * span + (y - y.min())
-            return pd.Series(_repeats(both, (len(ids.values) + 1) * span), index=df.index)
-    return df.duplicated(key, keep=False)
-
-
 class _EarlyCodes:
     """The firm codes of every table encoded on a second thread while the tables are normalised
     one by one (pyarrow's hashing lets go of the interpreter lock). A table's codes are used
@@ -884,7 +504,7 @@ def _repeated_rows(df: pd.DataFrame, name: str, ids: TextCodes | None, log, prob
     codes = {"firm_id": ids} if ids is not None else None
     # a grant or investment listed twice with every value equal: often a file appended twice
     # (a row repeats an earlier one exactly when some row is duplicated: one pass finds both)
-    rep = _duplicated(df, keep="first", codes=codes) if not spec.key and len(df) else None
+    rep = duplicated_rows(df, keep="first", codes=codes) if not spec.key and len(df) else None
     if rep is not None and rep.any():
         sel = df[rep]
         log.add(stage=stage, table=name, rows=sel.index, issue="identical rows", action="flagged",
@@ -893,11 +513,11 @@ def _repeated_rows(df: pd.DataFrame, name: str, ids: TextCodes | None, log, prob
                        "appended twice")
     if spec.key and all(k in df.columns for k in spec.key):
         # identical rows share their key: both checks look only at the rows whose key repeats
-        repeats = _duplicated_key(df, list(spec.key), ids).to_numpy()
+        repeats = duplicated_key(df, list(spec.key), ids).to_numpy()
         dup_all = np.zeros(len(df), dtype=bool)
-        if repeats.any():   # (by position, as in _duplicated)
+        if repeats.any():   # (by position, as in duplicated_rows)
             at = np.flatnonzero(repeats)
-            dup_all[at] = _rows_at(df, at).duplicated(keep="first").to_numpy()
+            dup_all[at] = rows_at(df, at).duplicated(keep="first").to_numpy()
         df = _exclude(df, pd.Series(dup_all, index=df.index), log, name, "exact duplicate row",
                       "identical to an earlier row; kept once", stage)
         if dup_all.any():
@@ -906,7 +526,7 @@ def _repeated_rows(df: pd.DataFrame, name: str, ids: TextCodes | None, log, prob
         dup_key = np.zeros(len(df), dtype=bool)
         if repeats.any():   # a key that repeated only in a row now excluded is single again
             at = np.flatnonzero(repeats)
-            dup_key[at] = _rows_at(df[list(spec.key)], at).duplicated(keep=False).to_numpy()
+            dup_key[at] = rows_at(df[list(spec.key)], at).duplicated(keep=False).to_numpy()
         if dup_key.any():
             keys = df.loc[dup_key, list(spec.key)].astype(str).agg("/".join, axis=1)
             problems.append({"table": name, "column": ", ".join(spec.key), "rows": list(df.index[dup_key]),

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..data.validate import isin_values
+from ..data.arrow_text import isin_values
 
 __all__ = ["Finding", "check_plausibility", "findings_frame", "TYPICAL_SCALE", "RATIO_BOUNDS", "UNIT_FACTORS"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.validate import isin_values
+from ..data.arrow_text import isin_values
 from ..errors import DataError
 from .flows import COMPONENTS
 
