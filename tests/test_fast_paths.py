@@ -559,7 +559,7 @@ def test_files_mapped_into_memory_read_as_files_read_at_once(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_a_file_rewritten_while_it_is_read_is_an_error(tmp_path, monkeypatch, fmt):
+def test_b90_a_file_rewritten_while_it_is_read_is_an_error(tmp_path, monkeypatch, fmt):
     folder = tmp_path / "d"
     folder.mkdir()
     fin = pd.DataFrame({"firm_id": ["000001"], "year": [2019], "revenue": [1.5]})
