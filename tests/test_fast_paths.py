@@ -276,6 +276,8 @@ def test_repeated_values_found_by_bucket_equal_pandas(n, planted):
     np.testing.assert_array_equal(repeated_rows.repeats(h), expected)
     k = rng.integers(0, 2 * n, n)
     np.testing.assert_array_equal(repeated_rows.repeats(k, 2 * n), pd.Series(k).duplicated(keep=False).to_numpy())
+    twice = np.concatenate([h[: n // 2], h[: n // 2]])   # a table appended twice: many repeats
+    np.testing.assert_array_equal(repeated_rows.repeats(twice), pd.Series(twice).duplicated(keep=False).to_numpy())
     np.testing.assert_array_equal(repeated_rows.repeats(k, 100 * n), pd.Series(k).duplicated(keep=False).to_numpy())
 
 
@@ -567,4 +569,41 @@ def test_b90_a_file_rewritten_while_it_is_read_is_an_error(tmp_path, monkeypatch
     stamps = iter([(10, 1), (11, 2)])   # the size and time before reading, then after
     monkeypatch.setattr(readers, "_stamp", lambda path: next(stamps))
     with pytest.raises(DataError, match=f"financials.{fmt} changed while it was read"):
+        read_dataset(folder)
+
+
+def test_a_file_rewritten_before_the_general_path_decodes_it_is_an_error(tmp_path, monkeypatch):
+    """A GB18030 file goes to the general path, which copies the mapped bytes and checks the file
+    once more before decoding them: a write after the first check is an error, never a table that
+    differs from the bytes hashed."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    f = folder / "firms.csv"
+    f.write_bytes("firm_id,name\n000001,甲公司\n000002,乙公司\n".encode("gb18030"))
+    real = readers._unchanged
+    calls = []
+
+    def late_write(path, stamp, table):
+        real(path, stamp, table)
+        calls.append(path.name)
+        if len(calls) == 1:   # the first check passes; the file is rewritten just after it
+            with open(path, "r+b") as fh:
+                fh.seek(13)
+                fh.write(b"999999")
+
+    monkeypatch.setattr(readers, "_unchanged", late_write)
+    with pytest.raises(DataError, match="firms.csv changed while it was read"):
+        read_dataset(folder)
+    assert calls == ["firms.csv"]
+
+
+def test_a_broken_parquet_file_being_rewritten_is_said_to_change(tmp_path, monkeypatch):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "financials.parquet").write_bytes(b"PAR1 not a whole file")
+    with pytest.raises(DataError, match="cannot open financials.parquet as Parquet"):
+        read_dataset(folder)
+    stamps = iter([(10, 1), (0, 2)])
+    monkeypatch.setattr(readers, "_stamp", lambda path: next(stamps))
+    with pytest.raises(DataError, match="financials.parquet changed while it was read"):
         read_dataset(folder)

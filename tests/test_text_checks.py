@@ -144,3 +144,15 @@ def test_columns_the_reader_cleaned_are_not_checked_again_and_validate_the_same(
         pd.testing.assert_frame_equal(skipped[0][n], checked[0][n])
     pd.testing.assert_frame_equal(skipped[1], checked[1])
     assert skipped[0]["firms"]["firm_id"].tolist() == ["000001", "000002", "000003"]
+
+
+def test_an_empty_cell_is_a_marker_in_a_column_of_codes():
+    """``may_begin`` sends a column with an empty cell to the look-up whatever its other cells begin
+    with: the empty firm code is a missing-value marker (then excluded as a missing firm code)."""
+    for cells in (["", "000001", None], ["000001", "", "000002"], ["000001", None, "000002", ""]):
+        for chunks in (1, 2):
+            col = _column(cells, chunks)
+            assert validate._is_marker(col).tolist() == [c == "" for c in cells]
+            assert arrow_text.may_begin(col.array._pa_array, validate._MARKER_FIRST)
+    assert not arrow_text.may_begin(_column(["000001", "600519"]).array._pa_array, validate._MARKER_FIRST)
+    assert arrow_text.may_begin(_column(["000001", "N1"]).array._pa_array, validate._MARKER_FIRST)

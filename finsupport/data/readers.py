@@ -438,7 +438,11 @@ def _read_csv(path: Path, table: str, info: dict, *, typed: Callable[[list[str]]
         else:
             src.frame = frame
         return src
-    text, enc = _decode(data[:], table, name)   # (bytes: the general path decodes the whole file)
+    # the general path decodes the whole file: its bytes copied, then the file checked once more,
+    # so that the text decoded is the text hashed
+    raw = data[:]
+    _unchanged(path, stamp, table)
+    text, enc = _decode(raw, table, name)
     src.meta["encoding"] = enc
     delim = _delimiter(text)
     src.meta["delimiter"] = delim
@@ -779,6 +783,7 @@ def _read_parquet(path: Path, table: str, info: dict) -> _Source:
         raise DataError(problems=[_problem(table, f"cannot read {path.name}: {e}",
                                            "install pyarrow (pip install 'finsupport[parquet]') or use CSV")]) from None
     except Exception as e:  # any failure of an untrusted file is a data problem
+        _unchanged(path, stamp, table)   # (a file being rewritten is said so, not called broken)
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise DataError(problems=[_problem(table, f"cannot open {path.name} as Parquet ({type(e).__name__}: {msg})",
                                            "export the table again (or as CSV)")]) from None

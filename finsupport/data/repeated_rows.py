@@ -111,9 +111,10 @@ def repeats(v: np.ndarray, n_values: int | None = None) -> np.ndarray:
 
     Values from 0 to ``n_values`` (not many more than rows) are counted directly. For 64-bit
     hashes (``n_values=None``) the leading 32 bits are sorted (half the bytes of the hashes): no
-    two equal neighbours, the common case, means no repeat. Otherwise the repeated leading halves
+    two equal neighbours, the common case, means no repeat. Otherwise a few repeated leading halves
     mark their buckets in a table small enough to stay in cache, and only the rows in a marked
-    bucket (every row of a repeated value among them) are compared exactly."""
+    bucket (every row of a repeated value among them) are compared exactly; many (more than one
+    row in 64) go to pandas' hash table."""
     n = len(v)
     if n_values is not None and n_values <= 8 * n + 1024:
         return np.bincount(v, minlength=n_values)[v] > 1 if n else np.zeros(0, dtype=bool)
@@ -126,7 +127,9 @@ def repeats(v: np.ndarray, n_values: int | None = None) -> np.ndarray:
         return np.zeros(n, dtype=bool)
     rep = s[1:][same]
     rep = rep[np.append(True, rep[1:] != rep[:-1])]   # each repeated leading half once
-    bits = min(max(len(rep).bit_length() + 10, 12), 32)   # about one bucket in a thousand marked
+    if len(rep) > n >> 6:   # many repeats (a file appended twice): pandas' hash table, in linear memory
+        return pd.Series(v).duplicated(keep=False).to_numpy()
+    bits = min(max(len(rep).bit_length() + 10, 12), 26)   # about one bucket in a thousand marked; ≤ 64 MiB
     shift = np.uint32(32 - bits)
     marked = np.zeros(1 << bits, dtype=bool)
     marked[(rep >> shift).astype(np.intp)] = True
