@@ -551,7 +551,6 @@ def test_files_mapped_into_memory_read_as_files_read_at_once(tmp_path, monkeypat
 
     mapped = outcome()
     monkeypatch.setattr(readers, "_mapped_bytes", readers._file_bytes)
-    monkeypatch.setattr(readers, "_parquet_bytes", readers._file_bytes)
     at_once = outcome()
     for n in mapped[0]:
         pd.testing.assert_frame_equal(mapped[0][n], at_once[0][n])

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["TextCodes", "arrow_strings", "ascii_bytes", "blank_text", "clean_text", "edge_space", "empty_cells",
-           "in_known", "isin_values", "mark_clean_text", "may_begin", "non_ascii", "text_chunks"]
+           "in_known", "isin_values", "mark_clean_text", "may_begin", "non_ascii", "text_array", "text_chunks"]
+
+
+def text_array(col: pd.Series):
+    """The pyarrow array behind a column of Arrow text (string or large_string), or None."""
+    arr = getattr(col.array, "_pa_array", None)
+    return arr if arr is not None and str(arr.type) in ("string", "large_string") else None
 
 
 # bytes that may begin or end a cell that str.strip() changes. Python's white space (the same
@@ -34,13 +40,14 @@ _CLEAN_TEXT: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 def mark_clean_text(col: pd.Series) -> pd.Series:
     """Record that ``col`` (stripped, its empty cells missing) needs neither check again; returns it."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is not None and str(arr.type) in ("string", "large_string"):
+    arr = text_array(col)
+    if arr is not None:
         _CLEAN_TEXT[id(arr)] = arr
     return col
 
 
 def clean_text(arr) -> bool:
+    """Whether the pyarrow array ``arr`` is one :func:`mark_clean_text` recorded (this very array)."""
     return _CLEAN_TEXT.get(id(arr)) is arr
 
 
@@ -59,15 +66,13 @@ def _space_characters(data: np.ndarray, at: np.ndarray) -> bool:
 
 
 def text_chunks(arr):
-    """``(offsets, data, chunk)`` for each non-empty chunk of a pyarrow text array: the chunk's
-    ``len + 1`` offsets into ``data``, its buffer of bytes as uint8 (may hold other cells' bytes
-    beyond them). Raises TypeError for an array that is not text."""
+    """``(offsets, data, chunk)`` for each non-empty chunk of a pyarrow text array (string or
+    large_string): the chunk's ``len + 1`` offsets into ``data``, its buffer of bytes as uint8 (may
+    hold other cells' bytes beyond them)."""
     import pyarrow as pa
 
     for ch in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
         large = pa.types.is_large_string(ch.type)
-        if not (large or pa.types.is_string(ch.type)):
-            raise TypeError(ch.type)
         if not len(ch):
             continue
         bufs = ch.buffers()
@@ -82,34 +87,29 @@ def edge_space(col: pd.Series) -> bool | None:
 
     An empty cell's edge bytes belong to a neighbouring cell (or are clipped into the buffer), so
     they can only add a "may", never hide one."""
-    arr = getattr(col.array, "_pa_array", None)
+    arr = text_array(col)
     if arr is None:
         return None
     if clean_text(arr):
         return False
-    try:
-        for offs, data, _ in text_chunks(arr):
-            if not data.size:   # every cell empty
-                continue
-            first, last = data.take(offs[:-1], mode="clip"), data.take(offs[1:] - 1, mode="clip")
-            if last.max() < 0x80 and first.max() < 0x80:   # ASCII edges (white space is 9–13 and 28–32)
-                if min(first.min(), last.min()) <= 32 and (
-                        _SPACE_BYTES.take(first).any() or _SPACE_BYTES.take(last).any()):
-                    return True
-                continue
-            if _SPACE_BYTES.take(first).any() or _SPACE_BYTES.take(last).any():
-                return True
-            # a character of two or three bytes led by C2, E1–E3 at either edge: decoded (dashes and
-            # quotation marks share those lead bytes with white space)
-            at = [offs[:-1][_SPACE_LEAD.take(first)]]
-            ends = offs[1:][last >= 0x80]   # cells ending in a character of two or more bytes
-            if len(ends):
-                before, lead = data.take(ends - 2, mode="clip"), data.take(ends - 3, mode="clip")
-                at += [(ends - 2)[before == 0xC2], (ends - 3)[(lead >= 0xE1) & (lead <= 0xE3)]]
-            if _space_characters(data, np.concatenate(at)):
-                return True
-    except TypeError:
-        return None
+    for offs, data, _ in text_chunks(arr):
+        if not data.size:   # every cell empty
+            continue
+        first, last = data.take(offs[:-1], mode="clip"), data.take(offs[1:] - 1, mode="clip")
+        # ASCII white space (bytes 9–13 and 28–32), looked up only where some edge byte is that low
+        if min(first.min(), last.min()) <= 32 and (_SPACE_BYTES.take(first).any() or _SPACE_BYTES.take(last).any()):
+            return True
+        if last.max() < 0x80 and first.max() < 0x80:   # ASCII edges: nothing else to look at
+            continue
+        # a character of two or three bytes led by C2, E1–E3 at either edge: decoded (dashes and
+        # quotation marks share those lead bytes with white space)
+        at = [offs[:-1][_SPACE_LEAD.take(first)]]
+        ends = offs[1:][last >= 0x80]   # cells ending in a character of two or more bytes
+        if len(ends):
+            before, lead = data.take(ends - 2, mode="clip"), data.take(ends - 3, mode="clip")
+            at += [(ends - 2)[before == 0xC2], (ends - 3)[(lead >= 0xE1) & (lead <= 0xE3)]]
+        if _space_characters(data, np.concatenate(at)):
+            return True
     return False
 
 
@@ -124,8 +124,8 @@ def ascii_bytes(arr) -> bool:
 
 def empty_cells(col: pd.Series) -> np.ndarray | None:
     """``col == ""`` for an Arrow text column (missing cells are not empty); None for any other column."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is None or str(arr.type) not in ("string", "large_string"):
+    arr = text_array(col)
+    if arr is None:
         return None
     if clean_text(arr):
         return np.zeros(len(arr), dtype=bool)
@@ -185,10 +185,8 @@ class TextCodes:
     @classmethod
     def of(cls, s: pd.Series) -> TextCodes | None:
         """The codes of an Arrow text column (None for any other column or without pyarrow)."""
-        arr = getattr(s.array, "_pa_array", None)
-        if arr is None or str(arr.type) not in ("string", "large_string"):
-            return None
-        return cls.of_arrow(arr)
+        arr = text_array(s)
+        return None if arr is None else cls.of_arrow(arr)
 
     @classmethod
     def of_arrow(cls, arr) -> TextCodes:

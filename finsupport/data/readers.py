@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ..progress import current_task
-from .arrow_text import blank_text, edge_space, empty_cells, mark_clean_text, non_ascii
+from .arrow_text import blank_text, edge_space, empty_cells, mark_clean_text, non_ascii, text_array
 from .csmar import merge_on_key, subsidy_items
 from .dataset import Dataset
 from .mapping import (
@@ -754,28 +754,15 @@ def _typed_columns(table: str, opts: _Options, header: list[str]) -> dict[int, s
 
 
 # -- Parquet -----------------------------------------------------------------------
-def _parquet_bytes(path: Path, table: str):
-    """The file's bytes: with pyarrow, its pages mapped into memory (parsed and hashed from the same
-    pages, with no copy into the interpreter); otherwise read at once."""
-    try:
-        import pyarrow as pa
-    except ImportError:
-        return _file_bytes(path, table)
-    try:
-        return pa.memory_map(str(path)).read_buffer()
-    except OSError:
-        return _file_bytes(path, table)   # (which names the file and the reason)
-
-
 def _read_parquet(path: Path, table: str, info: dict) -> _Source:
     stamp = _stamp(path)
-    data = _parquet_bytes(path, table)
+    data = _mapped_bytes(path, table)
     hashed = _Hashing(data)
     try:
         try:   # Arrow's own reader over the bytes (a Python file object is read through the interpreter)
             import pyarrow as pa
 
-            source = pa.BufferReader(data if isinstance(data, pa.Buffer) else pa.py_buffer(data))
+            source = pa.BufferReader(pa.py_buffer(data))
         except ImportError:
             source = io.BytesIO(data)
         df = pd.read_parquet(source)
@@ -1867,8 +1854,7 @@ class _Builder:
 
 def _filled(col: pd.Series) -> pd.Series:
     """Cells holding something other than white space (``col.str.strip().ne("")``, without new strings)."""
-    arr = getattr(col.array, "_pa_array", None)
-    if arr is not None and str(arr.type) in ("string", "large_string"):
+    if text_array(col) is not None:
         return pd.Series(~blank_text(col), index=col.index)
     return col.str.strip().ne("")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .arrow_text import TextCodes
+from .arrow_text import TextCodes, text_array
 
 __all__ = ["duplicated_key", "duplicated_rows", "repeats", "row_hash", "rows_at"]
 
@@ -67,8 +67,8 @@ def rows_at(df: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
     cols = {}
     for j in range(df.shape[1]):
         s = df.iloc[:, j]
-        arr = getattr(s.array, "_pa_array", None)
-        if arr is not None and str(arr.type) in ("string", "large_string") and getattr(arr, "num_chunks", 1) > 1:
+        arr = text_array(s)
+        if arr is not None and getattr(arr, "num_chunks", 1) > 1:
             import pyarrow as pa
 
             bounds = np.cumsum([0] + [len(c) for c in arr.chunks])

@@ -45,6 +45,7 @@ from .arrow_text import (
     in_known,
     isin_values,
     may_begin,
+    text_array,
 )
 from .periods import parse_periods
 from .repeated_rows import duplicated_key, duplicated_rows, rows_at
@@ -95,8 +96,8 @@ def _is_marker(txt: pd.Series) -> pd.Series:
     """``txt.str.lower().isin(MISSING_MARKERS)``: for Arrow text, one look-up of each cell among
     the markers' spellings in either case (no lower-cased copy); otherwise lower-casing only the
     cells short enough to be a marker."""
-    arr = getattr(txt.array, "_pa_array", None)
-    if arr is not None and str(arr.type) in ("string", "large_string"):
+    arr = text_array(txt)
+    if arr is not None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -450,7 +451,7 @@ class _EarlyCodes:
         self._pool: ThreadPoolExecutor | None = None
         self._jobs: dict[str, tuple[object, Future]] = {}
         for name, df in tables.items():
-            arr = getattr(df["firm_id"].array, "_pa_array", None) if "firm_id" in df.columns else None
+            arr = text_array(df["firm_id"]) if "firm_id" in df.columns else None
             if arr is None or len(arr) < 1 << 16:   # small tables: not worth a thread
                 continue
             if self._pool is None:
@@ -459,7 +460,7 @@ class _EarlyCodes:
 
     def of(self, name: str, s: pd.Series) -> TextCodes | None:
         job = self._jobs.pop(name, None)
-        if job is not None and getattr(s.array, "_pa_array", None) is job[0]:
+        if job is not None and text_array(s) is job[0]:
             return job[1].result()
         return TextCodes.of(s)
 
